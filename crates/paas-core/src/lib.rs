@@ -1,0 +1,20 @@
+//! The domain core of paas: values that can only hold valid data, and the rules of
+//! config vars, releases and the process formation, as plain functions over plain data.
+//!
+//! Nothing in here does IO or depends on an async runtime, a database or Docker
+//! (`tidy` tests in `paas-testkit` check that with `cargo tree`). Every edge crate
+//! parses raw input into these types once and passes the typed values inward.
+
+mod error;
+pub mod config;
+pub mod formation;
+pub mod names;
+pub mod procfile;
+pub mod release;
+
+pub use config::{ConfigChange, ConfigKey, ConfigVars};
+pub use error::ParseError;
+pub use formation::{FormationEntry, Quantity, ScaleChange};
+pub use names::{AppName, DynoName, ProcessType};
+pub use procfile::Procfile;
+pub use release::{ReleaseRef, ReleaseVersion};

@@ -1,0 +1,199 @@
+//! Names: apps, process types, dynos.
+
+use std::fmt;
+
+use crate::ParseError;
+
+/// An app's name: `^[a-z][a-z0-9-]{1,29}$`. It becomes a DNS label
+/// (`<app>.<PAAS_DOMAIN>`) and part of container names, hence the strict alphabet.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AppName(String);
+
+impl AppName {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let bytes = raw.as_bytes();
+        let valid = (2..=30).contains(&bytes.len())
+            && bytes[0].is_ascii_lowercase()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+            && !raw.ends_with('-');
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ParseError::new(
+                "name",
+                format!(
+                    "Name {raw:?} is invalid: it must start with a letter, end with a letter or digit, \
+                     and be 2 to 30 characters of lowercase letters, digits and dashes."
+                ),
+            ))
+        }
+    }
+
+    /// A readable name like `brave-river-4821` from caller-supplied entropy, so that this
+    /// crate stays deterministic and free of a random number generator.
+    pub fn generate(entropy: u64) -> Self {
+        const ADJECTIVES: &[&str] = &[
+            "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "lively", "mellow",
+            "nimble", "polite", "quiet", "rapid", "shiny", "sunny", "tidy", "vivid", "witty",
+            "young", "zesty", "bold", "crisp", "frosty", "golden",
+        ];
+        const NOUNS: &[&str] = &[
+            "river", "meadow", "forest", "harbor", "island", "canyon", "glacier", "prairie",
+            "summit", "valley", "breeze", "comet", "ember", "falcon", "garden", "lagoon",
+            "maple", "orchid", "pebble", "quartz", "reef", "sparrow", "tundra", "willow",
+        ];
+        let adjective = ADJECTIVES[(entropy % ADJECTIVES.len() as u64) as usize];
+        let noun = NOUNS[((entropy >> 16) % NOUNS.len() as u64) as usize];
+        let number = (entropy >> 32) % 10_000;
+        Self(format!("{adjective}-{noun}-{number:04}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AppName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A Procfile process type (`web`, `worker`, `release`, `clock`...). Lowercase letters,
+/// digits, `_` and `-`, starting with a letter; at most 30 characters, because it ends up
+/// in dyno and container names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProcessType(String);
+
+impl ProcessType {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let bytes = raw.as_bytes();
+        let valid = (1..=30).contains(&bytes.len())
+            && bytes[0].is_ascii_alphabetic()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
+        if valid {
+            Ok(Self(raw.to_ascii_lowercase()))
+        } else {
+            Err(ParseError::new(
+                "type",
+                format!(
+                    "Process type {raw:?} is invalid: it must start with a letter and be at most \
+                     30 letters, digits, '_' or '-'."
+                ),
+            ))
+        }
+    }
+
+    pub fn web() -> Self {
+        Self("web".to_owned())
+    }
+
+    pub fn is_web(&self) -> bool {
+        self.0 == "web"
+    }
+
+    /// `release` is the release-phase command, never a long-running process.
+    pub fn is_release_phase(&self) -> bool {
+        self.0 == "release"
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProcessType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A dyno's name, `<type>.<n>` with n ≥ 1 (`web.1`, `run.7`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DynoName {
+    pub process_type: ProcessType,
+    pub index: u32,
+}
+
+impl DynoName {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let invalid = || {
+            ParseError::new(
+                "dyno",
+                format!("Dyno name {raw:?} is invalid: expected <type>.<number>, like web.1."),
+            )
+        };
+        let (kind, index) = raw.rsplit_once('.').ok_or_else(invalid)?;
+        let process_type = ProcessType::parse(kind).map_err(|_| invalid())?;
+        let index: u32 = index.parse().map_err(|_| invalid())?;
+        if index == 0 {
+            return Err(invalid());
+        }
+        Ok(Self {
+            process_type,
+            index,
+        })
+    }
+}
+
+impl fmt::Display for DynoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.process_type, self.index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_names_follow_the_dns_label_rules() {
+        for good in ["ab", "my-app", "a1", "app-2-go", &"a".repeat(30)] {
+            assert!(AppName::parse(good).is_ok(), "{good} should be valid");
+        }
+        for bad in [
+            "", "a", "1app", "-app", "app-", "My-App", "my_app", "my app", "app.x", "é-app",
+            &"a".repeat(31),
+        ] {
+            let err = AppName::parse(bad).expect_err(bad);
+            assert_eq!(err.field, "name");
+        }
+    }
+
+    #[test]
+    fn generated_app_names_are_valid_and_vary_with_entropy() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..500u64 {
+            let seed = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let name = AppName::generate(seed);
+            assert!(AppName::parse(name.as_str()).is_ok(), "{name}");
+            seen.insert(name);
+        }
+        assert!(seen.len() > 450, "only {} distinct names", seen.len());
+    }
+
+    #[test]
+    fn process_types_are_lowercased_and_checked() {
+        assert_eq!(ProcessType::parse("Web").unwrap().as_str(), "web");
+        assert!(ProcessType::parse("worker_2").is_ok());
+        assert!(ProcessType::parse("").is_err());
+        assert!(ProcessType::parse("2web").is_err());
+        assert!(ProcessType::parse("we b").is_err());
+        assert!(ProcessType::parse("web.1").is_err());
+    }
+
+    #[test]
+    fn dyno_names_parse_and_print_round_trip() {
+        let d = DynoName::parse("worker.12").unwrap();
+        assert_eq!(d.process_type.as_str(), "worker");
+        assert_eq!(d.index, 12);
+        assert_eq!(d.to_string(), "worker.12");
+        for bad in ["web", "web.", "web.0", ".1", "web.x", "web.-1"] {
+            assert!(DynoName::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

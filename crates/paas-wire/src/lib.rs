@@ -1,0 +1,247 @@
+//! Heroku Platform API v3 shapes (see `shared/reference/heroku-platform-api.md`).
+//!
+//! This is the only crate that derives serde for the API, so the server (`paas-api`) and
+//! the client (`paas-cli`) read and write exactly the same JSON. Fields the heroku CLI
+//! reads are always sent, with `null` where paas has no such concept.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The media type the heroku CLI sends in `Accept`.
+pub const HEROKU_V3_MEDIA_TYPE: &str = "application/vnd.heroku+json; version=3";
+
+/// Timestamps go on the wire at second precision, like Heroku's (`2026-11-22T14:07:00Z`).
+pub mod timestamp {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let raw = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&raw)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+            let raw = Option::<String>::deserialize(d)?;
+            raw.map(|raw| {
+                DateTime::parse_from_rfc3339(&raw)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+        }
+    }
+}
+
+/// `{"id": "not_found", "message": "Couldn't find that app."}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub id: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdName {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// A named thing with a string id (regions and stacks are not uuids in paas).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub id: Uuid,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(with = "timestamp::option")]
+    pub released_at: Option<DateTime<Utc>>,
+    pub web_url: String,
+    pub git_url: String,
+    pub owner: Owner,
+    pub region: NamedRef,
+    pub stack: NamedRef,
+    pub build_stack: NamedRef,
+    pub buildpack_provided_description: Option<String>,
+    pub maintenance: bool,
+    #[serde(with = "timestamp::option")]
+    pub archived_at: Option<DateTime<Utc>>,
+    pub repo_size: Option<i64>,
+    pub slug_size: Option<i64>,
+    pub space: Option<serde_json::Value>,
+    pub team: Option<serde_json::Value>,
+    pub organization: Option<serde_json::Value>,
+    pub internal_routing: Option<bool>,
+    pub acm: bool,
+}
+
+/// `POST /apps` body; every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppCreate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// Config vars as the API returns them.
+pub type ConfigVars = BTreeMap<String, String>;
+/// A config-vars PATCH: `null` removes a key.
+pub type ConfigVarsPatch = BTreeMap<String, Option<String>>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRef {
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRefBody {
+    pub id: Uuid,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub id: Uuid,
+    pub version: i32,
+    pub description: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    pub current: bool,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+    pub slug: Option<IdRef>,
+    pub user: Owner,
+    pub app: IdName,
+    pub addon_plan_names: Vec<String>,
+    pub output_stream_url: Option<String>,
+}
+
+/// `POST /apps/{app}/releases`: roll back to this release (id, or version as text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseCreate {
+    pub release: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Formation {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub process_type: String,
+    pub quantity: i64,
+    pub size: String,
+    pub command: String,
+    pub app: IdName,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormationUpdate {
+    #[serde(rename = "type")]
+    pub process_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+}
+
+/// `PATCH /apps/{app}/formation`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormationBatchUpdate {
+    pub updates: Vec<FormationUpdate>,
+}
+
+/// `PATCH /apps/{app}/formation/{type}`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormationTypeUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_second_precision_utc() {
+        let account = Account {
+            id: Uuid::nil(),
+            email: "a@b".into(),
+            name: "a".into(),
+            created_at: DateTime::parse_from_rfc3339("2026-11-22T14:07:00.123456Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            updated_at: DateTime::parse_from_rfc3339("2026-11-22T14:07:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        };
+        let json = serde_json::to_value(&account).unwrap();
+        assert_eq!(json["created_at"], "2026-11-22T14:07:00Z");
+    }
+
+    #[test]
+    fn config_patch_null_means_remove() {
+        let patch: ConfigVarsPatch = serde_json::from_str(r#"{"A":"1","B":null}"#).unwrap();
+        assert_eq!(patch["A"].as_deref(), Some("1"));
+        assert_eq!(patch["B"], None);
+    }
+
+    #[test]
+    fn formation_uses_the_type_field_name() {
+        let u: FormationBatchUpdate =
+            serde_json::from_str(r#"{"updates":[{"type":"web","quantity":3,"size":"basic"}]}"#).unwrap();
+        assert_eq!(u.updates[0].process_type, "web");
+        assert_eq!(u.updates[0].quantity, Some(3));
+    }
+}
