@@ -23,7 +23,9 @@ impl ConfigKey {
         let valid = !bytes.is_empty()
             && bytes.len() <= 256
             && (bytes[0].is_ascii_alphabetic() || bytes[0] == b'_')
-            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'_');
         if !valid {
             return Err(ParseError::new(
                 "config_vars",
@@ -161,7 +163,9 @@ impl ConfigChange {
                 if value.contains('\0') {
                     return Err(ParseError::new(
                         "config_vars",
-                        format!("Config var {key} contains a NUL byte, which an environment cannot hold."),
+                        format!(
+                            "Config var {key} contains a NUL byte, which an environment cannot hold."
+                        ),
                     ));
                 }
             }

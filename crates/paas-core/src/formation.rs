@@ -17,7 +17,10 @@ impl Quantity {
         } else {
             Err(ParseError::new(
                 "quantity",
-                format!("Quantity {n} is out of range: a process type runs 0 to {} dynos.", Self::MAX),
+                format!(
+                    "Quantity {n} is out of range: a process type runs 0 to {} dynos.",
+                    Self::MAX
+                ),
             ))
         }
     }
@@ -77,9 +80,14 @@ impl ScaleChange {
 /// The formation after a release whose code declares `processes`: types the code no longer
 /// has go away, existing ones keep their quantity and take the new command, and new ones
 /// start at one dyno for `web` and zero for anything else (Heroku's rule).
-pub fn formation_for_release(current: &[FormationEntry], processes: &Procfile) -> Vec<FormationEntry> {
-    let existing: BTreeMap<&ProcessType, Quantity> =
-        current.iter().map(|e| (&e.process_type, e.quantity)).collect();
+pub fn formation_for_release(
+    current: &[FormationEntry],
+    processes: &Procfile,
+) -> Vec<FormationEntry> {
+    let existing: BTreeMap<&ProcessType, Quantity> = current
+        .iter()
+        .map(|e| (&e.process_type, e.quantity))
+        .collect();
     processes
         .processes()
         .map(|(kind, command)| FormationEntry {
@@ -116,8 +124,14 @@ mod tests {
             ScaleChange::parse_arg("web=3").unwrap(),
             (pt("web"), ScaleChange::To(Quantity(3)))
         );
-        assert_eq!(ScaleChange::parse_arg("worker+2").unwrap(), (pt("worker"), ScaleChange::By(2)));
-        assert_eq!(ScaleChange::parse_arg("worker-1").unwrap(), (pt("worker"), ScaleChange::By(-1)));
+        assert_eq!(
+            ScaleChange::parse_arg("worker+2").unwrap(),
+            (pt("worker"), ScaleChange::By(2))
+        );
+        assert_eq!(
+            ScaleChange::parse_arg("worker-1").unwrap(),
+            (pt("worker"), ScaleChange::By(-1))
+        );
         assert_eq!(
             ScaleChange::parse_arg("my-worker=1").unwrap(),
             (pt("my-worker"), ScaleChange::To(Quantity(1)))
@@ -129,7 +143,10 @@ mod tests {
 
     #[test]
     fn relative_scale_cannot_leave_the_range() {
-        assert_eq!(ScaleChange::By(2).resolve(Quantity(1)).unwrap(), Quantity(3));
+        assert_eq!(
+            ScaleChange::By(2).resolve(Quantity(1)).unwrap(),
+            Quantity(3)
+        );
         assert!(ScaleChange::By(-2).resolve(Quantity(1)).is_err());
         assert!(ScaleChange::By(100).resolve(Quantity(1)).is_err());
     }
@@ -137,16 +154,32 @@ mod tests {
     #[test]
     fn a_release_keeps_quantities_and_starts_new_types_at_web_one_others_zero() {
         let current = vec![
-            FormationEntry { process_type: pt("web"), quantity: Quantity(3), command: "old".into() },
-            FormationEntry { process_type: pt("gone"), quantity: Quantity(2), command: "x".into() },
+            FormationEntry {
+                process_type: pt("web"),
+                quantity: Quantity(3),
+                command: "old".into(),
+            },
+            FormationEntry {
+                process_type: pt("gone"),
+                quantity: Quantity(2),
+                command: "x".into(),
+            },
         ];
         let procfile = Procfile::parse("web: new\nworker: w\nrelease: migrate\n").unwrap();
         let next = formation_for_release(&current, &procfile);
         assert_eq!(
             next,
             vec![
-                FormationEntry { process_type: pt("web"), quantity: Quantity(3), command: "new".into() },
-                FormationEntry { process_type: pt("worker"), quantity: Quantity(0), command: "w".into() },
+                FormationEntry {
+                    process_type: pt("web"),
+                    quantity: Quantity(3),
+                    command: "new".into()
+                },
+                FormationEntry {
+                    process_type: pt("worker"),
+                    quantity: Quantity(0),
+                    command: "w".into()
+                },
             ]
         );
         let first = formation_for_release(&[], &Procfile::parse("web: a\n").unwrap());

@@ -5,8 +5,8 @@
 //! (`tidy` tests in `paas-testkit` check that with `cargo tree`). Every edge crate
 //! parses raw input into these types once and passes the typed values inward.
 
-mod error;
 pub mod config;
+mod error;
 pub mod formation;
 pub mod names;
 pub mod procfile;

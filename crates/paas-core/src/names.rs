@@ -41,8 +41,8 @@ impl AppName {
         ];
         const NOUNS: &[&str] = &[
             "river", "meadow", "forest", "harbor", "island", "canyon", "glacier", "prairie",
-            "summit", "valley", "breeze", "comet", "ember", "falcon", "garden", "lagoon",
-            "maple", "orchid", "pebble", "quartz", "reef", "sparrow", "tundra", "willow",
+            "summit", "valley", "breeze", "comet", "ember", "falcon", "garden", "lagoon", "maple",
+            "orchid", "pebble", "quartz", "reef", "sparrow", "tundra", "willow",
         ];
         let adjective = ADJECTIVES[(entropy % ADJECTIVES.len() as u64) as usize];
         let noun = NOUNS[((entropy >> 16) % NOUNS.len() as u64) as usize];
@@ -156,7 +156,16 @@ mod tests {
             assert!(AppName::parse(good).is_ok(), "{good} should be valid");
         }
         for bad in [
-            "", "a", "1app", "-app", "app-", "My-App", "my_app", "my app", "app.x", "é-app",
+            "",
+            "a",
+            "1app",
+            "-app",
+            "app-",
+            "My-App",
+            "my_app",
+            "my app",
+            "app.x",
+            "é-app",
             &"a".repeat(31),
         ] {
             let err = AppName::parse(bad).expect_err(bad);

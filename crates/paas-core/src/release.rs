@@ -13,7 +13,10 @@ impl ReleaseVersion {
         if n >= 1 {
             Ok(Self(n))
         } else {
-            Err(ParseError::new("release", format!("Release version {n} is invalid: versions start at v1.")))
+            Err(ParseError::new(
+                "release",
+                format!("Release version {n} is invalid: versions start at v1."),
+            ))
         }
     }
 
@@ -89,7 +92,10 @@ mod tests {
         assert_eq!(ReleaseRef::parse("3").unwrap(), v(3));
         assert_eq!(ReleaseRef::parse("v12").unwrap(), v(12));
         let id = "0190A3C4-1234-7abc-8def-0123456789ab";
-        assert_eq!(ReleaseRef::parse(id).unwrap(), ReleaseRef::Id(id.to_ascii_lowercase()));
+        assert_eq!(
+            ReleaseRef::parse(id).unwrap(),
+            ReleaseRef::Id(id.to_ascii_lowercase())
+        );
         for bad in ["", "v", "v0", "0", "-1", "abc", "v1.2", "99999999999"] {
             assert!(ReleaseRef::parse(bad).is_err(), "{bad}");
         }
@@ -97,9 +103,15 @@ mod tests {
 
     #[test]
     fn descriptions_use_herokus_wording() {
-        assert_eq!(rollback_description(ReleaseVersion::new(3).unwrap()), "Rollback to v3");
+        assert_eq!(
+            rollback_description(ReleaseVersion::new(3).unwrap()),
+            "Rollback to v3"
+        );
         assert_eq!(deploy_description("abc1234def"), "Deploy abc1234");
-        assert_eq!(ReleaseVersion::new(4).unwrap().previous(), ReleaseVersion::new(3).ok());
+        assert_eq!(
+            ReleaseVersion::new(4).unwrap().previous(),
+            ReleaseVersion::new(3).ok()
+        );
         assert_eq!(ReleaseVersion::new(1).unwrap().previous(), None);
     }
 }

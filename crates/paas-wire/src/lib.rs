@@ -32,14 +32,19 @@ pub mod timestamp {
     pub mod option {
         use super::*;
 
-        pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => super::serialize(t, s),
                 None => s.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
             let raw = Option::<String>::deserialize(d)?;
             raw.map(|raw| {
                 DateTime::parse_from_rfc3339(&raw)
@@ -240,7 +245,8 @@ mod tests {
     #[test]
     fn formation_uses_the_type_field_name() {
         let u: FormationBatchUpdate =
-            serde_json::from_str(r#"{"updates":[{"type":"web","quantity":3,"size":"basic"}]}"#).unwrap();
+            serde_json::from_str(r#"{"updates":[{"type":"web","quantity":3,"size":"basic"}]}"#)
+                .unwrap();
         assert_eq!(u.updates[0].process_type, "web");
         assert_eq!(u.updates[0].quantity, Some(3));
     }

@@ -1,0 +1,94 @@
+use chrono::{DateTime, Utc};
+use paas_core::AppName;
+use uuid::Uuid;
+
+use crate::releases::{ReleaseStatus, insert_release};
+use crate::{AppKey, Store, StoreError, app_key};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct App {
+    pub app_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the current release was made.
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+const SELECT_APP: &str = "select a.app_id, a.name, a.created_at, a.updated_at,
+    (select r.created_at from release r join release_status s using (release_id)
+      where r.app_id = a.app_id and s.status = 'succeeded'
+      order by r.version desc limit 1) as released_at
+  from app a";
+
+impl Store {
+    /// Creates an app and its first release, v1 "Initial release" (empty config, no
+    /// build), as Heroku does, so an app always has a current release.
+    pub async fn create_app(&self, name: &AppName) -> Result<App, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let app_id = Uuid::now_v7();
+        sqlx::query("insert into app (app_id, name) values ($1, $2)")
+            .bind(app_id)
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.constraint() == Some("app_name_key") => {
+                    StoreError::AppNameTaken(name.to_string())
+                }
+                _ => e.into(),
+            })?;
+        insert_release(
+            &mut tx,
+            app_id,
+            None,
+            &serde_json::json!({}),
+            "Initial release",
+            ReleaseStatus::Succeeded,
+        )
+        .await?;
+        tx.commit().await?;
+        self.app(&app_id.to_string()).await
+    }
+
+    pub async fn apps(&self) -> Result<Vec<App>, StoreError> {
+        let sql = format!("{SELECT_APP} order by a.name");
+        Ok(sqlx::query_as::<_, App>(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Looks an app up by id or by name.
+    pub async fn app(&self, id_or_name: &str) -> Result<App, StoreError> {
+        let row = match app_key(id_or_name) {
+            AppKey::Id(id) => {
+                let sql = format!("{SELECT_APP} where a.app_id = $1");
+                sqlx::query_as::<_, App>(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            AppKey::Name(name) => {
+                let sql = format!("{SELECT_APP} where a.name = $1");
+                sqlx::query_as::<_, App>(sqlx::AssertSqlSafe(sql))
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
+        row.ok_or_else(|| StoreError::not_found("app"))
+    }
+
+    /// Destroys an app with its whole history in one statement (the cascade is the one
+    /// deletion the ledger's trigger lets through).
+    pub async fn delete_app(&self, app_id: Uuid) -> Result<(), StoreError> {
+        let done = sqlx::query("delete from app where app_id = $1")
+            .bind(app_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("app"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use paas_core::Procfile;
+use uuid::Uuid;
+
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl BuildStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildStatus::Pending => "pending",
+            BuildStatus::Succeeded => "succeeded",
+            BuildStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Build {
+    pub build_id: Uuid,
+    pub app_id: Uuid,
+    pub status: String,
+    pub source_version: Option<String>,
+    pub image: Option<String>,
+    pub process_types: sqlx::types::Json<BTreeMap<String, String>>,
+    pub buildpacks: sqlx::types::Json<Vec<String>>,
+    pub output: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBuild<'a> {
+    pub source_version: &'a str,
+    pub buildpacks: &'a [String],
+}
+
+const SELECT_BUILD: &str = "select build_id, app_id, status, source_version, image,
+    process_types, buildpacks, output, created_at, updated_at from build";
+
+impl Store {
+    pub async fn create_build(&self, app_id: Uuid, new: NewBuild<'_>) -> Result<Build, StoreError> {
+        let build_id = Uuid::now_v7();
+        sqlx::query(
+            "insert into build (build_id, app_id, source_version, buildpacks) values ($1, $2, $3, $4)",
+        )
+        .bind(build_id)
+        .bind(app_id)
+        .bind(new.source_version)
+        .bind(sqlx::types::Json(new.buildpacks))
+        .execute(&self.pool)
+        .await?;
+        self.build(app_id, build_id).await
+    }
+
+    /// Records a build's outcome: the image (by id) and process types on success.
+    pub async fn finish_build(
+        &self,
+        build_id: Uuid,
+        outcome: Result<(&str, &Procfile), ()>,
+        output: &str,
+    ) -> Result<(), StoreError> {
+        let (status, image, types) = match outcome {
+            Ok((image, procfile)) => {
+                let types: BTreeMap<&str, &str> = procfile
+                    .entries()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                (
+                    BuildStatus::Succeeded,
+                    Some(image),
+                    serde_json::to_value(types).unwrap_or_default(),
+                )
+            }
+            Err(()) => (BuildStatus::Failed, None, serde_json::json!({})),
+        };
+        let done = sqlx::query(
+            "update build set status = $2, image = $3, process_types = $4, output = $5,
+                    updated_at = now()
+              where build_id = $1 and status = 'pending'",
+        )
+        .bind(build_id)
+        .bind(status.as_str())
+        .bind(image)
+        .bind(types)
+        .bind(output)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "That build has already finished.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn builds(&self, app_id: Uuid) -> Result<Vec<Build>, StoreError> {
+        let sql = format!("{SELECT_BUILD} where app_id = $1 order by created_at");
+        Ok(sqlx::query_as::<_, Build>(sqlx::AssertSqlSafe(sql))
+            .bind(app_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    pub async fn build(&self, app_id: Uuid, build_id: Uuid) -> Result<Build, StoreError> {
+        let sql = format!("{SELECT_BUILD} where app_id = $1 and build_id = $2");
+        sqlx::query_as::<_, Build>(sqlx::AssertSqlSafe(sql))
+            .bind(app_id)
+            .bind(build_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("build"))
+    }
+}

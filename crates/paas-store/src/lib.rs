@@ -1,0 +1,80 @@
+//! The store: Postgres through sqlx, the only crate that writes SQL.
+//!
+//! Invariants that matter live in the schema (`migrations/`): unique names, value
+//! checks, and the append-only release ledger (a trigger). This crate adds the
+//! transactional rules on top: every change that makes a release locks the app's row
+//! first, so concurrent writers are serialized per app and release versions come out
+//! contiguous; config, formation and the new release are written in that one
+//! transaction, so a failure leaves nothing half-done.
+
+mod apps;
+mod builds;
+mod config;
+mod error;
+mod formation;
+mod releases;
+mod tokens;
+
+pub use apps::App;
+pub use builds::{Build, BuildStatus, NewBuild};
+pub use error::StoreError;
+pub use formation::Formation;
+pub use releases::{Release, ReleaseStatus};
+pub use tokens::{ApiToken, NewToken};
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::time::Duration;
+
+/// The schema, embedded at compile time from the top-level `migrations/` folder.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// A cheap-to-clone handle on the database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects lazily: the pool opens connections on first use, so paasd starts (and
+    /// answers 503) while Postgres is still away, and recovers when it returns.
+    pub fn connect_lazy(options: PgConnectOptions, max_connections: u32) -> Self {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options);
+        Self { pool }
+    }
+
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Cheap liveness probe for `/healthz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// How a request names an app: by uuid or by name.
+pub(crate) fn app_key(raw: &str) -> AppKey<'_> {
+    match uuid::Uuid::parse_str(raw) {
+        Ok(id) if paas_core::release::is_uuid(raw) => AppKey::Id(id),
+        _ => AppKey::Name(raw),
+    }
+}
+
+pub(crate) enum AppKey<'a> {
+    Id(uuid::Uuid),
+    Name(&'a str),
+}

@@ -1,0 +1,170 @@
+//! The release ledger's invariants, proved with plain SQL and with racing writers.
+
+use std::collections::BTreeSet;
+
+use paas_core::{ConfigChange, ReleaseRef, ReleaseVersion};
+use paas_store::Store;
+use sqlx::PgPool;
+
+use crate::new_app;
+
+fn set(key: &str, value: &str) -> ConfigChange {
+    ConfigChange::parse([(key, Some(value))]).expect("valid change")
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn the_trigger_rejects_update_and_delete_of_releases_issued_as_plain_sql(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let app = new_app(&store, "ledger").await;
+    store.update_config(app, &set("A", "1")).await.unwrap();
+
+    let update = sqlx::query("update release set description = 'tampered' where app_id = $1")
+        .bind(app)
+        .execute(&pool)
+        .await;
+    let err = update.expect_err("UPDATE must be rejected");
+    assert!(err.to_string().contains("append-only"), "{err}");
+
+    let delete = sqlx::query("delete from release where app_id = $1")
+        .bind(app)
+        .execute(&pool)
+        .await;
+    assert!(
+        delete
+            .expect_err("DELETE must be rejected")
+            .to_string()
+            .contains("append-only")
+    );
+
+    let truncate = sqlx::query("truncate release cascade").execute(&pool).await;
+    assert!(truncate.is_err(), "TRUNCATE must be rejected");
+
+    let descriptions: Vec<String> =
+        sqlx::query_scalar("select description from release where app_id = $1 order by version")
+            .bind(app)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(descriptions, ["Initial release", "Set A config vars"]);
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn destroying_an_app_removes_its_whole_history_in_one_statement(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let app = new_app(&store, "doomed").await;
+    let other = new_app(&store, "survivor").await;
+    store.update_config(app, &set("A", "1")).await.unwrap();
+    crate::succeeded_build(&store, app, "abc1234", "web: run").await;
+
+    store.delete_app(app).await.unwrap();
+
+    for table in [
+        "release",
+        "config_var",
+        "build",
+        "formation",
+        "release_status",
+    ] {
+        let sql = format!(
+            "select count(*) from {table} where {}",
+            if table == "release_status" {
+                "release_id not in (select release_id from release)"
+            } else {
+                "app_id = $1"
+            }
+        );
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(app)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(count, 0, "{table} still has rows of the destroyed app");
+    }
+    assert_eq!(
+        store.releases(other).await.unwrap().len(),
+        1,
+        "other apps keep their ledger"
+    );
+    assert!(matches!(
+        store.app("doomed").await,
+        Err(paas_store::StoreError::NotFound { .. })
+    ));
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn fifty_concurrent_config_changes_leave_contiguous_unique_versions(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let app = new_app(&store, "racy").await;
+    let writers = (0..50).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.update_config(app, &set(&format!("K{i}"), "v")).await })
+    });
+    for result in futures::future::join_all(writers).await {
+        result.expect("task").expect("config change");
+    }
+    let versions: Vec<i32> = store
+        .releases(app)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(versions, (1..=51).collect::<Vec<_>>());
+    let distinct: BTreeSet<_> = versions.iter().collect();
+    assert_eq!(distinct.len(), 51);
+    // Every change is in the final config: no writer lost another's update.
+    assert_eq!(store.config_vars(app).await.unwrap().as_map().len(), 50);
+    let current = store.current_release(app).await.unwrap();
+    assert_eq!(current.version, 51);
+    assert_eq!(
+        current.config.0.len(),
+        50,
+        "the current release snapshots the whole config"
+    );
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn rollback_appends_a_release_equal_in_build_and_config_to_its_target(pool: PgPool) {
+    let store = Store::from_pool(pool);
+    let app = new_app(&store, "rolling").await;
+    let first_build =
+        crate::succeeded_build(&store, app, "1111111aaaa", "web: one\nworker: w").await;
+    let v2 = store
+        .create_deploy_release(app, first_build, paas_store::ReleaseStatus::Succeeded)
+        .await
+        .unwrap();
+    assert_eq!(v2.description, "Deploy 1111111");
+    store.update_config(app, &set("A", "1")).await.unwrap(); // v3
+    let second_build = crate::succeeded_build(&store, app, "2222222bbbb", "web: two").await;
+    store
+        .create_deploy_release(app, second_build, paas_store::ReleaseStatus::Succeeded)
+        .await
+        .unwrap(); // v4
+    store.update_config(app, &set("A", "2")).await.unwrap(); // v5
+
+    let target = ReleaseRef::Version(ReleaseVersion::new(3).unwrap());
+    let rollback = store.rollback(app, &target).await.unwrap();
+    let v3 = store.release(app, &target).await.unwrap();
+
+    assert_eq!(rollback.version, 6);
+    assert_eq!(rollback.description, "Rollback to v3");
+    assert_eq!(rollback.build_id, v3.build_id);
+    assert_eq!(rollback.build_id, Some(first_build));
+    assert_eq!(rollback.config, v3.config);
+    assert!(rollback.current);
+    assert_eq!(store.config_vars(app).await.unwrap().get("A"), Some("1"));
+    let types: Vec<String> = store
+        .formation(app)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.process_type)
+        .collect();
+    assert_eq!(
+        types,
+        ["web", "worker"],
+        "the formation follows the rolled-back build"
+    );
+    // The rolled-back-from releases are still there, untouched.
+    assert_eq!(store.releases(app).await.unwrap().len(), 6);
+}
