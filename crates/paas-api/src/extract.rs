@@ -1,0 +1,103 @@
+//! Extractors whose rejections are `ApiError`s, so a malformed body or path gets
+//! Heroku's JSON error instead of axum's plain text.
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use base64::Engine;
+use paas_store::ApiToken;
+
+use crate::{ApiError, AppState};
+
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => {
+                ApiError::Invalid(format!("Invalid request body: {}", e.body_text()))
+            }
+            other => ApiError::BadRequest(format!("Invalid request body: {}", other.body_text())),
+        }
+    }
+}
+
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// The caller, authenticated by an API token: `Authorization: Bearer <token>`, or HTTP
+/// basic auth with the token as password (what git and netrc-based clients send).
+/// Handlers that take this cannot be reached without a valid token.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub ApiToken);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let secret = token_from_authorization(header).ok_or(ApiError::Unauthorized)?;
+        match state.store.authenticate(&secret).await? {
+            Some(token) => {
+                tracing::Span::current().record("token", token.name.as_str());
+                Ok(Authenticated(token))
+            }
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+pub(crate) fn token_from_authorization(header: &str) -> Option<String> {
+    let (scheme, value) = header.trim().split_once(' ')?;
+    let value = value.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return (!value.is_empty()).then(|| value.to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (_user, password) = decoded.split_once(':')?;
+        return (!password.is_empty()).then(|| password.to_owned());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_from_bearer_or_basic_auth() {
+        assert_eq!(
+            token_from_authorization("Bearer abc").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            token_from_authorization("bearer  abc ").as_deref(),
+            Some("abc")
+        );
+        // "git:secret"
+        assert_eq!(
+            token_from_authorization("Basic Z2l0OnNlY3JldA==").as_deref(),
+            Some("secret")
+        );
+        assert_eq!(token_from_authorization("Basic !!!"), None);
+        assert_eq!(token_from_authorization("Bearer "), None);
+        assert_eq!(token_from_authorization("Digest x"), None);
+    }
+}

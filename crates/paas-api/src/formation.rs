@@ -1,0 +1,125 @@
+//! `/apps/{app}/formation`: how many dynos of each process type should run.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use paas_core::{ProcessType, Quantity};
+use paas_wire as wire;
+
+use crate::extract::{ApiJson, ApiPath};
+use crate::{ApiError, AppState, Authenticated, apps, present};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/apps/{app}/formation", get(list).patch(batch_update))
+        .route("/apps/{app}/formation/{type}", get(info).patch(update_one))
+}
+
+/// Dyno sizes paas knows. Sizes do not change limits yet; anything else is refused
+/// rather than silently ignored.
+const SIZES: &[&str] = &["basic", "standard-1x", "free", "eco", "hobby"];
+
+fn parse_update(
+    kind: &str,
+    quantity: Option<i64>,
+    size: Option<&str>,
+) -> Result<(ProcessType, Option<Quantity>), ApiError> {
+    let kind = ProcessType::parse(kind)?;
+    if let Some(size) = size {
+        if !SIZES.iter().any(|s| s.eq_ignore_ascii_case(size)) {
+            return Err(ApiError::Invalid(format!(
+                "Unknown dyno size {size:?}: paas has {}.",
+                SIZES.join(", ")
+            )));
+        }
+    }
+    Ok((kind, quantity.map(Quantity::new).transpose()?))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Json<Vec<wire::Formation>>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let formation = state.store.formation(app.app_id).await?;
+    Ok(Json(formation.iter().map(present::formation).collect()))
+}
+
+async fn info(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath((app, kind)): ApiPath<(String, String)>,
+) -> Result<Json<wire::Formation>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let formation = state.store.formation(app.app_id).await?;
+    formation
+        .iter()
+        .find(|f| f.process_type == kind || f.formation_id.to_string() == kind)
+        .map(|f| Json(present::formation(f)))
+        .ok_or_else(|| ApiError::NotFound(format!("Couldn't find that process type ({kind}).")))
+}
+
+async fn scale(
+    state: &AppState,
+    app: &paas_store::App,
+    updates: Vec<(ProcessType, Option<Quantity>)>,
+) -> Result<Vec<paas_store::Formation>, ApiError> {
+    let updates: Vec<(ProcessType, Quantity)> = updates
+        .into_iter()
+        .filter_map(|(k, q)| q.map(|q| (k, q)))
+        .collect();
+    let formation = state.store.scale(app.app_id, &updates).await?;
+    let summary: Vec<String> = updates
+        .iter()
+        .map(|(k, q)| format!("{k}={}", q.get()))
+        .collect();
+    tracing::info!(app = %app.name, scale = %summary.join(" "), "formation scaled");
+    Ok(formation)
+}
+
+/// `{"updates": [{"type": "web", "quantity": 3}]}`: all updates or none.
+async fn batch_update(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+    ApiJson(body): ApiJson<wire::FormationBatchUpdate>,
+) -> Result<Json<Vec<wire::Formation>>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    if body.updates.is_empty() {
+        return Err(ApiError::Invalid(
+            "updates must name at least one process type.".into(),
+        ));
+    }
+    let updates = body
+        .updates
+        .iter()
+        .map(|u| parse_update(&u.process_type, u.quantity, u.size.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let touched: Vec<String> = updates.iter().map(|(k, _)| k.to_string()).collect();
+    let formation = scale(&state, &app, updates).await?;
+    Ok(Json(
+        formation
+            .iter()
+            .filter(|f| touched.contains(&f.process_type))
+            .map(present::formation)
+            .collect(),
+    ))
+}
+
+async fn update_one(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath((app, kind)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<wire::FormationTypeUpdate>,
+) -> Result<Json<wire::Formation>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let update = parse_update(&kind, body.quantity, body.size.as_deref())?;
+    let kind = update.0.clone();
+    let formation = scale(&state, &app, vec![update]).await?;
+    formation
+        .iter()
+        .find(|f| f.process_type == kind.as_str())
+        .map(|f| Json(present::formation(f)))
+        .ok_or_else(|| ApiError::NotFound(format!("Couldn't find that process type ({kind}).")))
+}

@@ -1,0 +1,85 @@
+//! The control API: Heroku Platform API v3 paths and shapes over axum.
+//!
+//! One module per resource, each exporting `router()`; they are merged in [`router`],
+//! which is therefore the list of every endpoint. Handlers parse raw input into
+//! `paas_core` types at the edge, call the store, and turn rows into `paas_wire` shapes
+//! (in `present`). Every failure is an [`ApiError`], the only type that becomes an HTTP
+//! error response.
+
+mod account;
+mod apps;
+mod config_vars;
+mod error;
+mod extract;
+mod formation;
+mod present;
+mod range;
+mod releases;
+
+use axum::extract::State;
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use paas_store::Store;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use extract::Authenticated;
+
+/// What the API needs to describe apps to clients.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Apps answer at `<app>.<domain>`.
+    pub domain: String,
+    /// The router's public port, for `web_url`.
+    pub router_port: u16,
+    /// Where clients reach this API (and its git endpoint), for `git_url`.
+    pub public_url: String,
+}
+
+/// Cheap-to-clone handles shared by every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: std::sync::Arc<ApiSettings>,
+}
+
+/// Every route of the control API, with request ids and tracing.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("request-id");
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(account::router())
+        .merge(apps::router())
+        .merge(config_vars::router())
+        .merge(releases::router())
+        .merge(formation::router())
+        .fallback(|| async { ApiError::NoSuchRoute })
+        .method_not_allowed_fallback(|| async { ApiError::NoSuchRoute })
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req
+                .headers()
+                .get("request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("http_request", method = %req.method(), path = %req.uri().path(), request_id = %id, token = tracing::field::Empty)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Liveness and readiness in one: 200 when the database answers, 503 when it does not.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
+            )
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Store rows → Heroku v3 shapes.
+
+use paas_store::{ApiToken, App, Formation, Release};
+use paas_wire as wire;
+
+use crate::ApiSettings;
+
+/// paas has one account per token; the requester is shown as the owner of everything.
+pub(crate) fn owner(token: &ApiToken, settings: &ApiSettings) -> wire::Owner {
+    wire::Owner {
+        id: token.token_id,
+        email: format!("{}@{}", token.name, settings.domain),
+    }
+}
+
+pub(crate) fn app(app: &App, token: &ApiToken, settings: &ApiSettings) -> wire::App {
+    let port = match settings.router_port {
+        80 => String::new(),
+        p => format!(":{p}"),
+    };
+    let stack = wire::NamedRef {
+        id: "paas-stack".into(),
+        name: "paas-stack".into(),
+    };
+    wire::App {
+        id: app.app_id,
+        name: app.name.clone(),
+        created_at: app.created_at,
+        updated_at: app.updated_at,
+        released_at: app.released_at,
+        web_url: format!("http://{}.{}{port}/", app.name, settings.domain),
+        git_url: format!(
+            "{}/{}.git",
+            settings.public_url.trim_end_matches('/'),
+            app.name
+        ),
+        owner: owner(token, settings),
+        region: wire::NamedRef {
+            id: "local".into(),
+            name: "local".into(),
+        },
+        build_stack: stack.clone(),
+        stack,
+        buildpack_provided_description: None,
+        maintenance: false,
+        archived_at: None,
+        repo_size: None,
+        slug_size: None,
+        space: None,
+        team: None,
+        organization: None,
+        internal_routing: None,
+        acm: false,
+    }
+}
+
+pub(crate) fn release(r: &Release, token: &ApiToken, settings: &ApiSettings) -> wire::Release {
+    wire::Release {
+        id: r.release_id,
+        version: r.version,
+        description: r.description.clone(),
+        status: r.status.clone(),
+        current: r.current,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        slug: r.build_id.map(|id| wire::IdRef { id }),
+        user: owner(token, settings),
+        app: wire::IdName {
+            id: r.app_id,
+            name: r.app_name.clone(),
+        },
+        addon_plan_names: Vec::new(),
+        output_stream_url: None,
+    }
+}
+
+pub(crate) fn formation(f: &Formation) -> wire::Formation {
+    wire::Formation {
+        id: f.formation_id,
+        process_type: f.process_type.clone(),
+        quantity: i64::from(f.quantity),
+        size: f.size.clone(),
+        command: f.command.clone(),
+        app: wire::IdName {
+            id: f.app_id,
+            name: f.app_name.clone(),
+        },
+        created_at: f.created_at,
+        updated_at: f.updated_at,
+    }
+}

@@ -1,0 +1,115 @@
+//! The control API against a real Postgres (one database per test), driven through
+//! `tower::ServiceExt::oneshot` so every layer (auth, rejections, error mapping) runs.
+
+mod api;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use paas_api::{ApiSettings, AppState};
+use paas_store::Store;
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+pub struct TestApi {
+    pub router: axum::Router,
+    pub store: Store,
+    pub token: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub json: Value,
+}
+
+impl TestApi {
+    pub async fn new(pool: PgPool) -> Self {
+        let store = Store::from_pool(pool);
+        let token = store.create_token("test").await.expect("token").secret;
+        let settings = ApiSettings {
+            domain: "localhost".into(),
+            router_port: 8080,
+            public_url: "http://127.0.0.1:5000".into(),
+        };
+        let router = paas_api::router(AppState {
+            store: store.clone(),
+            settings: settings.into(),
+        });
+        Self {
+            router,
+            store,
+            token,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        auth: Option<&str>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("accept", paas_wire::HEROKU_V3_MEDIA_TYPE);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.raw(request.body(body).expect("request")).await
+    }
+
+    pub async fn raw(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Reply {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let auth = format!("Bearer {}", self.token);
+        self.send(method, path, body, Some(&auth)).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn release_count(&self, app: &str) -> usize {
+        self.get(&format!("/apps/{app}/releases"))
+            .await
+            .json
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+}
