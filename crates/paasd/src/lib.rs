@@ -1,0 +1,135 @@
+//! paasd: every part of the platform in one process, configured only from the
+//! environment.
+//!
+//! Start-up order: settings → database (embedded cluster or `DATABASE_URL`) →
+//! migrations → listeners → serve until the root [`CancellationToken`] is cancelled
+//! (SIGTERM or SIGINT). Shutdown order is the reverse: stop accepting, let in-flight
+//! requests finish, then close the pool and stop the embedded cluster. Dynos are never
+//! stopped by a paasd shutdown (the next paasd adopts them).
+
+pub mod embedded_pg;
+pub mod settings;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use paas_api::{ApiSettings, AppState};
+use paas_store::Store;
+use sqlx::postgres::PgConnectOptions;
+use tokio_util::sync::CancellationToken;
+
+pub use settings::Settings;
+
+use embedded_pg::EmbeddedPostgres;
+
+/// The database paasd talks to, and the embedded cluster behind it if it runs one.
+#[derive(Debug)]
+pub struct Database {
+    pub store: Store,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects (starting the embedded cluster when `DATABASE_URL` is unset) and runs
+    /// the migrations.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let (options, embedded) = match &settings.database_url {
+            Some(url) => (
+                url.parse::<PgConnectOptions>()
+                    .context("DATABASE_URL is not a valid Postgres URL")?,
+                None,
+            ),
+            None => {
+                let pg = EmbeddedPostgres::start(&settings.data_dir).await?;
+                (pg.connect_options(), Some(pg))
+            }
+        };
+        let store = Store::connect_lazy(options, settings.db_max_connections);
+        store
+            .migrate()
+            .await
+            .context("running database migrations")?;
+        Ok(Self { store, embedded })
+    }
+
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.store.pool().close().await;
+        if let Some(pg) = self.embedded {
+            pg.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the daemon until `shutdown` is cancelled.
+pub async fn serve(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let database = Database::open(&settings).await?;
+    let result = serve_with(&settings, database.store.clone(), shutdown).await;
+    database.close().await?;
+    result
+}
+
+async fn serve_with(
+    settings: &Settings,
+    store: Store,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if store.token_count().await? == 0 {
+        tracing::warn!(
+            "no API tokens exist yet: make one with `paasd tokens create --name NAME` (same environment as paasd)"
+        );
+    }
+    let state = AppState {
+        store,
+        settings: Arc::new(ApiSettings {
+            domain: settings.domain.clone(),
+            router_port: settings.router_addr.port(),
+            public_url: settings.public_url.clone(),
+        }),
+    };
+    let listener = tokio::net::TcpListener::bind(settings.api_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "binding the control API on PAAS_API_ADDR={}",
+                settings.api_addr
+            )
+        })?;
+    tracing::info!(addr = %listener.local_addr()?, public_url = %settings.public_url, "control API listening");
+    axum::serve(listener, paas_api::router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("serving the control API")?;
+    tracing::info!("control API stopped");
+    Ok(())
+}
+
+/// `paasd tokens create`: prints a new token once; only its hash is stored.
+pub async fn create_token(settings: &Settings, name: &str) -> anyhow::Result<String> {
+    let database = Database::open(settings).await?;
+    let result = database.store.create_token(name).await;
+    database.close().await?;
+    Ok(result?.secret)
+}
+
+/// Cancels `token` on the first SIGTERM or SIGINT; a second signal exits at once.
+pub fn cancel_on_signals(token: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+        token.cancel();
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        tracing::warn!("second signal: exiting now");
+        std::process::exit(130);
+    });
+    Ok(())
+}

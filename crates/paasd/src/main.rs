@@ -1,0 +1,70 @@
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use paasd::Settings;
+
+/// paasd: a Heroku-style platform for one server. Configured only through the
+/// environment (DATABASE_URL, PAAS_DATA_DIR, PAAS_API_ADDR, PAAS_ROUTER_ADDR,
+/// PAAS_DOMAIN, PAAS_STACK_IMAGE, RUST_LOG, PAAS_LOG_FORMAT; see the README).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon (the default).
+    Serve,
+    /// Manage API tokens (against the same database as paasd).
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Make a token and print it once: only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("paasd: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    paasd::telemetry::init(settings.log_format, !matches!(command, Command::Serve));
+    let result = match command {
+        Command::Serve => {
+            let shutdown = CancellationToken::new();
+            match paasd::cancel_on_signals(shutdown.clone()) {
+                Ok(()) => paasd::serve(settings, shutdown).await,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Tokens {
+            command: TokensCommand::Create { name },
+        } => paasd::create_token(&settings, &name)
+            .await
+            .map(|secret| println!("{secret}")),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "paasd failed");
+            eprintln!("paasd: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! paasd's configuration: the environment, read once at start (SPEC §2). Library crates
+//! never read environment variables; they get plain values from here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `None`: run the embedded cluster under `data_dir/postgres`.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub api_addr: SocketAddr,
+    pub router_addr: SocketAddr,
+    pub domain: String,
+    pub public_url: String,
+    pub stack_image: String,
+    pub log_format: Option<LogFormat>,
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass a map. Every error names the
+    /// variable and the value it refused.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let addr = |name: &str, default: &str| -> anyhow::Result<SocketAddr> {
+            let raw = get(name).unwrap_or_else(|| default.to_owned());
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{name}={raw:?} is not a socket address like {default}"))
+        };
+        let database_url = get("DATABASE_URL");
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!(
+                    "DATABASE_URL must be a postgres:// URL (got a value starting {:?})",
+                    url.chars().take(12).collect::<String>()
+                );
+            }
+        }
+        let api_addr = addr("PAAS_API_ADDR", "127.0.0.1:5000")?;
+        let router_addr = addr("PAAS_ROUTER_ADDR", "0.0.0.0:8080")?;
+        let domain = get("PAAS_DOMAIN")
+            .unwrap_or_else(|| "localhost".into())
+            .trim()
+            .to_ascii_lowercase();
+        if domain.is_empty()
+            || !domain.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+        {
+            bail!("PAAS_DOMAIN={domain:?} is not a domain name like localhost or apps.example.com");
+        }
+        let public_url = match get("PAAS_PUBLIC_URL") {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => bail!("PAAS_PUBLIC_URL={url:?} must start with http:// or https://"),
+            None => {
+                let host = if api_addr.ip().is_unspecified() {
+                    "127.0.0.1".to_owned()
+                } else {
+                    api_addr.ip().to_string()
+                };
+                format!("http://{host}:{}", api_addr.port())
+            }
+        };
+        let log_format = match get("PAAS_LOG_FORMAT").as_deref() {
+            None => None,
+            Some("json") => Some(LogFormat::Json),
+            Some("pretty") => Some(LogFormat::Pretty),
+            Some(other) => bail!("PAAS_LOG_FORMAT={other:?} must be json or pretty"),
+        };
+        let db_max_connections = match get("PAAS_DB_MAX_CONNECTIONS") {
+            None => 10,
+            Some(raw) => match raw.trim().parse::<u32>() {
+                Ok(n @ 1..=1000) => n,
+                _ => bail!("PAAS_DB_MAX_CONNECTIONS={raw:?} must be a number from 1 to 1000"),
+            },
+        };
+        Ok(Self {
+            database_url,
+            data_dir: PathBuf::from(get("PAAS_DATA_DIR").unwrap_or_else(|| "./.paas".into())),
+            api_addr,
+            router_addr,
+            domain,
+            public_url,
+            stack_image: get("PAAS_STACK_IMAGE").unwrap_or_else(|| "paas/stack:bookworm".into()),
+            log_format,
+            db_max_connections,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.api_addr.to_string(), "127.0.0.1:5000");
+        assert_eq!(s.router_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.domain, "localhost");
+        assert_eq!(s.public_url, "http://127.0.0.1:5000");
+        assert_eq!(s.data_dir, PathBuf::from("./.paas"));
+        assert!(s.database_url.is_none());
+    }
+
+    #[test]
+    fn malformed_values_are_refused_naming_the_variable() {
+        for (name, value) in [
+            ("PAAS_API_ADDR", "nope"),
+            ("PAAS_ROUTER_ADDR", "1.2.3.4"),
+            ("PAAS_DOMAIN", "bad domain"),
+            ("PAAS_LOG_FORMAT", "xml"),
+            ("DATABASE_URL", "mysql://x"),
+            ("PAAS_DB_MAX_CONNECTIONS", "0"),
+            ("PAAS_PUBLIC_URL", "ftp://x"),
+        ] {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! paasd as a process: embedded Postgres, tokens, signals, bad environment.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PAASD: &str = env!("CARGO_BIN_EXE_paasd");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A data dir the `postgres` user can traverse (paasd hands the cluster to it under root).
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("paasd-it-")
+        .tempdir()
+        .expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+fn paasd(data: &Path, port: u16) -> Command {
+    let mut command = Command::new(PAASD);
+    command
+        .env_remove("DATABASE_URL")
+        .env("PAAS_DATA_DIR", data)
+        .env("PAAS_API_ADDR", format!("127.0.0.1:{port}"))
+        .env("PAAS_LOG_FORMAT", "json")
+        .stdin(Stdio::null());
+    command
+}
+
+async fn wait_healthy(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    loop {
+        if let Ok(r) = reqwest::get(&url).await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("paasd exited early with {status}");
+        }
+        assert!(Instant::now() < deadline, "paasd did not become healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "paasd did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn embedded_postgres_is_created_reused_and_stopped_and_sigterm_exits_zero() {
+    let data = data_dir();
+    let port = free_port();
+    let mut daemon = paasd(data.path(), port)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn paasd");
+    wait_healthy(port, &mut daemon).await;
+
+    // An admin process against the same (running) cluster.
+    let out = paasd(data.path(), port)
+        .args(["tokens", "create", "--name", "it"])
+        .output()
+        .expect("tokens create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert!(
+        token.starts_with("paas_") && !token.contains('\n'),
+        "stdout is the token alone: {token:?}"
+    );
+
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("http://127.0.0.1:{port}/apps"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "kept"}))
+        .send()
+        .await
+        .expect("create app");
+    assert_eq!(created.status(), 201);
+
+    assert!(
+        sigterm_and_wait(&mut daemon).success(),
+        "SIGTERM must exit 0"
+    );
+    let pid_file = data.path().join("postgres/postmaster.pid");
+    assert!(
+        !pid_file.exists(),
+        "the cluster paasd started is stopped on exit"
+    );
+
+    // A second start reuses the cluster and its data.
+    let mut daemon = paasd(data.path(), port)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn paasd");
+    wait_healthy(port, &mut daemon).await;
+    let app = client
+        .get(format!("http://127.0.0.1:{port}/apps/kept"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get app");
+    assert_eq!(app.status(), 200, "data survives a restart");
+    assert!(sigterm_and_wait(&mut daemon).success());
+}
+
+#[test]
+fn a_malformed_variable_stops_paasd_with_one_line_naming_it() {
+    for (name, value) in [
+        ("PAAS_API_ADDR", "not-an-address"),
+        ("PAAS_DOMAIN", "two words"),
+        ("DATABASE_URL", "mysql://x"),
+    ] {
+        let out = Command::new(PAASD)
+            .env(name, value)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run paasd");
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(name), "{stderr}");
+    }
+}
