@@ -1,0 +1,31 @@
+//! `paas`, the command-line client. Everything but the process boundary lives in the
+//! `paas_cli` library: this file parses the arguments (clap exits 2 on a usage error),
+//! reads the environment, runs one command and turns any error into `error: …` on stderr
+//! with exit code 1.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use paas_cli::{Cli, Settings};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(paas_cli::run(cli, settings))?;
+    Ok(())
+}
