@@ -25,13 +25,11 @@ fn parse_update(
     size: Option<&str>,
 ) -> Result<(ProcessType, Option<Quantity>), ApiError> {
     let kind = ProcessType::parse(kind)?;
-    if let Some(size) = size {
-        if !SIZES.iter().any(|s| s.eq_ignore_ascii_case(size)) {
-            return Err(ApiError::Invalid(format!(
-                "Unknown dyno size {size:?}: paas has {}.",
-                SIZES.join(", ")
-            )));
-        }
+    if let Some(size) = size.filter(|size| !SIZES.iter().any(|s| s.eq_ignore_ascii_case(size))) {
+        return Err(ApiError::Invalid(format!(
+            "Unknown dyno size {size:?}: paas has {}.",
+            SIZES.join(", ")
+        )));
     }
     Ok((kind, quantity.map(Quantity::new).transpose()?))
 }

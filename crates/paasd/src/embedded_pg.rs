@@ -66,6 +66,9 @@ impl EmbeddedPostgres {
         } else {
             None
         };
+        if let Some(user) = &owner {
+            check_reachable(&base, user)?;
+        }
         let mut pg = Self {
             data_dir,
             socket_dir,
@@ -228,6 +231,33 @@ impl EmbeddedPostgres {
         }
         Ok(())
     }
+}
+
+/// Under root the cluster runs as `user`, who must be able to walk down to the data dir;
+/// a home like `/root` (mode 0700) is the usual trap, so say so plainly.
+fn check_reachable(base: &Path, user: &nix::unistd::User) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for dir in base.ancestors() {
+        let meta = std::fs::metadata(dir)?;
+        let searchable = if meta.uid() == user.uid.as_raw() {
+            meta.mode() & 0o100 != 0
+        } else if meta.gid() == user.gid.as_raw() {
+            meta.mode() & 0o010 != 0
+        } else {
+            meta.mode() & 0o001 != 0
+        };
+        if !searchable {
+            bail!(
+                "the embedded Postgres runs as the {} user, who cannot enter {} (on the way to PAAS_DATA_DIR={}); \
+                 set PAAS_DATA_DIR to a directory outside it, run `chmod o+x {}`, or set DATABASE_URL",
+                user.name,
+                dir.display(),
+                base.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Unix socket paths are limited to about 100 bytes; a deep data dir gets its socket

@@ -42,13 +42,13 @@ impl Settings {
                 .with_context(|| format!("{name}={raw:?} is not a socket address like {default}"))
         };
         let database_url = get("DATABASE_URL");
-        if let Some(url) = &database_url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                bail!(
-                    "DATABASE_URL must be a postgres:// URL (got a value starting {:?})",
-                    url.chars().take(12).collect::<String>()
-                );
-            }
+        if let Some(url) = database_url
+            .as_deref()
+            .filter(|url| !(url.starts_with("postgres://") || url.starts_with("postgresql://")))
+        {
+            // Only the scheme: the rest of a URL may hold a password.
+            let scheme = url.split_once("://").map_or("none", |(scheme, _)| scheme);
+            bail!("DATABASE_URL must be a postgres:// URL (its scheme is {scheme:?})");
         }
         let api_addr = addr("PAAS_API_ADDR", "127.0.0.1:5000")?;
         let router_addr = addr("PAAS_ROUTER_ADDR", "0.0.0.0:8080")?;

@@ -40,10 +40,11 @@ async fn wait_healthy(port: u16, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let url = format!("http://127.0.0.1:{port}/healthz");
     loop {
-        if let Ok(r) = reqwest::get(&url).await {
-            if r.status().is_success() {
-                return;
-            }
+        if reqwest::get(&url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
         }
         if let Some(status) = child.try_wait().expect("try_wait") {
             panic!("paasd exited early with {status}");

@@ -1,0 +1,194 @@
+//! Runs the real binaries: `paasd` on its embedded Postgres in a temp data dir, and the
+//! `paas` CLI against it.
+//!
+//! The binaries come from the same target directory as this test binary (cargo builds
+//! every workspace binary before running `--workspace` tests); a missing one is an error.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/e2e-<hash> → target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the suite with `cargo nextest run --workspace`",
+        path.display()
+    );
+    path
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A paasd process with its own data dir and embedded Postgres, stopped on drop.
+pub struct Paasd {
+    pub data: tempfile::TempDir,
+    pub port: u16,
+    pub token: String,
+    child: Child,
+}
+
+impl Paasd {
+    pub async fn start() -> Self {
+        let data = tempfile::Builder::new()
+            .prefix("paas-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        // Under root the embedded cluster runs as `postgres`, who must enter this dir.
+        std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let port = free_port();
+        let log = std::fs::File::create(data.path().join("paasd.log")).expect("log file");
+        let child = Self::command(data.path(), port)
+            .stdout(log)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn paasd");
+        let mut paasd = Self {
+            data,
+            port,
+            token: String::new(),
+            child,
+        };
+        paasd.wait_healthy().await;
+        let out = Self::command(paasd.data.path(), port)
+            .args(["tokens", "create", "--name", "e2e"])
+            .output()
+            .expect("paasd tokens create");
+        assert!(
+            out.status.success(),
+            "tokens create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        paasd.token = String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_owned();
+        paasd
+    }
+
+    fn command(data: &Path, port: u16) -> Command {
+        let mut command = Command::new(binary("paasd"));
+        command
+            .env_remove("DATABASE_URL")
+            .env("PAAS_DATA_DIR", data)
+            .env("PAAS_API_ADDR", format!("127.0.0.1:{port}"))
+            .env("PAAS_ROUTER_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("PAAS_LOG_FORMAT", "json")
+            .stdin(Stdio::null());
+        command
+    }
+
+    async fn wait_healthy(&mut self) {
+        let url = format!("{}/healthz", self.url());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if reqwest::get(&url)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!("paasd exited with {status}: {}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "paasd not healthy in 60 s: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("paasd.log")).unwrap_or_default()
+    }
+
+    /// The store on paasd's own embedded cluster, for seeding what later issues' parts
+    /// (the builder) would record.
+    pub async fn store(&self) -> paas_store::Store {
+        let options = sqlx::postgres::PgConnectOptions::new()
+            .socket(self.data.path().join("run"))
+            .username("postgres")
+            .database("paas");
+        paas_store::Store::connect_lazy(options, 2)
+    }
+
+    /// Runs `paas ARGS` in `cwd` against this paasd.
+    pub fn paas(&self, cwd: &Path, args: &[&str]) -> Output {
+        Command::new(binary("paas"))
+            .args(args)
+            .current_dir(cwd)
+            .env("PAAS_API_URL", self.url())
+            .env("PAAS_API_TOKEN", &self.token)
+            .env("HOME", cwd)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run paas")
+    }
+}
+
+impl Drop for Paasd {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+#[track_caller]
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "paas failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Asserts failure with exit code 1 and returns stderr.
+#[track_caller]
+pub fn fails(out: Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit 1:\nstdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stderr(&out)
+}
