@@ -85,6 +85,9 @@ impl Paasd {
             .env("PAAS_API_ADDR", format!("127.0.0.1:{port}"))
             .env("PAAS_ROUTER_ADDR", format!("127.0.0.1:{}", free_port()))
             .env("PAAS_LOG_FORMAT", "json")
+            .env("PAAS_BUILDPACKS_DIR", workspace_root().join("buildpacks"))
+            // Builds share two cores with the tests.
+            .env("PAAS_BUILD_CPUS", "1")
             .stdin(Stdio::null());
         command
     }
@@ -191,4 +194,145 @@ pub fn fails(out: Output) -> String {
         stderr(&out)
     );
     stderr(&out)
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// Fails with a clear message when the stack image is missing: `scripts/test` makes it.
+pub fn require_stack_image() {
+    let image = std::env::var("PAAS_STACK_IMAGE").unwrap_or_else(|_| "paas/stack:bookworm".into());
+    let out = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", &image])
+        .output();
+    let present = out.is_ok_and(|o| o.status.success());
+    assert!(
+        present,
+        "the stack image {image} is missing: run scripts/test (it starts Docker and builds the image)"
+    );
+}
+
+/// A git repository holding a copy of `tests/fixtures/apps/<name>`, committed on main.
+pub fn fixture_repo(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("paas-{name}-"))
+        .tempdir()
+        .expect("tempdir");
+    let source = workspace_root().join("tests/fixtures/apps").join(name);
+    assert!(source.is_dir(), "no fixture {}", source.display());
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", source.display()))
+        .arg(dir.path())
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    commit_all(dir.path(), "initial");
+    dir
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+pub fn commit_all(dir: &Path, message: &str) -> String {
+    git(dir, &["add", "-A"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=paas-tests",
+            "-c",
+            "user.email=tests@paas",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            message,
+        ],
+    );
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+impl Paasd {
+    /// `git push` of `refspec` to `app`, authenticated with the token as password.
+    pub fn push(&self, dir: &Path, app: &str, refspec: &str) -> Output {
+        self.push_with_token(dir, app, refspec, &self.token)
+    }
+
+    pub fn push_with_token(&self, dir: &Path, app: &str, refspec: &str, token: &str) -> Output {
+        let url = format!("http://git:{token}@127.0.0.1:{}/{app}.git", self.port);
+        Command::new("git")
+            .args(["-c", "credential.helper=", "push", &url, refspec])
+            .current_dir(dir)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(Stdio::null())
+            .output()
+            .expect("git push")
+    }
+
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url()))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("API request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    }
+
+    pub async fn create_app(&self, name: &str) {
+        self.api(
+            reqwest::Method::POST,
+            "/apps",
+            Some(serde_json::json!({ "name": name })),
+        )
+        .await;
+    }
+}
+
+/// Runs a shell command in a throwaway container of `image` and returns its stdout.
+pub fn in_image(image: &str, script: &str) -> String {
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/sh",
+            image,
+            "-c",
+            script,
+        ])
+        .output()
+        .expect("docker run");
+    assert!(
+        out.status.success(),
+        "in {image}: {script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -98,6 +98,16 @@ async fn destroy(
 ) -> Result<Json<wire::App>, ApiError> {
     let app = find(&state, &app).await?;
     state.store.delete_app(app.app_id).await?;
+    // The ledger is gone; the repository, build cache and images follow. A failure here
+    // leaves garbage on disk, never a half-existing app.
+    match AppName::parse(&app.name) {
+        Ok(name) => {
+            if let Err(e) = state.builder.forget_app(&name, app.app_id).await {
+                tracing::warn!(app = %app.name, error = %e, "could not remove all of a destroyed app's files");
+            }
+        }
+        Err(e) => tracing::warn!(app = %app.name, error = %e, "stored app name does not parse"),
+    }
     tracing::info!(app = %app.name, "app destroyed");
     Ok(Json(present::app(&app, &token, &state.settings)))
 }

@@ -8,10 +8,12 @@
 
 mod account;
 mod apps;
+mod builds;
 mod config_vars;
 mod error;
 mod extract;
 mod formation;
+mod git;
 mod present;
 mod range;
 mod releases;
@@ -36,6 +38,8 @@ pub struct ApiSettings {
     pub router_port: u16,
     /// Where clients reach this API (and its git endpoint), for `git_url`.
     pub public_url: String,
+    /// Where processes on this host reach the API (git hooks call back here).
+    pub local_url: String,
 }
 
 /// Cheap-to-clone handles shared by every handler.
@@ -43,6 +47,7 @@ pub struct ApiSettings {
 pub struct AppState {
     pub store: Store,
     pub settings: std::sync::Arc<ApiSettings>,
+    pub builder: std::sync::Arc<paas_builder::Builder>,
 }
 
 /// Every route of the control API, with request ids and tracing.
@@ -55,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .merge(config_vars::router())
         .merge(releases::router())
         .merge(formation::router())
+        .merge(builds::router())
+        .merge(git::router())
         .fallback(|| async { ApiError::NoSuchRoute })
         .method_not_allowed_fallback(|| async { ApiError::NoSuchRoute })
         .with_state(state)

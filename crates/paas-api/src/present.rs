@@ -1,6 +1,6 @@
 //! Store rows → Heroku v3 shapes.
 
-use paas_store::{ApiToken, App, Formation, Release};
+use paas_store::{ApiToken, App, Build, Formation, Release};
 use paas_wire as wire;
 
 use crate::ApiSettings;
@@ -87,5 +87,48 @@ pub(crate) fn formation(f: &Formation) -> wire::Formation {
         },
         created_at: f.created_at,
         updated_at: f.updated_at,
+    }
+}
+
+pub(crate) fn build(
+    b: &Build,
+    app: &App,
+    release: Option<uuid::Uuid>,
+    token: &ApiToken,
+    settings: &ApiSettings,
+) -> wire::Build {
+    wire::Build {
+        id: b.build_id,
+        status: b.status.clone(),
+        output_stream_url: Some(format!(
+            "{}/apps/{}/builds/{}/output",
+            settings.public_url.trim_end_matches('/'),
+            app.name,
+            b.build_id
+        )),
+        source_blob: wire::SourceBlob {
+            url: None,
+            version: b.source_version.clone(),
+            checksum: None,
+        },
+        release: release.map(|id| wire::IdRef { id }),
+        slug: b.image.as_ref().map(|_| wire::IdRef { id: b.build_id }),
+        buildpacks: b
+            .buildpacks
+            .0
+            .iter()
+            .map(|url| wire::BuildpackRef {
+                url: url.clone(),
+                name: url.clone(),
+            })
+            .collect(),
+        stack: "paas-stack".into(),
+        user: owner(token, settings),
+        app: wire::IdName {
+            id: app.app_id,
+            name: app.name.clone(),
+        },
+        created_at: b.created_at,
+        updated_at: b.updated_at,
     }
 }

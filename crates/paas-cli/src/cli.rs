@@ -8,7 +8,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{apps, config, git, ps, releases};
+use crate::{apps, builds, config, git, ps, releases};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -51,6 +51,8 @@ pub enum Command {
     Ps(ps::Command),
     #[command(flatten)]
     Git(git::Command),
+    #[command(flatten)]
+    Builds(builds::Command),
 }
 
 #[cfg(test)]

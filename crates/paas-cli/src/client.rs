@@ -120,6 +120,12 @@ impl Client {
         self.send(Method::DELETE, path, None, None::<&()>).await
     }
 
+    /// GET of a plain-text resource (a build's output).
+    pub async fn get_text(&self, path: &str) -> Result<String, ApiError> {
+        let bytes = self.send_raw(Method::GET, path, None, None::<&()>).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     async fn send<B: Serialize + ?Sized>(
         &self,
         method: Method,
@@ -127,6 +133,20 @@ impl Client {
         range: Option<&str>,
         body: Option<&B>,
     ) -> Result<Value, ApiError> {
+        let bytes = self.send_raw(method, path, range, body).await?;
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(e.to_string()))
+    }
+
+    async fn send_raw<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        range: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<bytes::Bytes, ApiError> {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -148,10 +168,7 @@ impl Client {
             .await
             .map_err(|e| self.transport_error(&e))?;
         if status.is_success() {
-            if bytes.is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(e.to_string()));
+            return Ok(bytes);
         }
         Err(self.status_error(status, &bytes))
     }

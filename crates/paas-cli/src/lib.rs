@@ -12,6 +12,7 @@
 //! in [`run`].
 
 pub mod apps;
+pub mod builds;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -40,5 +41,6 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Releases(cmd) => releases::run(&ctx, cmd).await,
         cli::Command::Ps(cmd) => ps::run(&ctx, cmd).await,
         cli::Command::Git(cmd) => git::run(&ctx, cmd).await,
+        cli::Command::Builds(cmd) => builds::run(&ctx, cmd).await,
     }
 }

@@ -111,6 +111,16 @@ impl Store {
             .await?)
     }
 
+    /// The first release made from a build, if any.
+    pub async fn release_of_build(&self, build_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select release_id from release where build_id = $1 order by version limit 1",
+        )
+        .bind(build_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn build(&self, app_id: Uuid, build_id: Uuid) -> Result<Build, StoreError> {
         let sql = format!("{SELECT_BUILD} where app_id = $1 and build_id = $2");
         sqlx::query_as::<_, Build>(sqlx::AssertSqlSafe(sql))

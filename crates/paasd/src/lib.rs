@@ -80,13 +80,16 @@ async fn serve_with(
             "no API tokens exist yet: make one with `paasd tokens create --name NAME` (same environment as paasd)"
         );
     }
+    let builder = Arc::new(builder(settings, store.clone())?);
     let state = AppState {
         store,
         settings: Arc::new(ApiSettings {
             domain: settings.domain.clone(),
             router_port: settings.router_addr.port(),
             public_url: settings.public_url.clone(),
+            local_url: local_url(settings.api_addr),
         }),
+        builder,
     };
     let listener = tokio::net::TcpListener::bind(settings.api_addr)
         .await
@@ -103,6 +106,51 @@ async fn serve_with(
         .context("serving the control API")?;
     tracing::info!("control API stopped");
     Ok(())
+}
+
+/// The builder, from the build settings; Docker is reached lazily, so paasd starts
+/// (and its API answers) while Docker is still coming up.
+pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder::Builder> {
+    let docker = paas_builder::Docker::connect()
+        .context("DOCKER_HOST does not name a usable Docker Engine")?;
+    let buildpacks_dir = std::fs::canonicalize(&settings.build.buildpacks_dir)
+        .unwrap_or_else(|_| settings.build.buildpacks_dir.clone());
+    if !buildpacks_dir.is_dir() {
+        tracing::warn!(dir = %buildpacks_dir.display(), "PAAS_BUILDPACKS_DIR does not exist: buildpack builds will fail");
+    }
+    let data_dir =
+        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
+    Ok(paas_builder::Builder::new(
+        store,
+        docker,
+        paas_builder::BuildSettings {
+            data_dir,
+            buildpacks_dir,
+            buildpack_order: ["python", "nodejs", "static", "procfile"]
+                .map(String::from)
+                .to_vec(),
+            stack_image: settings.stack_image.clone(),
+            ca_bundle: settings.build.ca_bundle.clone(),
+            proxy_env: settings.build.proxy_env.clone(),
+            limits: paas_builder::Limits {
+                memory_bytes: settings.build.memory_bytes,
+                nano_cpus: settings.build.nano_cpus,
+                pids: 4096,
+            },
+            domain: settings.domain.clone(),
+            router_port: settings.router_addr.port(),
+        },
+    ))
+}
+
+/// The API as processes on this host reach it.
+fn local_url(addr: std::net::SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{host}:{}", addr.port())
 }
 
 /// `paasd tokens create`: prints a new token once; only its hash is stored.

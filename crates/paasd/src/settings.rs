@@ -18,6 +18,38 @@ pub struct Settings {
     pub stack_image: String,
     pub log_format: Option<LogFormat>,
     pub db_max_connections: u32,
+    pub build: BuildConfig,
+}
+
+/// How builds run (SPEC §6): caps, and what they need to reach package registries.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    pub buildpacks_dir: PathBuf,
+    pub ca_bundle: Option<PathBuf>,
+    pub memory_bytes: i64,
+    pub nano_cpus: i64,
+    pub proxy_env: Vec<(String, String)>,
+}
+
+/// `512m`, `2g`, `1073741824`.
+fn parse_bytes(name: &str, raw: &str) -> anyhow::Result<i64> {
+    let raw = raw.trim().to_ascii_lowercase();
+    let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => raw.split_at(i),
+        None => (raw.as_str(), ""),
+    };
+    let n: i64 = digits
+        .parse()
+        .with_context(|| format!("{name}={raw:?} is not a size like 512m or 2g"))?;
+    let factor = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => bail!("{name}={raw:?} is not a size like 512m or 2g"),
+    };
+    let bytes = n.checked_mul(factor).filter(|b| *b >= 64 << 20);
+    bytes.with_context(|| format!("{name}={raw:?} must be at least 64m"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +124,50 @@ impl Settings {
                 _ => bail!("PAAS_DB_MAX_CONNECTIONS={raw:?} must be a number from 1 to 1000"),
             },
         };
+        let build = BuildConfig {
+            buildpacks_dir: PathBuf::from(
+                get("PAAS_BUILDPACKS_DIR").unwrap_or_else(|| "./buildpacks".into()),
+            ),
+            ca_bundle: match get("PAAS_BUILD_CA_BUNDLE").as_deref() {
+                Some("none") => None,
+                Some(path) => {
+                    let path = PathBuf::from(path);
+                    if !path.is_file() {
+                        bail!(
+                            "PAAS_BUILD_CA_BUNDLE={} is not a file (use none to mount no bundle)",
+                            path.display()
+                        );
+                    }
+                    Some(path)
+                }
+                None => Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt"))
+                    .filter(|p| p.is_file()),
+            },
+            memory_bytes: parse_bytes(
+                "PAAS_BUILD_MEMORY",
+                &get("PAAS_BUILD_MEMORY").unwrap_or_else(|| "2g".into()),
+            )?,
+            nano_cpus: match get("PAAS_BUILD_CPUS") {
+                None => 1_500_000_000,
+                Some(raw) => match raw.trim().parse::<f64>() {
+                    Ok(cpus) if (0.1..=512.0).contains(&cpus) => (cpus * 1e9) as i64,
+                    _ => bail!("PAAS_BUILD_CPUS={raw:?} must be a number of CPUs like 1.5"),
+                },
+            },
+            proxy_env: [
+                "HTTP_PROXY",
+                "HTTPS_PROXY",
+                "NO_PROXY",
+                "http_proxy",
+                "https_proxy",
+                "no_proxy",
+            ]
+            .iter()
+            .filter_map(|k| get(k).map(|v| ((*k).to_owned(), v)))
+            .collect(),
+        };
         Ok(Self {
+            build,
             database_url,
             data_dir: PathBuf::from(get("PAAS_DATA_DIR").unwrap_or_else(|| "./.paas".into())),
             api_addr,
@@ -128,6 +203,15 @@ mod tests {
         assert_eq!(s.public_url, "http://127.0.0.1:5000");
         assert_eq!(s.data_dir, PathBuf::from("./.paas"));
         assert!(s.database_url.is_none());
+        assert_eq!(s.build.memory_bytes, 2 << 30);
+        assert_eq!(s.build.nano_cpus, 1_500_000_000);
+    }
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(parse_bytes("X", "512m").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("X", "1G").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("X", "134217728").unwrap(), 128 << 20);
     }
 
     #[test]
@@ -140,6 +224,10 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("PAAS_DB_MAX_CONNECTIONS", "0"),
             ("PAAS_PUBLIC_URL", "ftp://x"),
+            ("PAAS_BUILD_MEMORY", "lots"),
+            ("PAAS_BUILD_MEMORY", "10m"),
+            ("PAAS_BUILD_CPUS", "0"),
+            ("PAAS_BUILD_CA_BUNDLE", "/no/such/file"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");

@@ -16,6 +16,7 @@ pub struct TestApi {
     pub router: axum::Router,
     pub store: Store,
     pub token: String,
+    _data: tempfile::TempDir,
 }
 
 pub struct Reply {
@@ -32,15 +33,39 @@ impl TestApi {
             domain: "localhost".into(),
             router_port: 8080,
             public_url: "http://127.0.0.1:5000".into(),
+            local_url: "http://127.0.0.1:5000".into(),
         };
-        let router = paas_api::router(AppState {
+        let data = tempfile::tempdir().expect("tempdir");
+        let builder = paas_builder::Builder::new(
+            store.clone(),
+            paas_builder::Docker::connect().expect("docker client"),
+            paas_builder::BuildSettings {
+                data_dir: data.path().to_owned(),
+                buildpacks_dir: data.path().join("buildpacks"),
+                buildpack_order: vec![],
+                stack_image: "paas/stack:bookworm".into(),
+                ca_bundle: None,
+                proxy_env: vec![],
+                limits: paas_builder::Limits {
+                    memory_bytes: 1 << 30,
+                    nano_cpus: 1_000_000_000,
+                    pids: 1024,
+                },
+                domain: "localhost".into(),
+                router_port: 8080,
+            },
+        );
+        let state = AppState {
             store: store.clone(),
             settings: settings.into(),
-        });
+            builder: builder.into(),
+        };
+        let router = paas_api::router(state);
         Self {
             router,
             store,
             token,
+            _data: data,
         }
     }
 

@@ -1,0 +1,260 @@
+//! The git endpoint: `git push http://<paasd>/<app>.git main`.
+//!
+//! Requests go to `git http-backend` (see `paas_builder::git`). A receive-pack request
+//! registers a push with a one-time secret; git's pre-receive hook then calls
+//! `POST /internal/pushes/{id}` with that secret, and this module answers with the
+//! build's output as it happens, ending with the line that tells the hook to accept or
+//! reject the push.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::{StreamExt, TryStreamExt};
+use paas_builder::git::{self, CgiRequest, PUSH_STATUS_FAILED, PUSH_STATUS_OK};
+use paas_builder::{ObjectDirs, PushOutcome};
+use paas_core::AppName;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::extract::ApiPath;
+use crate::{ApiError, AppState, Authenticated, apps};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{repo}/info/refs", get(info_refs))
+        .route("/{repo}/git-receive-pack", post(receive_pack))
+        .route("/{repo}/git-upload-pack", post(upload_pack))
+        .route("/internal/pushes/{id}", post(push_hook))
+}
+
+/// git asks for credentials only after a 401 that offers basic auth.
+fn git_unauthorized() -> Response {
+    let mut response = ApiError::Unauthorized.into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"paas\""),
+    );
+    response
+}
+
+async fn app_of_repo(state: &AppState, repo: &str) -> Result<(paas_store::App, AppName), ApiError> {
+    let name = repo
+        .strip_suffix(".git")
+        .ok_or_else(|| ApiError::NotFound("Git repositories are at /<app>.git.".into()))?;
+    let name = AppName::parse(name)?;
+    let app = apps::find(state, name.as_str()).await?;
+    Ok((app, name))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ServiceQuery {
+    service: Option<String>,
+}
+
+async fn info_refs(
+    State(state): State<AppState>,
+    auth: Result<Authenticated, ApiError>,
+    ApiPath(repo): ApiPath<String>,
+    Query(query): Query<ServiceQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if auth.is_err() {
+        return Ok(git_unauthorized());
+    }
+    let (_, app) = app_of_repo(&state, &repo).await?;
+    let service = query.service.unwrap_or_default();
+    if service != "git-receive-pack" && service != "git-upload-pack" {
+        return Err(ApiError::BadRequest(
+            "Only git's smart HTTP protocol is served.".into(),
+        ));
+    }
+    state.builder.repos().ensure(&app).await.map_err(internal)?;
+    cgi(
+        &state,
+        Method::GET,
+        &app,
+        "info/refs",
+        &format!("service={service}"),
+        &headers,
+        Body::empty(),
+        vec![],
+        None,
+    )
+    .await
+}
+
+async fn upload_pack(
+    State(state): State<AppState>,
+    auth: Result<Authenticated, ApiError>,
+    ApiPath(repo): ApiPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if auth.is_err() {
+        return Ok(git_unauthorized());
+    }
+    let (_, app) = app_of_repo(&state, &repo).await?;
+    state.builder.repos().ensure(&app).await.map_err(internal)?;
+    cgi(
+        &state,
+        Method::POST,
+        &app,
+        "git-upload-pack",
+        "",
+        &headers,
+        body,
+        vec![],
+        None,
+    )
+    .await
+}
+
+async fn receive_pack(
+    State(state): State<AppState>,
+    auth: Result<Authenticated, ApiError>,
+    ApiPath(repo): ApiPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if auth.is_err() {
+        return Ok(git_unauthorized());
+    }
+    let (app, name) = app_of_repo(&state, &repo).await?;
+    state
+        .builder
+        .repos()
+        .ensure(&name)
+        .await
+        .map_err(internal)?;
+    let push = state.builder.pushes().open(app.app_id, name.clone());
+    let env = vec![
+        (
+            "PAAS_PUSH_URL".to_owned(),
+            format!("{}/internal/pushes/{}", state.settings.local_url, push.id),
+        ),
+        ("PAAS_PUSH_SECRET".to_owned(), push.secret.clone()),
+    ];
+    cgi(
+        &state,
+        Method::POST,
+        &name,
+        "git-receive-pack",
+        "",
+        &headers,
+        body,
+        env,
+        Some(push),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn cgi(
+    state: &AppState,
+    method: Method,
+    app: &AppName,
+    service_path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: Body,
+    env: Vec<(String, String)>,
+    push: Option<paas_builder::PushGuard>,
+) -> Result<Response, ApiError> {
+    let header_str = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let request = CgiRequest {
+        method: method.to_string(),
+        path_info: format!("/{app}.git/{service_path}"),
+        query: query.to_owned(),
+        content_type: header_str(header::CONTENT_TYPE),
+        content_encoding: header_str(header::CONTENT_ENCODING),
+        git_protocol: headers
+            .get("git-protocol")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        env,
+    };
+    let body = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .boxed();
+    let response = git::http_backend(state.builder.repos(), request, body)
+        .await
+        .map_err(internal)?;
+    // The push stays registered until git is done with the response.
+    let stream = response.body.0.map(move |chunk| {
+        let _keep = &push;
+        chunk
+    });
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY));
+    for (name, value) in &response.headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Body::from_stream(stream))
+        .map_err(|e| ApiError::Internal(Box::new(e)))
+}
+
+/// The pre-receive hook's call: build what was pushed, stream the output, end with the
+/// verdict line.
+async fn push_hook(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    refs: String,
+) -> Result<Response, ApiError> {
+    let secret = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let ticket = state
+        .builder
+        .pushes()
+        .check(id, secret)
+        .ok_or(ApiError::Unauthorized)?;
+    let header_value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let dirs = ObjectDirs {
+        object_directory: header_value("x-git-object-directory"),
+        alternates: header_value("x-git-alternate-object-directories"),
+    };
+    let (tx, rx) = mpsc::channel::<String>(256);
+    let builder = state.builder.clone();
+    tokio::spawn(async move {
+        let verdict = match builder.build_push(&ticket, &refs, &dirs, tx.clone()).await {
+            Ok(PushOutcome::Released { .. }) => PUSH_STATUS_OK,
+            Ok(PushOutcome::Rejected) => PUSH_STATUS_FAILED,
+            Err(e) => {
+                tracing::error!(app = %ticket.app, error = %e, "push failed");
+                PUSH_STATUS_FAILED
+            }
+        };
+        let _ = tx.send(verdict.to_owned()).await;
+    });
+    let lines = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|line| (Ok::<_, std::io::Error>(Bytes::from(line + "\n")), rx))
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from_stream(lines))
+        .map_err(|e| ApiError::Internal(Box::new(e)))?)
+}
+
+fn internal(e: paas_builder::BuildError) -> ApiError {
+    ApiError::Internal(Box::new(e))
+}

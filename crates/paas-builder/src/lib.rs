@@ -1,0 +1,613 @@
+//! The builder: a pushed commit becomes an image, a build record and a release.
+//!
+//! [`Builder::build_push`] is called by the git hook callback (see [`git`]) while git
+//! holds the pushed objects in quarantine. It checks the refs (one branch, `main` or
+//! `master`, a commit), takes the app's build lock (one build per app at a time), records a
+//! `pending` build, runs a buildpack or Dockerfile build in a capped container, and on
+//! success records the image id and process types and appends the "Deploy abc1234"
+//! release. Output streams to the pusher line by line, secrets masked, each phase timed.
+//! A failed build is recorded as failed, makes no release, and rejects the push.
+
+pub mod docker;
+pub mod git;
+mod output;
+pub mod push;
+mod release_yaml;
+mod source;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use paas_core::{AppName, Procfile};
+use paas_store::{NewBuild, ReleaseStatus, Store, StoreError};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+pub use docker::{Docker, Limits};
+pub use git::{GitRepos, ObjectDirs};
+pub use output::Masker;
+pub use push::{PushGuard, PushTicket, Pushes};
+
+use output::{detail, header};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("git: {0}")]
+    Git(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("Docker: {0}")]
+    Docker(#[from] bollard::errors::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the builder needs to know about this installation.
+#[derive(Debug, Clone)]
+pub struct BuildSettings {
+    /// `$PAAS_DATA_DIR`: repositories, caches and per-build scratch live below it.
+    pub data_dir: PathBuf,
+    /// The bundled buildpacks (`buildpacks/` of this repository).
+    pub buildpacks_dir: PathBuf,
+    /// Detection order of the bundled buildpacks.
+    pub buildpack_order: Vec<String>,
+    pub stack_image: String,
+    /// A CA bundle to mount into build containers (proxies that intercept TLS).
+    pub ca_bundle: Option<PathBuf>,
+    /// `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` … passed to builds.
+    pub proxy_env: Vec<(String, String)>,
+    pub limits: Limits,
+    /// `http://<app>.<domain>:<port>/` is printed at the end of a push.
+    pub domain: String,
+    pub router_port: u16,
+}
+
+/// The outcome of a push, as the hook needs it.
+#[derive(Debug)]
+pub enum PushOutcome {
+    Released { version: i32 },
+    Rejected,
+}
+
+#[derive(Debug)]
+pub struct Builder {
+    store: Store,
+    docker: Docker,
+    repos: GitRepos,
+    settings: BuildSettings,
+    pushes: Pushes,
+    locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Output lines go to the pusher (if still connected) and into the build record.
+struct Output {
+    tx: mpsc::Sender<String>,
+    masker: Masker,
+    log: String,
+}
+
+impl Output {
+    async fn line(&mut self, line: impl AsRef<str>) {
+        let line = self.masker.mask(line.as_ref());
+        self.log.push_str(&line);
+        self.log.push('\n');
+        // A pusher that went away does not stop the build's bookkeeping.
+        let _ = self.tx.send(line).await;
+    }
+
+    async fn fail(&mut self, reason: &str) {
+        self.line(format!(" !     {reason}")).await;
+    }
+}
+
+const BUILD_SCRIPT: &str = r#"set -e
+detected=""
+for bp in $PAAS_BUILDPACKS; do
+  if name=$("$bp/bin/detect" /app 2>/dev/null); then detected="$bp"; break; fi
+done
+if [ -z "$detected" ]; then
+  echo "::paas-no-buildpack::"
+  exit 1
+fi
+echo "::paas-detected:: ${name:-$(basename "$detected")}"
+"$detected/bin/compile" /app /cache /env
+echo "::paas-compiled::"
+echo "::paas-release-begin::"
+if [ -x "$detected/bin/release" ]; then "$detected/bin/release" /app; fi
+echo "::paas-release-end::"
+"#;
+
+impl Builder {
+    pub fn new(store: Store, docker: Docker, settings: BuildSettings) -> Self {
+        let repos = GitRepos::new(settings.data_dir.join("repos"));
+        Self {
+            store,
+            docker,
+            repos,
+            settings,
+            pushes: Pushes::default(),
+            locks: Mutex::default(),
+        }
+    }
+
+    pub fn repos(&self) -> &GitRepos {
+        &self.repos
+    }
+
+    pub fn pushes(&self) -> &Pushes {
+        &self.pushes
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Forgets an app's repository, cache and images (`apps:destroy`).
+    pub async fn forget_app(&self, app: &AppName, app_id: Uuid) -> Result<(), BuildError> {
+        self.repos.remove(app).await?;
+        let cache = self.cache_dir(app_id);
+        if cache.exists() {
+            tokio::fs::remove_dir_all(cache).await?;
+        }
+        self.docker.remove_app_images(app.as_str()).await
+    }
+
+    fn cache_dir(&self, app_id: Uuid) -> PathBuf {
+        self.settings
+            .data_dir
+            .join("cache")
+            .join(app_id.to_string())
+    }
+
+    fn lock_for(&self, app_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(app_id).or_default().clone()
+    }
+
+    /// Builds and releases what a push brings, streaming output to `tx`. `refs` is what
+    /// git gives the pre-receive hook: `<old> <new> <ref>` lines.
+    pub async fn build_push(
+        &self,
+        ticket: &PushTicket,
+        refs: &str,
+        object_dirs: &ObjectDirs,
+        tx: mpsc::Sender<String>,
+    ) -> Result<PushOutcome, BuildError> {
+        let config = self.store.config_vars(ticket.app_id).await?;
+        let mut out = Output {
+            tx,
+            masker: Masker::new(config.as_map()),
+            log: String::new(),
+        };
+        let commit = match self.check_refs(ticket, refs, object_dirs).await? {
+            Ok(commit) => commit,
+            Err(reason) => {
+                out.fail(&reason).await;
+                return Ok(PushOutcome::Rejected);
+            }
+        };
+        let lock = self.lock_for(ticket.app_id);
+        let _guard = match lock.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                out.line(header(&format!(
+                    "Waiting for the build already running for {}...",
+                    ticket.app
+                )))
+                .await;
+                lock.lock().await
+            }
+        };
+        let started = Instant::now();
+        let build = self
+            .store
+            .create_build(
+                ticket.app_id,
+                NewBuild {
+                    source_version: &commit,
+                    buildpacks: &[],
+                },
+            )
+            .await?;
+        tracing::info!(app = %ticket.app, build_id = %build.build_id, commit = %commit, "build started");
+        out.line(header(&format!(
+            "Building {} (commit {})",
+            ticket.app,
+            &commit[..7]
+        )))
+        .await;
+
+        let result = self
+            .run_build(
+                ticket,
+                &commit,
+                build.build_id,
+                object_dirs,
+                config.as_map(),
+                &mut out,
+            )
+            .await;
+        match result {
+            Ok(Ok((image, procfile))) => {
+                let launch = Instant::now();
+                out.line(header("Launching...")).await;
+                let log = out.log.clone();
+                self.store
+                    .finish_build(build.build_id, Ok((&image, &procfile)), &log)
+                    .await?;
+                let release = self
+                    .store
+                    .create_deploy_release(ticket.app_id, build.build_id, ReleaseStatus::Succeeded)
+                    .await?;
+                out.line(detail(&format!(
+                    "Released v{} ({:.1}s)",
+                    release.version,
+                    launch.elapsed().as_secs_f64()
+                )))
+                .await;
+                let port = match self.settings.router_port {
+                    80 => String::new(),
+                    p => format!(":{p}"),
+                };
+                out.line(detail(&format!(
+                    "http://{}.{}{port}/ deployed to paas",
+                    ticket.app, self.settings.domain
+                )))
+                .await;
+                out.line(detail(&format!(
+                    "Build and release took {:.1}s",
+                    started.elapsed().as_secs_f64()
+                )))
+                .await;
+                tracing::info!(app = %ticket.app, build_id = %build.build_id, release = %format!("v{}", release.version), "build released");
+                Ok(PushOutcome::Released {
+                    version: release.version,
+                })
+            }
+            Ok(Err(reason)) => {
+                out.fail(&reason).await;
+                out.fail("Push rejected: the build failed; the current release keeps running.")
+                    .await;
+                self.store
+                    .finish_build(build.build_id, Err(()), &out.log)
+                    .await?;
+                tracing::info!(app = %ticket.app, build_id = %build.build_id, reason = %reason, "build failed");
+                Ok(PushOutcome::Rejected)
+            }
+            Err(e) => {
+                out.fail("Push rejected: the platform could not run the build (see paasd's logs).")
+                    .await;
+                let _ = self
+                    .store
+                    .finish_build(build.build_id, Err(()), &out.log)
+                    .await;
+                tracing::error!(app = %ticket.app, build_id = %build.build_id, error = %e, "build errored");
+                Err(e)
+            }
+        }
+    }
+
+    /// The pushed commit, or why the push is refused.
+    async fn check_refs(
+        &self,
+        ticket: &PushTicket,
+        refs: &str,
+        object_dirs: &ObjectDirs,
+    ) -> Result<Result<String, String>, BuildError> {
+        let lines: Vec<&str> = refs.lines().filter(|l| !l.trim().is_empty()).collect();
+        let [line] = lines.as_slice() else {
+            return Ok(Err("Push one branch at a time: git push paas main".into()));
+        };
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [_old, new, name] = fields.as_slice() else {
+            return Ok(Err("paas could not read the pushed refs.".into()));
+        };
+        if !matches!(*name, "refs/heads/main" | "refs/heads/master") {
+            return Ok(Err(format!(
+                "Pushing to {name} is not allowed: push to main or master (git push paas HEAD:main)."
+            )));
+        }
+        if new.bytes().all(|b| b == b'0') {
+            return Ok(Err(format!("Deleting {name} is not allowed.")));
+        }
+        if !new.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Err("paas could not read the pushed refs.".into()));
+        }
+        match self
+            .repos
+            .object_type(&ticket.app, new, object_dirs)
+            .await?
+            .as_deref()
+        {
+            Some("commit") => Ok(Ok((*new).to_owned())),
+            Some(other) => Ok(Err(format!(
+                "{name} must point at a commit, not a {other}."
+            ))),
+            None => Ok(Err("The pushed commit was not received.".into())),
+        }
+    }
+
+    /// The build proper: `Ok(Err(reason))` is the user's build failing, `Err` the
+    /// platform failing.
+    async fn run_build(
+        &self,
+        ticket: &PushTicket,
+        commit: &str,
+        build_id: Uuid,
+        object_dirs: &ObjectDirs,
+        config: &BTreeMap<String, String>,
+        out: &mut Output,
+    ) -> Result<Result<(String, Procfile), String>, BuildError> {
+        let procfile = if self
+            .repos
+            .has_file(&ticket.app, commit, "Procfile", object_dirs)
+            .await?
+        {
+            let text = self
+                .repos
+                .show(&ticket.app, commit, "Procfile", object_dirs)
+                .await?;
+            match Procfile::parse(&text) {
+                Ok(p) => Some(p),
+                Err(e) => return Ok(Err(e.message.into_owned())),
+            }
+        } else {
+            None
+        };
+        let archive = self.repos.archive(&ticket.app, commit, object_dirs).await?;
+        let tag = build_id.simple().to_string()[..12].to_owned();
+        let labels = HashMap::from([
+            ("paas.app_name".to_owned(), ticket.app.to_string()),
+            ("paas.build".to_owned(), build_id.to_string()),
+            ("paas.commit".to_owned(), commit.to_owned()),
+        ]);
+        let dockerfile = self
+            .repos
+            .has_file(&ticket.app, commit, "Dockerfile", object_dirs)
+            .await?;
+        let (image, defaults) = if dockerfile {
+            out.line(header("Dockerfile detected")).await;
+            let started = Instant::now();
+            let mut lines = Vec::new();
+            let built = self
+                .docker
+                .build_dockerfile(
+                    ticket.app.as_str(),
+                    &tag,
+                    archive,
+                    &self.settings.limits,
+                    labels,
+                    |l| lines.push(l),
+                )
+                .await?;
+            for line in lines {
+                out.line(detail(&line)).await;
+            }
+            let image = match built {
+                Ok(image) => image,
+                Err(reason) => return Ok(Err(format!("Docker build failed: {reason}"))),
+            };
+            out.line(header(&format!(
+                "Image built in {:.1}s",
+                started.elapsed().as_secs_f64()
+            )))
+            .await;
+            let mut defaults = BTreeMap::new();
+            if let Some(command) = self.docker.image_command(&image).await? {
+                defaults.insert(paas_core::ProcessType::web(), command);
+            }
+            (image, Procfile::from_entries(defaults))
+        } else {
+            match self
+                .buildpack_build(ticket, build_id, &tag, archive, config, labels, out)
+                .await?
+            {
+                Ok(built) => built,
+                Err(reason) => return Ok(Err(reason)),
+            }
+        };
+        let procfile = procfile.unwrap_or(defaults);
+        if procfile.processes().next().is_none() {
+            out.line(header(
+                "No process types: add a Procfile (web: <command>) to run this app",
+            ))
+            .await;
+        } else {
+            let types: Vec<&str> = procfile.processes().map(|(k, _)| k.as_str()).collect();
+            out.line(header(&format!(
+                "Discovering process types: {}",
+                types.join(", ")
+            )))
+            .await;
+        }
+        Ok(Ok((image, procfile)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn buildpack_build(
+        &self,
+        ticket: &PushTicket,
+        build_id: Uuid,
+        tag: &str,
+        archive: Vec<u8>,
+        config: &BTreeMap<String, String>,
+        labels: HashMap<String, String>,
+        out: &mut Output,
+    ) -> Result<Result<(String, Procfile), String>, BuildError> {
+        let source_tar = source::retarget(&archive, "app")?;
+        let scratch = self
+            .settings
+            .data_dir
+            .join("tmp")
+            .join(build_id.to_string());
+        let env_dir = scratch.join("env");
+        tokio::fs::create_dir_all(&env_dir).await?;
+        for (key, value) in config {
+            tokio::fs::write(env_dir.join(key), value).await?;
+        }
+        let cache = self.cache_dir(ticket.app_id);
+        tokio::fs::create_dir_all(&cache).await?;
+        for dir in [&cache, &env_dir, &scratch] {
+            std::os::unix::fs::chown(dir, Some(docker::BUILD_USER), Some(docker::BUILD_USER))?;
+        }
+        let mut binds = vec![
+            docker::bind(&docker::host_path(cache), "/cache", false),
+            docker::bind(&docker::host_path(env_dir), "/env", true),
+            docker::bind(
+                &docker::host_path(self.settings.buildpacks_dir.clone()),
+                "/buildpacks",
+                true,
+            ),
+        ];
+        let mut env = vec![
+            format!(
+                "PAAS_BUILDPACKS={}",
+                self.settings
+                    .buildpack_order
+                    .iter()
+                    .map(|b| format!("/buildpacks/{b}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            "HOME=/app".to_owned(),
+            "STACK=paas-stack".to_owned(),
+            "SOURCE_VERSION=".to_owned()
+                + labels
+                    .get("paas.commit")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+        ];
+        if let Some(ca) = &self.settings.ca_bundle {
+            const CA: &str = "/etc/ssl/certs/ca-certificates.crt";
+            binds.push(docker::bind(ca, CA, true));
+            for var in [
+                "SSL_CERT_FILE",
+                "PIP_CERT",
+                "REQUESTS_CA_BUNDLE",
+                "NODE_EXTRA_CA_CERTS",
+                "CURL_CA_BUNDLE",
+            ] {
+                env.push(format!("{var}={CA}"));
+            }
+        }
+        env.extend(
+            self.settings
+                .proxy_env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}")),
+        );
+
+        let started = Instant::now();
+        let mut script = ScriptState {
+            in_release: false,
+            release_yaml: None,
+            phase_started: Instant::now(),
+        };
+        let spec = docker::BuildContainer {
+            app: ticket.app.as_str(),
+            build_id: &build_id.to_string(),
+            stack_image: &self.settings.stack_image,
+            script: BUILD_SCRIPT,
+            env,
+            binds,
+            limits: &self.settings.limits,
+            source_tar,
+        };
+        // The container's log stream never waits on a slow pusher: lines queue here and
+        // are handled (masked, sent, recorded) as they come.
+        let (relay_tx, mut relay_rx) = mpsc::unbounded_channel::<String>();
+        let run = self.docker.run_build_container(spec, move |line| {
+            let _ = relay_tx.send(line);
+        });
+        tokio::pin!(run);
+        let exit = loop {
+            tokio::select! {
+                biased;
+                Some(line) = relay_rx.recv() => self.handle_build_line(line, &mut script, out).await,
+                exit = &mut run => break exit,
+            }
+        };
+        while let Ok(line) = relay_rx.try_recv() {
+            self.handle_build_line(line, &mut script, out).await;
+        }
+        let _ = tokio::fs::remove_dir_all(&scratch).await;
+        let exit = exit?;
+        if exit.code != 0 {
+            self.docker.remove_container(&exit.container_id).await;
+            if exit.oom_killed {
+                return Ok(Err(format!(
+                    "The build ran out of memory (limit {} MiB): raise PAAS_BUILD_MEMORY or slim the build.",
+                    self.settings.limits.memory_bytes / (1024 * 1024)
+                )));
+            }
+            return Ok(Err(format!("The build exited with status {}.", exit.code)));
+        }
+        out.line(header(&format!(
+            "Compiled in {:.1}s",
+            started.elapsed().as_secs_f64()
+        )))
+        .await;
+        let image_started = Instant::now();
+        let image = self
+            .docker
+            .commit(&exit.container_id, ticket.app.as_str(), tag, labels)
+            .await?;
+        out.line(header(&format!(
+            "Image {} ({:.1}s)",
+            &image[..image.len().min(19)],
+            image_started.elapsed().as_secs_f64()
+        )))
+        .await;
+        let defaults = match script
+            .release_yaml
+            .as_deref()
+            .map(release_yaml::default_process_types)
+        {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => return Ok(Err(e.message.into_owned())),
+            None => Procfile::default(),
+        };
+        Ok(Ok((image, defaults)))
+    }
+
+    /// Interprets the build script's marker lines; everything else is buildpack output.
+    async fn handle_build_line(&self, line: String, script: &mut ScriptState, out: &mut Output) {
+        if script.in_release {
+            if line == "::paas-release-end::" {
+                script.in_release = false;
+            } else {
+                let yaml = script.release_yaml.get_or_insert_with(String::new);
+                yaml.push_str(&line);
+                yaml.push('\n');
+            }
+            return;
+        }
+        if let Some(name) = line.strip_prefix("::paas-detected:: ") {
+            let took = script.phase_started.elapsed().as_secs_f64();
+            out.line(header(&format!("{name} app detected ({took:.1}s)")))
+                .await;
+            script.phase_started = Instant::now();
+        } else if line == "::paas-no-buildpack::" {
+            out.fail(
+                "No buildpack detected this app: add a requirements.txt, package.json, index.html, Procfile or Dockerfile.",
+            )
+            .await;
+        } else if line == "::paas-compiled::" {
+            script.phase_started = Instant::now();
+        } else if line == "::paas-release-begin::" {
+            script.in_release = true;
+        } else {
+            out.line(line).await;
+        }
+    }
+}
+
+/// Where the build script is: inside `bin/release`'s YAML or not, and since when the
+/// current phase runs.
+struct ScriptState {
+    in_release: bool,
+    release_yaml: Option<String>,
+    phase_started: Instant,
+}
