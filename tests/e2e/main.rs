@@ -1,5 +1,11 @@
 //! End-to-end: real binaries, real Postgres (paasd's embedded cluster), real git.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a panic in a test helper is a failed test"
+)]
+
+mod push;
 mod support;
 
 use std::process::Command;

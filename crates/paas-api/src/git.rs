@@ -249,10 +249,10 @@ async fn push_hook(
             .await
             .map(|line| (Ok::<_, std::io::Error>(Bytes::from(line + "\n")), rx))
     });
-    Ok(Response::builder()
+    Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Body::from_stream(lines))
-        .map_err(|e| ApiError::Internal(Box::new(e)))?)
+        .map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
 fn internal(e: paas_builder::BuildError) -> ApiError {

@@ -1,6 +1,11 @@
 //! The control API against a real Postgres (one database per test), driven through
 //! `tower::ServiceExt::oneshot` so every layer (auth, rejections, error mapping) runs.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a panic in a test helper is a failed test"
+)]
+
 mod api;
 
 use axum::body::Body;

@@ -1,5 +1,10 @@
 //! The builder's git plumbing with the real git binary.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a panic in a test helper is a failed test"
+)]
+
 use std::path::Path;
 use std::process::Command;
 

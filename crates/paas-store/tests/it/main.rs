@@ -1,6 +1,11 @@
 //! The store against a real Postgres: one fresh database per test (`#[sqlx::test]`,
 //! `DATABASE_URL` names the server; `scripts/test` starts one).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a panic in a test helper is a failed test"
+)]
+
 mod ledger;
 mod rules;
 

@@ -1,5 +1,10 @@
 //! paasd as a process: embedded Postgres, tokens, signals, bad environment.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a panic in a test helper is a failed test"
+)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

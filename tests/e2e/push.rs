@@ -1,0 +1,241 @@
+//! `git push` deploys: the real git client, paasd's git endpoint, real Docker builds.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::support::{self, Paasd, commit_all, fixture_repo, in_image, stderr};
+
+async fn builds(paasd: &Paasd, app: &str) -> Vec<Value> {
+    paasd
+        .api(Method::GET, &format!("/apps/{app}/builds"), None)
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn releases(paasd: &Paasd, app: &str) -> Vec<Value> {
+    paasd
+        .api(Method::GET, &format!("/apps/{app}/releases"), None)
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[track_caller]
+fn pushed(out: &std::process::Output) -> String {
+    let text = stderr(out);
+    assert!(out.status.success(), "push failed:\n{text}");
+    text
+}
+
+#[tokio::test]
+async fn pushing_a_python_app_builds_an_image_releases_it_and_reuses_the_cache() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("py").await;
+    let repo = fixture_repo("python-gunicorn");
+    let commit = support::git(repo.path(), &["rev-parse", "HEAD"]);
+
+    let first = pushed(&paasd.push(repo.path(), "py", "main"));
+    assert!(first.contains("remote: -----> "), "{first}");
+    assert!(first.contains("app detected"), "{first}");
+    assert!(
+        first.contains("gunicorn"),
+        "dependency install is streamed: {first}"
+    );
+    assert!(first.contains("Released v2"), "{first}");
+    assert!(first.contains("http://py.localhost"), "{first}");
+
+    let build = &builds(&paasd, "py").await[0];
+    assert_eq!(build["status"], "succeeded");
+    assert_eq!(build["source_blob"]["version"], commit.as_str());
+    let releases = releases(&paasd, "py").await;
+    let v2 = &releases[1];
+    assert_eq!(v2["description"], format!("Deploy {}", &commit[..7]));
+    assert_eq!(v2["current"], true);
+    assert_eq!(v2["slug"]["id"], build["id"]);
+    let formation = paasd.api(Method::GET, "/apps/py/formation", None).await;
+    assert_eq!(formation[0]["type"], "web");
+    assert_eq!(formation[0]["quantity"], 1);
+    assert!(
+        formation[0]["command"]
+            .as_str()
+            .unwrap()
+            .contains("gunicorn")
+    );
+
+    // The image holds the built app at /app, dependencies included.
+    let store = paasd.store().await;
+    let app = store.app("py").await.unwrap();
+    let image = store.builds(app.app_id).await.unwrap()[0]
+        .image
+        .clone()
+        .expect("image id");
+    assert!(
+        image.starts_with("sha256:"),
+        "an immutable image id: {image}"
+    );
+    let listing = in_image(
+        &image,
+        "cat /app/app.py && . /app/.profile.d/*.sh && command -v gunicorn",
+    );
+    assert!(
+        listing.contains("hello from python") && listing.contains("gunicorn"),
+        "{listing}"
+    );
+
+    // A one-line change: dependencies are not installed again.
+    let app_py = repo.path().join("app.py");
+    let text = std::fs::read_to_string(&app_py)
+        .unwrap()
+        .replace("hello from python", "hello again from python");
+    std::fs::write(&app_py, text).unwrap();
+    commit_all(repo.path(), "one line");
+    let second = pushed(&paasd.push(repo.path(), "py", "main"));
+    assert!(second.contains("Released v3"), "{second}");
+    assert!(
+        !second.contains("Downloading") && !second.contains("Collecting"),
+        "dependencies were reinstalled:\n{second}"
+    );
+    assert!(
+        second.to_lowercase().contains("cache"),
+        "the cache reuse is reported:\n{second}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_build_rejects_the_push_and_keeps_the_current_release() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("shell").await;
+    let repo = fixture_repo("procfile-shell");
+    pushed(&paasd.push(repo.path(), "shell", "main"));
+    assert_eq!(releases(&paasd, "shell").await.len(), 2);
+
+    // Replace the code by a codebase whose build fails.
+    for entry in std::fs::read_dir(repo.path()).unwrap().flatten() {
+        if entry.file_name() != ".git" {
+            let _ = std::fs::remove_dir_all(entry.path())
+                .or_else(|_| std::fs::remove_file(entry.path()));
+        }
+    }
+    let failing = support::workspace_root().join("tests/fixtures/apps/failing-build");
+    for entry in std::fs::read_dir(failing).unwrap().flatten() {
+        std::fs::copy(entry.path(), repo.path().join(entry.file_name())).unwrap();
+    }
+    commit_all(repo.path(), "broken");
+    let out = paasd.push(repo.path(), "shell", "main");
+    let text = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "a failed build must reject the push:\n{text}"
+    );
+    assert!(text.contains("[remote rejected]"), "{text}");
+    assert!(text.contains("the current release keeps running"), "{text}");
+    assert!(
+        text.contains("this-package-does-not-exist-paas-test"),
+        "fails for the missing package: {text}"
+    );
+
+    let builds = builds(&paasd, "shell").await;
+    assert_eq!(builds.iter().filter(|b| b["status"] == "failed").count(), 1);
+    let releases = releases(&paasd, "shell").await;
+    assert_eq!(releases.len(), 2, "no release for a failed build");
+    assert_eq!(releases[1]["current"], true);
+    // The rejected commit did not move the branch.
+    let bare = paasd.data.path().join("repos/shell.git");
+    let head = support::git(&bare, &["rev-parse", "refs/heads/main"]);
+    assert_ne!(head, support::git(repo.path(), &["rev-parse", "HEAD"]));
+    let output = paasd
+        .api(
+            Method::GET,
+            &format!(
+                "/apps/shell/builds/{}/output",
+                builds[1]["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert!(
+        output.as_str().is_some_and(|o| o.contains("failed")),
+        "the failed build's output is kept: {output}"
+    );
+}
+
+#[tokio::test]
+async fn pushes_to_other_branches_unknown_apps_or_without_a_token_are_refused() {
+    let paasd = Paasd::start().await;
+    paasd.create_app("strict").await;
+    let repo = fixture_repo("procfile-shell");
+
+    let out = paasd.push(repo.path(), "strict", "HEAD:refs/heads/feature");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("push to main or master"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = paasd.push(repo.path(), "nope", "main");
+    assert!(!out.status.success(), "unknown app");
+
+    let out = paasd.push_with_token(repo.path(), "strict", "main", "paas_wrong");
+    assert!(!out.status.success(), "wrong token");
+    assert!(
+        stderr(&out).to_lowercase().contains("authentication"),
+        "{}",
+        stderr(&out)
+    );
+
+    assert!(
+        builds(&paasd, "strict").await.is_empty(),
+        "nothing was built"
+    );
+    assert_eq!(releases(&paasd, "strict").await.len(), 1);
+}
+
+#[tokio::test]
+async fn node_static_and_dockerfile_apps_build_with_their_default_processes() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    for (app, fixture, expect_web, expect_file) in [
+        (
+            "node",
+            "node-express",
+            "npm start",
+            "/app/node_modules/express/package.json",
+        ),
+        ("site", "static-site", "", "/app/index.html"),
+        ("docker", "dockerfile-app", "", ""),
+    ] {
+        paasd.create_app(app).await;
+        let repo = fixture_repo(fixture);
+        let text = pushed(&paasd.push(repo.path(), app, "main"));
+        assert!(text.contains("Released v2"), "{app}: {text}");
+        let formation = paasd
+            .api(Method::GET, &format!("/apps/{app}/formation"), None)
+            .await;
+        let web = formation
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["type"] == "web")
+            .cloned();
+        let web = web.unwrap_or_else(|| panic!("{app} has a web process: {formation}"));
+        assert!(
+            web["command"].as_str().unwrap().contains(expect_web),
+            "{app}: {web}"
+        );
+        if !expect_file.is_empty() {
+            let store = paasd.store().await;
+            let id = store.app(app).await.unwrap().app_id;
+            let image = store.builds(id).await.unwrap()[0].image.clone().unwrap();
+            in_image(&image, &format!("test -f {expect_file}"));
+        }
+        if app == "docker" {
+            assert!(text.contains("Dockerfile detected"), "{text}");
+        }
+    }
+}
