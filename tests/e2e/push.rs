@@ -239,3 +239,103 @@ async fn node_static_and_dockerfile_apps_build_with_their_default_processes() {
         }
     }
 }
+
+/// A buildpack in a directory the build user can read, as an admin would install one.
+fn local_buildpack(compile: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("paas-bp-")
+        .tempdir()
+        .unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for (name, body) in [
+        ("detect", "#!/bin/sh\necho Custom\n".to_owned()),
+        ("compile", format!("#!/bin/sh\nset -e\n{compile}\n")),
+        (
+            "release",
+            "#!/bin/sh\nprintf 'default_process_types:\\n  web: ./serve\\n'\n".to_owned(),
+        ),
+    ] {
+        std::fs::write(bin.join(name), body).unwrap();
+        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for path in [dir.path(), &bin] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn an_apps_own_buildpack_overrides_detection_and_the_dockerfile() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    let repo = fixture_repo("dockerfile-app");
+    support::git(
+        repo.path(),
+        &[
+            "remote",
+            "add",
+            "paas",
+            &format!("{}/custom.git", paasd.url()),
+        ],
+    );
+    support::ok(paasd.paas(repo.path(), &["apps:create", "custom", "--no-remote"]));
+    let buildpack =
+        local_buildpack("echo '-----> custom compile ran'\necho marker > \"$1/built-by-custom\"");
+    let path = buildpack.path().to_str().unwrap();
+    support::ok(paasd.paas(repo.path(), &["buildpacks:set", path]));
+    assert!(support::ok(paasd.paas(repo.path(), &["buildpacks"])).contains(path));
+
+    let text = pushed(&paasd.push(repo.path(), "custom", "main"));
+    assert!(text.contains("custom compile ran"), "{text}");
+    assert!(!text.contains("Dockerfile detected"), "{text}");
+    let formation = paasd.api(Method::GET, "/apps/custom/formation", None).await;
+    assert_eq!(formation[0]["command"], "./serve");
+    let store = paasd.store().await;
+    let id = store.app("custom").await.unwrap().app_id;
+    let image = store.builds(id).await.unwrap()[0].image.clone().unwrap();
+    assert_eq!(
+        in_image(&image, "cat /app/built-by-custom").trim(),
+        "marker"
+    );
+
+    // A path that is not a buildpack fails the build with a clear reason.
+    support::ok(paasd.paas(repo.path(), &["buildpacks:set", "/nonexistent/buildpack"]));
+    commit_all(repo.path(), "again");
+    let out = paasd.push(repo.path(), "custom", "main");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is not a buildpack"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_build_that_runs_out_of_memory_fails_cleanly() {
+    support::require_stack_image();
+    let paasd = Paasd::start_with(&[("PAAS_BUILD_MEMORY", "96m")]).await;
+    paasd.create_app("hungry").await;
+    let repo = fixture_repo("procfile-shell");
+    let buildpack = local_buildpack("python3 -c \"b = b'x' * (512 << 20); print(len(b))\"");
+    paasd
+        .api(
+            Method::PATCH,
+            "/apps/hungry/config-vars",
+            Some(serde_json::json!({ "BUILDPACK_URL": buildpack.path().to_str().unwrap() })),
+        )
+        .await;
+    let out = paasd.push(repo.path(), "hungry", "main");
+    let text = stderr(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("ran out of memory (limit 96 MiB)"), "{text}");
+    let builds = builds(&paasd, "hungry").await;
+    assert_eq!(builds[0]["status"], "failed");
+    // paasd itself is fine and answers.
+    assert_eq!(
+        releases(&paasd, "hungry").await.len(),
+        2,
+        "Initial release + the config change only"
+    );
+}

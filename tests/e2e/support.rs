@@ -40,6 +40,11 @@ pub struct Paasd {
 
 impl Paasd {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A paasd with extra environment (`PAAS_BUILD_MEMORY`, …).
+    pub async fn start_with(env: &[(&str, &str)]) -> Self {
         let data = tempfile::Builder::new()
             .prefix("paas-e2e-")
             .tempdir()
@@ -50,6 +55,7 @@ impl Paasd {
         let port = free_port();
         let log = std::fs::File::create(data.path().join("paasd.log")).expect("log file");
         let child = Self::command(data.path(), port)
+            .envs(env.iter().copied())
             .stdout(log)
             .stderr(Stdio::inherit())
             .spawn()

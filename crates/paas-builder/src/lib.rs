@@ -104,9 +104,15 @@ impl Output {
 
 const BUILD_SCRIPT: &str = r#"set -e
 detected=""
-for bp in $PAAS_BUILDPACKS; do
-  if name=$("$bp/bin/detect" /app 2>/dev/null); then detected="$bp"; break; fi
-done
+if [ -n "$PAAS_BUILDPACK_FORCED" ]; then
+  # An app's own buildpack is used whatever its detect says; detect only names it.
+  detected="$PAAS_BUILDPACKS"
+  name=$("$detected/bin/detect" /app 2>/dev/null) || name="Custom buildpack"
+else
+  for bp in $PAAS_BUILDPACKS; do
+    if name=$("$bp/bin/detect" /app 2>/dev/null); then detected="$bp"; break; fi
+  done
+fi
 if [ -z "$detected" ]; then
   echo "::paas-no-buildpack::"
   exit 1
@@ -363,10 +369,13 @@ impl Builder {
             ("paas.build".to_owned(), build_id.to_string()),
             ("paas.commit".to_owned(), commit.to_owned()),
         ]);
-        let dockerfile = self
-            .repos
-            .has_file(&ticket.app, commit, "Dockerfile", object_dirs)
-            .await?;
+        // An app's own buildpack overrides a Dockerfile.
+        let custom = config.get(BUILDPACK_URL).cloned();
+        let dockerfile = custom.is_none()
+            && self
+                .repos
+                .has_file(&ticket.app, commit, "Dockerfile", object_dirs)
+                .await?;
         let (image, defaults) = if dockerfile {
             out.line(header("Dockerfile detected")).await;
             let started = Instant::now();
@@ -401,7 +410,16 @@ impl Builder {
             (image, Procfile::from_entries(defaults))
         } else {
             match self
-                .buildpack_build(ticket, build_id, &tag, archive, config, labels, out)
+                .buildpack_build(
+                    ticket,
+                    build_id,
+                    &tag,
+                    archive,
+                    config,
+                    custom.as_deref(),
+                    labels,
+                    out,
+                )
                 .await?
             {
                 Ok(built) => built,
@@ -433,6 +451,7 @@ impl Builder {
         tag: &str,
         archive: Vec<u8>,
         config: &BTreeMap<String, String>,
+        custom: Option<&str>,
         labels: HashMap<String, String>,
         out: &mut Output,
     ) -> Result<Result<(String, Procfile), String>, BuildError> {
@@ -461,16 +480,34 @@ impl Builder {
                 true,
             ),
         ];
-        let mut env = vec![
-            format!(
-                "PAAS_BUILDPACKS={}",
-                self.settings
+        let mut env = match custom {
+            Some(url) => match self.fetch_buildpack(url, &scratch, out).await? {
+                Ok(dir) => {
+                    binds.push(docker::bind(&dir, CUSTOM_BUILDPACK, true));
+                    vec![
+                        format!("PAAS_BUILDPACKS={CUSTOM_BUILDPACK}"),
+                        "PAAS_BUILDPACK_FORCED=1".to_owned(),
+                    ]
+                }
+                Err(reason) => {
+                    let _ = tokio::fs::remove_dir_all(&scratch).await;
+                    return Ok(Err(reason));
+                }
+            },
+            None => {
+                let order: Vec<String> = self
+                    .settings
                     .buildpack_order
                     .iter()
                     .map(|b| format!("/buildpacks/{b}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
+                    .collect();
+                vec![
+                    format!("PAAS_BUILDPACKS={}", order.join(" ")),
+                    "PAAS_BUILDPACK_FORCED=".to_owned(),
+                ]
+            }
+        };
+        env.extend([
             "HOME=/app".to_owned(),
             "STACK=paas-stack".to_owned(),
             "SOURCE_VERSION=".to_owned()
@@ -478,7 +515,7 @@ impl Builder {
                     .get("paas.commit")
                     .map(String::as_str)
                     .unwrap_or_default(),
-        ];
+        ]);
         if let Some(ca) = &self.settings.ca_bundle {
             const CA: &str = "/etc/ssl/certs/ca-certificates.crt";
             binds.push(docker::bind(ca, CA, true));
@@ -572,6 +609,63 @@ impl Builder {
         Ok(Ok((image, defaults)))
     }
 
+    /// The directory of an app's own buildpack: an absolute path on this server, or a
+    /// git URL (`#ref` picks a branch or tag) cloned for this build.
+    async fn fetch_buildpack(
+        &self,
+        url: &str,
+        scratch: &std::path::Path,
+        out: &mut Output,
+    ) -> Result<Result<PathBuf, String>, BuildError> {
+        if url.starts_with('/') {
+            let dir = PathBuf::from(url);
+            if !dir.join("bin/compile").is_file() {
+                return Ok(Err(format!(
+                    "BUILDPACK_URL {url} is not a buildpack: it has no bin/compile."
+                )));
+            }
+            out.line(header(&format!("Using buildpack {url}"))).await;
+            return Ok(Ok(dir));
+        }
+        let is_git = ["https://", "http://", "git://", "ssh://", "git@", "file://"]
+            .iter()
+            .any(|p| url.starts_with(p));
+        if !is_git {
+            return Ok(Err(format!(
+                "BUILDPACK_URL {url:?} is neither a git URL nor an absolute path on the paas server."
+            )));
+        }
+        let (repo, reference) = url
+            .split_once('#')
+            .map_or((url, None), |(r, f)| (r, Some(f)));
+        out.line(header(&format!("Fetching buildpack {repo}")))
+            .await;
+        let dir = scratch.join("buildpack");
+        let mut command = tokio::process::Command::new("git");
+        command.args(["clone", "--quiet", "--depth", "1"]);
+        if let Some(reference) = reference {
+            command.args(["--branch", reference]);
+        }
+        let output = command
+            .arg(repo)
+            .arg(&dir)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .await?;
+        if !output.status.success() {
+            let reason = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            return Ok(Err(format!(
+                "Could not fetch the buildpack {repo}: {reason}"
+            )));
+        }
+        if !dir.join("bin/compile").is_file() {
+            return Ok(Err(format!(
+                "{repo} is not a buildpack: it has no bin/compile."
+            )));
+        }
+        Ok(Ok(dir))
+    }
+
     /// Interprets the build script's marker lines; everything else is buildpack output.
     async fn handle_build_line(&self, line: String, script: &mut ScriptState, out: &mut Output) {
         if script.in_release {
@@ -603,6 +697,10 @@ impl Builder {
         }
     }
 }
+
+/// The config var that names an app's own buildpack (as on Heroku and Dokku).
+pub const BUILDPACK_URL: &str = "BUILDPACK_URL";
+const CUSTOM_BUILDPACK: &str = "/buildpacks-custom";
 
 /// Where the build script is: inside `bin/release`'s YAML or not, and since when the
 /// current phase runs.

@@ -8,7 +8,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{apps, builds, config, git, ps, releases};
+use crate::{apps, buildpacks, builds, config, git, ps, releases};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -53,6 +53,8 @@ pub enum Command {
     Git(git::Command),
     #[command(flatten)]
     Builds(builds::Command),
+    #[command(flatten)]
+    Buildpacks(buildpacks::Command),
 }
 
 #[cfg(test)]

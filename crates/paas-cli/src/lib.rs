@@ -12,6 +12,7 @@
 //! in [`run`].
 
 pub mod apps;
+pub mod buildpacks;
 pub mod builds;
 pub mod cli;
 pub mod client;
@@ -42,5 +43,6 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Ps(cmd) => ps::run(&ctx, cmd).await,
         cli::Command::Git(cmd) => git::run(&ctx, cmd).await,
         cli::Command::Builds(cmd) => builds::run(&ctx, cmd).await,
+        cli::Command::Buildpacks(cmd) => buildpacks::run(&ctx, cmd).await,
     }
 }
