@@ -10,6 +10,7 @@ mod error;
 pub mod formation;
 pub mod names;
 pub mod procfile;
+pub mod reconcile;
 pub mod release;
 
 pub use config::{ConfigChange, ConfigKey, ConfigVars};
