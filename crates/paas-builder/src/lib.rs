@@ -8,7 +8,6 @@
 //! release. Output streams to the pusher line by line, secrets masked, each phase timed.
 //! A failed build is recorded as failed, makes no release, and rejects the push.
 
-pub mod docker;
 pub mod git;
 mod output;
 pub mod push;
@@ -25,9 +24,10 @@ use paas_store::{NewBuild, ReleaseStatus, Store, StoreError};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-pub use docker::{Docker, Limits};
 pub use git::{GitRepos, ObjectDirs};
 pub use output::Masker;
+use paas_docker::build as docker;
+pub use paas_docker::{Docker, Limits};
 pub use push::{PushGuard, PushTicket, Pushes};
 
 use output::{detail, header};
@@ -38,8 +38,8 @@ pub enum BuildError {
     Git(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
-    #[error("Docker: {0}")]
-    Docker(#[from] bollard::errors::Error),
+    #[error(transparent)]
+    Docker(#[from] paas_docker::DockerError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -157,7 +157,7 @@ impl Builder {
         if cache.exists() {
             tokio::fs::remove_dir_all(cache).await?;
         }
-        self.docker.remove_app_images(app.as_str()).await
+        Ok(self.docker.remove_app_images(app.as_str()).await?)
     }
 
     fn cache_dir(&self, app_id: Uuid) -> PathBuf {

@@ -1,6 +1,6 @@
 //! The pushed source as a tar for the build container.
 
-use crate::docker::BUILD_USER;
+use paas_docker::BUILD_USER;
 
 /// Rewrites `git archive` output so every entry sits under `prefix/` and belongs to the
 /// build user: the compile step runs unprivileged and must own the tree it builds in.

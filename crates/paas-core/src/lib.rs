@@ -12,6 +12,7 @@ pub mod names;
 pub mod procfile;
 pub mod reconcile;
 pub mod release;
+pub mod routes;
 
 pub use config::{ConfigChange, ConfigKey, ConfigVars};
 pub use error::ParseError;

@@ -10,6 +10,7 @@
 mod apps;
 mod builds;
 mod config;
+mod dynos;
 mod error;
 mod formation;
 mod releases;
@@ -17,6 +18,7 @@ mod tokens;
 
 pub use apps::App;
 pub use builds::{Build, BuildStatus, NewBuild};
+pub use dynos::{DesiredApp, DynoReport, DynoRow};
 pub use error::StoreError;
 pub use formation::Formation;
 pub use releases::{Release, ReleaseStatus};

@@ -1,4 +1,4 @@
-//! Build containers and images through the Docker Engine API (bollard).
+//! Build containers and images.
 //!
 //! Buildpack builds follow herokuish's flow: a container of the stack image gets the
 //! source at `/app` (owned by the unprivileged build user), the persistent per-app cache
@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use crate::{Docker, DockerError, is_not_found};
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CommitContainerOptionsBuilder, CreateContainerOptionsBuilder,
@@ -17,9 +18,6 @@ use bollard::query_parameters::{
     UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures::StreamExt;
-use tokio::sync::OnceCell;
-
-use crate::BuildError;
 
 /// The user builds and dynos run as (the stack image's `app` user).
 pub const BUILD_USER: u32 = 1000;
@@ -53,43 +51,18 @@ pub struct ContainerExit {
     pub container_id: String,
 }
 
-#[derive(Debug, Clone)]
-pub struct Docker {
-    client: bollard::Docker,
-    negotiated: std::sync::Arc<OnceCell<bollard::Docker>>,
-}
-
 impl Docker {
-    /// Connects lazily (honouring `DOCKER_HOST`); the API version is negotiated on first
-    /// use, because Debian's engine speaks an older API than bollard's default.
-    pub fn connect() -> Result<Self, BuildError> {
-        let client = bollard::Docker::connect_with_defaults()?;
-        Ok(Self {
-            client,
-            negotiated: Default::default(),
-        })
-    }
-
-    async fn api(&self) -> Result<&bollard::Docker, BuildError> {
-        self.negotiated
-            .get_or_try_init(|| async { self.client.clone().negotiate_version().await })
-            .await
-            .map_err(BuildError::from)
-    }
-
-    pub async fn image_exists(&self, image: &str) -> Result<bool, BuildError> {
+    pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
         match self.api().await?.inspect_image(image).await {
             Ok(_) => Ok(true),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(false),
+            Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
 
     /// The image's command as one shell string (Entrypoint + Cmd), for Dockerfile apps
     /// without a Procfile.
-    pub async fn image_command(&self, image: &str) -> Result<Option<String>, BuildError> {
+    pub async fn image_command(&self, image: &str) -> Result<Option<String>, DockerError> {
         let inspect = self.api().await?.inspect_image(image).await?;
         let config = inspect.config.unwrap_or_default();
         let parts: Vec<String> = config
@@ -113,7 +86,7 @@ impl Docker {
         &self,
         spec: BuildContainer<'_>,
         mut on_line: impl FnMut(String),
-    ) -> Result<ContainerExit, BuildError> {
+    ) -> Result<ContainerExit, DockerError> {
         let api = self.api().await?;
         let labels = HashMap::from([
             ("paas.managed".to_owned(), "1".to_owned()),
@@ -167,7 +140,7 @@ impl Docker {
         id: &str,
         source_tar: Vec<u8>,
         on_line: &mut impl FnMut(String),
-    ) -> Result<ContainerExit, BuildError> {
+    ) -> Result<ContainerExit, DockerError> {
         api.upload_to_container(
             id,
             Some(UploadToContainerOptionsBuilder::default().path("/").build()),
@@ -222,7 +195,7 @@ impl Docker {
         app: &str,
         tag: &str,
         labels: HashMap<String, String>,
-    ) -> Result<String, BuildError> {
+    ) -> Result<String, DockerError> {
         let api = self.api().await?;
         let options = CommitContainerOptionsBuilder::default()
             .container(container_id)
@@ -252,7 +225,7 @@ impl Docker {
         limits: &Limits,
         labels: HashMap<String, String>,
         mut on_line: impl FnMut(String),
-    ) -> Result<Result<String, String>, BuildError> {
+    ) -> Result<Result<String, String>, DockerError> {
         let api = self.api().await?;
         let image = format!("paas/{app}:{tag}");
         let memory = i32::try_from(limits.memory_bytes).unwrap_or(i32::MAX);
@@ -311,7 +284,7 @@ impl Docker {
     }
 
     /// Removes every image built for `app` (`apps:destroy`).
-    pub async fn remove_app_images(&self, app: &str) -> Result<(), BuildError> {
+    pub async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
         use bollard::query_parameters::ListImagesOptionsBuilder;
         let api = self.api().await?;
         let filters = HashMap::from([("reference".to_owned(), vec![format!("paas/{app}")])]);

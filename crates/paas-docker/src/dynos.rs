@@ -1,0 +1,347 @@
+//! Dyno containers: the formation as Docker runs it.
+//!
+//! Docker is the record: every dyno carries labels (`paas.app`, `paas.release`,
+//! `paas.version`, `paas.type`, `paas.index`, `paas.kind=formation`) and a deterministic
+//! name `<app>.<type>.<n>.v<version>`, so a supervisor that restarts reads back exactly
+//! what runs and adopts it; a create that hits an existing name adopts that container.
+//! Dynos run unprivileged: all capabilities dropped, `no-new-privileges`, memory and pids
+//! limits, no host mounts, on their app's own bridge network.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures::StreamExt;
+
+use crate::{BUILD_USER, Docker, DockerError, is_not_found};
+
+/// What to run for one dyno.
+#[derive(Debug, Clone)]
+pub struct DynoSpec {
+    /// The installation this dyno belongs to (`paas.instance` label).
+    pub instance: String,
+    pub app_id: String,
+    pub app_name: String,
+    pub release_id: String,
+    pub version: i32,
+    pub process_type: String,
+    pub index: u32,
+    pub image: String,
+    pub command: String,
+    /// `KEY=value`, config vars and the platform's (`PORT`, `DYNO`).
+    pub env: Vec<String>,
+    pub memory_bytes: i64,
+    pub pids: i64,
+    pub network: String,
+}
+
+/// A dyno container as Docker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub app_id: String,
+    pub app_name: String,
+    pub release_id: String,
+    pub version: i32,
+    pub process_type: String,
+    pub index: u32,
+    pub running: bool,
+    /// `created`, `running`, `exited`, …
+    pub status: String,
+    pub ip: Option<IpAddr>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i64>,
+    pub command: String,
+}
+
+/// Sources `.profile.d` (buildpack runtime settings) and runs the process type's command
+/// through a shell in `/app`, as on Heroku. A simple command is `exec`ed, so the
+/// container's init (tini) hands SIGTERM straight to it; a compound one (`a; b`, pipes)
+/// runs in the shell, so its exit status is the last command's.
+pub fn dyno_command(command: &str) -> Vec<String> {
+    let compound = command.contains([';', '&', '|', '\n', '(', '`']) || command.contains("$(");
+    let run = if compound {
+        command.to_owned()
+    } else {
+        format!("exec {command}")
+    };
+    let script = format!(
+        "cd /app 2>/dev/null || true; for f in /app/.profile.d/*.sh; do [ -r \"$f\" ] && . \"$f\"; done; {run}"
+    );
+    vec!["/bin/sh".into(), "-c".into(), script]
+}
+
+const LABEL_KIND: &str = "paas.kind=formation";
+
+impl Docker {
+    /// Creates the app's bridge network unless it exists; dynos of other apps are on
+    /// other networks and cannot reach these.
+    pub async fn ensure_network(&self, name: &str) -> Result<(), DockerError> {
+        let api = self.api().await?;
+        match api
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let request = NetworkCreateRequest {
+            name: name.to_owned(),
+            driver: Some("bridge".into()),
+            labels: Some(HashMap::from([("paas.managed".to_owned(), "1".to_owned())])),
+            ..Default::default()
+        };
+        match api.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Created meanwhile by another reconcile.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates and starts a dyno; an existing container of the same name (same app,
+    /// slot and release) is adopted instead.
+    pub async fn run_dyno(&self, spec: &DynoSpec) -> Result<String, DockerError> {
+        let api = self.api().await?;
+        let name = format!(
+            "{}.{}.{}.v{}",
+            spec.app_name, spec.process_type, spec.index, spec.version
+        );
+        let labels = HashMap::from([
+            ("paas.managed".to_owned(), "1".to_owned()),
+            ("paas.kind".to_owned(), "formation".to_owned()),
+            ("paas.instance".to_owned(), spec.instance.clone()),
+            ("paas.app".to_owned(), spec.app_id.clone()),
+            ("paas.app_name".to_owned(), spec.app_name.clone()),
+            ("paas.release".to_owned(), spec.release_id.clone()),
+            ("paas.version".to_owned(), spec.version.to_string()),
+            ("paas.type".to_owned(), spec.process_type.clone()),
+            ("paas.index".to_owned(), spec.index.to_string()),
+            ("paas.command".to_owned(), spec.command.clone()),
+        ]);
+        // Dynos never run as root: an image that names no other user runs as the
+        // stack's unprivileged `app` user.
+        let image_user = api
+            .inspect_image(&spec.image)
+            .await?
+            .config
+            .and_then(|c| c.user)
+            .unwrap_or_default();
+        let user = match image_user.as_str() {
+            "" | "root" | "0" | "0:0" | "root:root" => format!("{BUILD_USER}:{BUILD_USER}"),
+            other => other.to_owned(),
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            user: Some(user),
+            cmd: Some(dyno_command(&spec.command)),
+            entrypoint: Some(vec![]),
+            env: Some(spec.env.clone()),
+            labels: Some(labels),
+            hostname: Some(format!("{}.{}", spec.process_type, spec.index)),
+            host_config: Some(HostConfig {
+                memory: Some(spec.memory_bytes),
+                memory_swap: Some(spec.memory_bytes),
+                pids_limit: Some(spec.pids),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                privileged: Some(false),
+                // tini as PID 1: forwards SIGTERM and reaps zombies.
+                init: Some(true),
+                network_mode: Some(spec.network.clone()),
+                readonly_rootfs: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = match api
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+        {
+            Ok(created) => created.id,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {
+                let existing = api
+                    .inspect_container(&name, None::<InspectContainerOptions>)
+                    .await?;
+                existing
+                    .id
+                    .ok_or_else(|| DockerError::Unexpected(format!("{name} has no id")))?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        api.start_container(&id, None).await.or_else(|e| match e {
+            // Already running (adopted).
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            } => Ok(()),
+            e => Err(e),
+        })?;
+        Ok(id)
+    }
+
+    /// Every dyno container of this installation (`instance`), in any state.
+    pub async fn list_dynos(&self, instance: &str) -> Result<Vec<ObservedContainer>, DockerError> {
+        let api = self.api().await?;
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![
+                "paas.managed=1".to_owned(),
+                LABEL_KIND.to_owned(),
+                format!("paas.instance={instance}"),
+            ],
+        )]);
+        let summaries = api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        let mut out = Vec::new();
+        for summary in summaries {
+            let Some(id) = summary.id else { continue };
+            let inspect = match api
+                .inspect_container(&id, None::<InspectContainerOptions>)
+                .await
+            {
+                Ok(i) => i,
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let labels = inspect
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.clone())
+                .unwrap_or_default();
+            let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
+            let state = inspect.state.clone().unwrap_or_default();
+            let ip = inspect
+                .network_settings
+                .as_ref()
+                .and_then(|n| n.networks.as_ref())
+                .and_then(|nets| {
+                    nets.values()
+                        .find_map(|n| n.ip_address.as_deref().filter(|ip| !ip.is_empty()))
+                })
+                .and_then(|ip| ip.parse().ok());
+            let (Ok(version), Ok(index)) =
+                (label("paas.version").parse(), label("paas.index").parse())
+            else {
+                continue;
+            };
+            out.push(ObservedContainer {
+                id,
+                app_id: label("paas.app"),
+                app_name: label("paas.app_name"),
+                release_id: label("paas.release"),
+                version,
+                process_type: label("paas.type"),
+                index,
+                running: state.running.unwrap_or(false),
+                status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+                ip,
+                started_at: state.started_at.filter(|t| !t.starts_with("0001")),
+                finished_at: state.finished_at.filter(|t| !t.starts_with("0001")),
+                exit_code: state.exit_code,
+                command: label("paas.command"),
+            });
+        }
+        Ok(out)
+    }
+
+    /// SIGTERM, SIGKILL after `grace_secs`, then removal.
+    pub async fn stop_and_remove(&self, id: &str, grace_secs: i32) -> Result<(), DockerError> {
+        let api = self.api().await?;
+        match api
+            .stop_container(
+                id,
+                Some(StopContainerOptionsBuilder::default().t(grace_secs).build()),
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.remove_container_now(id).await
+    }
+
+    pub async fn remove_container_now(&self, id: &str) -> Result<(), DockerError> {
+        let api = self.api().await?;
+        match api
+            .remove_container(
+                id,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // Already being removed.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The last `lines` lines a container printed (for crash and health-check reports).
+    pub async fn tail(&self, id: &str, lines: usize) -> Vec<String> {
+        let Ok(api) = self.api().await else {
+            return vec![];
+        };
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = api.logs(id, Some(options));
+        let mut out = Vec::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            out.extend(
+                String::from_utf8_lossy(&chunk.into_bytes())
+                    .lines()
+                    .map(str::to_owned),
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_commands_are_execed_and_compound_ones_run_in_the_shell() {
+        assert!(
+            dyno_command("gunicorn app:app")
+                .last()
+                .unwrap()
+                .ends_with("; exec gunicorn app:app")
+        );
+        let compound = dyno_command("echo boom; exit 3");
+        assert!(compound.last().unwrap().ends_with("; echo boom; exit 3"));
+        assert!(!dyno_command("a && b").last().unwrap().contains("exec a"));
+    }
+}

@@ -1,0 +1,165 @@
+//! What the supervisor reads (desired state) and writes (the dynos it observed).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{Store, StoreError};
+
+/// What should run for one app: its current release's image and config, and the
+/// formation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredApp {
+    pub app_id: Uuid,
+    pub app_name: String,
+    pub release_id: Uuid,
+    pub version: i32,
+    pub image: String,
+    pub config: BTreeMap<String, String>,
+    /// Process type → (quantity, command).
+    pub formation: BTreeMap<String, (u32, String)>,
+}
+
+/// app, name, current release, version, image, config.
+type CurrentRow = (
+    Uuid,
+    String,
+    Uuid,
+    i32,
+    String,
+    sqlx::types::Json<BTreeMap<String, String>>,
+);
+
+/// A dyno as the supervisor last saw it, for `GET /apps/{app}/dynos`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DynoRow {
+    pub dyno_id: Uuid,
+    pub app_id: Uuid,
+    pub name: String,
+    #[sqlx(rename = "type")]
+    pub process_type: String,
+    pub release_id: Option<Uuid>,
+    pub version: Option<i32>,
+    pub command: String,
+    pub state: String,
+    pub container_id: Option<String>,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One observed dyno, to record.
+#[derive(Debug, Clone)]
+pub struct DynoReport {
+    pub name: String,
+    pub process_type: String,
+    pub release_id: Option<Uuid>,
+    pub command: String,
+    pub state: &'static str,
+    pub container_id: String,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// Every app whose current release has an image to run, read in one snapshot: an
+    /// app missing from this answer gets its dynos stopped, so a release made while this
+    /// reads must never make an app look absent.
+    pub async fn desired_apps(&self) -> Result<Vec<DesiredApp>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<CurrentRow> = sqlx::query_as(
+            "select a.app_id, a.name, r.release_id, r.version, b.image, r.config
+               from app a
+               join lateral (
+                    select r.release_id, r.version, r.build_id, r.config
+                      from release r join release_status s using (release_id)
+                     where r.app_id = a.app_id and s.status = 'succeeded'
+                     order by r.version desc limit 1) r on true
+               join build b on b.build_id = r.build_id and b.image is not null",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let formation: Vec<(Uuid, String, i32, String)> =
+            sqlx::query_as("select app_id, type, quantity, command from formation")
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(app_id, app_name, release_id, version, image, config)| DesiredApp {
+                    app_id,
+                    app_name,
+                    release_id,
+                    version,
+                    image,
+                    config: config.0,
+                    formation: formation
+                        .iter()
+                        .filter(|(a, ..)| *a == app_id)
+                        .map(|(_, kind, qty, cmd)| {
+                            (
+                                kind.clone(),
+                                (u32::try_from(*qty).unwrap_or(0), cmd.clone()),
+                            )
+                        })
+                        .collect(),
+                },
+            )
+            .collect())
+    }
+
+    /// Replaces what is recorded about an app's dynos with what was just observed.
+    pub async fn record_dynos(&self, app_id: Uuid, dynos: &[DynoReport]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i32> = sqlx::query_scalar("select 1 from app where app_id = $1")
+            .bind(app_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(());
+        }
+        sqlx::query("delete from dyno where app_id = $1")
+            .bind(app_id)
+            .execute(&mut *tx)
+            .await?;
+        for d in dynos {
+            sqlx::query(
+                "insert into dyno (dyno_id, app_id, name, type, release_id, command, state, container_id, exit_code, started_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 on conflict (app_id, name) do nothing",
+            )
+            .bind(Uuid::now_v7())
+            .bind(app_id)
+            .bind(&d.name)
+            .bind(&d.process_type)
+            .bind(d.release_id)
+            .bind(&d.command)
+            .bind(d.state)
+            .bind(&d.container_id)
+            .bind(d.exit_code)
+            .bind(d.started_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn dynos(&self, app_id: Uuid) -> Result<Vec<DynoRow>, StoreError> {
+        Ok(sqlx::query_as::<_, DynoRow>(
+            "select d.dyno_id, d.app_id, d.name, d.type, d.release_id, r.version, d.command, d.state,
+                    d.container_id, d.exit_code, d.started_at, d.created_at, d.updated_at
+               from dyno d left join release r using (release_id)
+              where d.app_id = $1 order by d.type, length(d.name), d.name",
+        )
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

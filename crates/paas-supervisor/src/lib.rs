@@ -1,0 +1,524 @@
+//! The supervisor: a level-triggered reconcile loop that runs every app's formation.
+//!
+//! Each pass reads the desired state from Postgres (current release, image, config,
+//! formation) and the observed state from Docker's labels (never from a cache, so a
+//! restarted paasd adopts what runs), asks [`paas_core::reconcile::plan`] what to do, and
+//! does it. Passes run on a nudge (the API after a release or scale), on a short tick
+//! while anything is starting, and on a periodic resync. Web dynos count as ready once
+//! they accept TCP on their port; only ready dynos are published in the route table, and
+//! a retiring dyno leaves the table before it gets SIGTERM. Dynos are never stopped when
+//! paasd stops.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use paas_core::reconcile::{self, Action, Desired, DynoState, ObservedDyno, Slot};
+use paas_core::routes::{AppRoutes, Backend, RouteTable};
+use paas_docker::{Docker, DockerError, DynoSpec, ObservedContainer};
+use paas_store::{DesiredApp, DynoReport, Store, StoreError};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+}
+
+#[derive(Debug, Clone)]
+pub struct SupervisorSettings {
+    /// Apps answer at `<app>.<domain>`.
+    pub domain: String,
+    pub memory_bytes: i64,
+    pub pids: i64,
+    /// SIGTERM → SIGKILL grace when a dyno is retired.
+    pub grace_secs: i32,
+    /// How long a new web dyno may take to accept connections.
+    pub health_timeout: Duration,
+    /// Periodic resync when nothing is in flight.
+    pub resync: Duration,
+    /// The port web dynos listen on inside their container (`$PORT`).
+    pub web_port: u16,
+    /// Labels this paasd's containers, so two installations (or test runs) sharing one
+    /// Docker engine never touch each other's dynos.
+    pub instance: String,
+}
+
+impl Default for SupervisorSettings {
+    fn default() -> Self {
+        Self {
+            domain: "localhost".into(),
+            memory_bytes: 512 << 20,
+            pids: 512,
+            grace_secs: 30,
+            health_timeout: Duration::from_secs(60),
+            resync: Duration::from_secs(5),
+            web_port: 5000,
+            instance: "paas".into(),
+        }
+    }
+}
+
+/// A dyno that ran at least this long before exiting resets its crash count.
+const STABLE_AFTER_SECS: i64 = 60;
+
+#[derive(Debug, Default)]
+struct Memory {
+    /// Recent crashes per app and slot, for the back-off.
+    crashes: HashMap<(String, Slot), u32>,
+    /// Exits already counted.
+    seen_exits: HashSet<String>,
+    /// When each not-yet-ready web dyno was first seen starting.
+    starting_since: HashMap<String, Instant>,
+}
+
+#[derive(Debug)]
+pub struct Supervisor {
+    store: Store,
+    docker: Docker,
+    settings: SupervisorSettings,
+    routes: watch::Sender<Arc<RouteTable>>,
+    retiring: Arc<Mutex<HashSet<String>>>,
+    memory: Mutex<Memory>,
+}
+
+impl Supervisor {
+    /// The supervisor and the receiving end of its route table.
+    pub fn new(
+        store: Store,
+        docker: Docker,
+        settings: SupervisorSettings,
+    ) -> (Self, watch::Receiver<Arc<RouteTable>>) {
+        let (routes, rx) = watch::channel(Arc::new(RouteTable::default()));
+        let supervisor = Self {
+            store,
+            docker,
+            settings,
+            routes,
+            retiring: Arc::default(),
+            memory: Mutex::default(),
+        };
+        (supervisor, rx)
+    }
+
+    /// Reconciles until `shutdown`; never stops dynos on the way out.
+    pub async fn run(self: Arc<Self>, nudge: Arc<Notify>, shutdown: CancellationToken) {
+        tracing::info!("supervisor started");
+        loop {
+            let busy = match self.reconcile_once().await {
+                Ok(busy) => busy,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconcile failed; retrying");
+                    true
+                }
+            };
+            let wait = if busy {
+                Duration::from_millis(250)
+            } else {
+                self.settings.resync
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = nudge.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!("supervisor stopped (dynos keep running)");
+    }
+
+    /// One pass over every app. Returns whether anything is still in flight (starting,
+    /// waiting for a back-off), so the caller looks again soon.
+    pub async fn reconcile_once(&self) -> Result<bool, SupervisorError> {
+        let desired = self.store.desired_apps().await?;
+        let observed = self.docker.list_dynos(&self.settings.instance).await?;
+        let retiring = self.retiring.lock().map(|r| r.clone()).unwrap_or_default();
+        let mut by_app: BTreeMap<String, Vec<ObservedContainer>> = BTreeMap::new();
+        for container in observed.into_iter().filter(|c| !retiring.contains(&c.id)) {
+            by_app
+                .entry(container.app_id.clone())
+                .or_default()
+                .push(container);
+        }
+        let desired: BTreeMap<String, DesiredApp> = desired
+            .into_iter()
+            .map(|d| (d.app_id.to_string(), d))
+            .collect();
+        let apps: Vec<String> = by_app
+            .keys()
+            .chain(desired.keys())
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+
+        let mut busy = false;
+        let mut table = RouteTable::default();
+        for app_id in apps {
+            let containers = by_app.remove(&app_id).unwrap_or_default();
+            let want = desired.get(&app_id);
+            match self
+                .reconcile_app(&app_id, want, &containers, &mut table)
+                .await
+            {
+                Ok(app_busy) => busy |= app_busy,
+                Err(e) => {
+                    busy = true;
+                    tracing::warn!(app = %app_id, error = %e, "reconciling an app failed");
+                }
+            }
+        }
+        self.routes.send_if_modified(|current| {
+            if **current == table {
+                false
+            } else {
+                *current = Arc::new(table);
+                true
+            }
+        });
+        Ok(busy)
+    }
+
+    async fn reconcile_app(
+        &self,
+        app_id: &str,
+        want: Option<&DesiredApp>,
+        containers: &[ObservedContainer],
+        table: &mut RouteTable,
+    ) -> Result<bool, SupervisorError> {
+        let now = chrono::Utc::now();
+        let mut busy = false;
+        let mut observed = Vec::new();
+        let mut unhealthy = Vec::new();
+        for c in containers {
+            let slot = Slot {
+                process_type: c.process_type.clone(),
+                index: c.index,
+            };
+            let state = if c.running {
+                let ready = c.process_type != "web" || self.accepts(c).await;
+                if !ready {
+                    busy = true;
+                    let since = self.remember_starting(&c.id);
+                    if since.elapsed() > self.settings.health_timeout {
+                        unhealthy.push(c.clone());
+                        continue;
+                    }
+                } else if let Ok(mut m) = self.memory.lock() {
+                    m.starting_since.remove(&c.id);
+                }
+                DynoState::Running { ready }
+            } else if c.status == "exited" || c.status == "dead" {
+                let at = parse_time(c.finished_at.as_deref()).unwrap_or(now);
+                self.count_crash(app_id, &slot, c, want, now);
+                DynoState::Exited {
+                    at_secs: at.timestamp().max(0) as u64,
+                }
+            } else {
+                busy = true;
+                DynoState::Other
+            };
+            observed.push(ObservedDyno {
+                container: c.id.clone(),
+                slot,
+                release: c.release_id.clone(),
+                version: c.version,
+                state,
+            });
+        }
+        for c in unhealthy {
+            let tail = self.docker.tail(&c.id, 10).await;
+            tracing::error!(
+                app = %c.app_name, dyno = %format!("{}.{}", c.process_type, c.index), release = %format!("v{}", c.version),
+                last_lines = %tail.join(" | "),
+                "web dyno did not accept connections on $PORT within {}s; stopping it, the previous dynos keep serving",
+                self.settings.health_timeout.as_secs()
+            );
+            let slot = Slot {
+                process_type: c.process_type.clone(),
+                index: c.index,
+            };
+            if let Ok(mut m) = self.memory.lock() {
+                *m.crashes.entry((app_id.to_owned(), slot)).or_default() += 1;
+                m.starting_since.remove(&c.id);
+            }
+            self.docker.remove_container_now(&c.id).await?;
+        }
+
+        let crashes: BTreeMap<Slot, u32> = self
+            .memory
+            .lock()
+            .map(|m| {
+                m.crashes
+                    .iter()
+                    .filter(|((a, _), _)| a == app_id)
+                    .map(|((_, s), n)| (s.clone(), *n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let core_desired = want.map(|d| Desired {
+            release: d.release_id.to_string(),
+            version: d.version,
+            formation: d
+                .formation
+                .iter()
+                .map(|(k, (q, _))| (k.clone(), *q))
+                .collect(),
+        });
+        let actions = reconcile::plan(
+            core_desired.as_ref(),
+            &observed,
+            &crashes,
+            now.timestamp().max(0) as u64,
+        );
+        if observed
+            .iter()
+            .any(|o| matches!(o.state, DynoState::Exited { .. }))
+        {
+            busy = true;
+        }
+        busy |= !actions.is_empty();
+
+        // The app's network, once, before any concurrent start needs it.
+        if let Some(want) =
+            want.filter(|_| actions.iter().any(|a| matches!(a, Action::Start { .. })))
+        {
+            self.docker
+                .ensure_network(&network_name(&want.app_name))
+                .await?;
+        }
+        let mut retired = HashSet::new();
+        let mut starts = Vec::new();
+        for action in actions {
+            match action {
+                Action::Start { slot } => {
+                    if let Some(want) = want {
+                        starts.push(self.start(want, slot));
+                    }
+                }
+                Action::Retire { container, slot } => {
+                    retired.insert(container.clone());
+                    self.retire(container, slot, containers);
+                }
+                Action::Remove { container } => {
+                    retired.insert(container.clone());
+                    self.docker.remove_container_now(&container).await?;
+                }
+            }
+        }
+        for result in futures::future::join_all(starts).await {
+            if let Err(e) = result {
+                tracing::warn!(app = %app_id, error = %e, "starting a dyno failed");
+            }
+        }
+
+        // Routes: ready web dynos that are not leaving.
+        if let Some(want) = want {
+            let backends: Vec<Backend> = containers
+                .iter()
+                .zip(observed.iter())
+                .filter(|(c, o)| {
+                    c.process_type == "web"
+                        && !retired.contains(&c.id)
+                        && matches!(o.state, DynoState::Running { ready: true })
+                })
+                .filter_map(|(c, _)| {
+                    c.ip.map(|ip| Backend {
+                        dyno: format!("web.{}", c.index),
+                        addr: SocketAddr::new(ip, self.settings.web_port),
+                        version: c.version,
+                    })
+                })
+                .collect();
+            table.insert(
+                &format!("{}.{}", want.app_name, self.settings.domain),
+                AppRoutes {
+                    app: want.app_name.clone(),
+                    backends,
+                },
+            );
+            self.record(want.app_id, containers, &observed, &retired)
+                .await;
+        }
+        Ok(busy)
+    }
+
+    async fn accepts(&self, c: &ObservedContainer) -> bool {
+        let Some(ip) = c.ip else { return false };
+        let addr = SocketAddr::new(ip, self.settings.web_port);
+        matches!(
+            tokio::time::timeout(
+                Duration::from_millis(500),
+                tokio::net::TcpStream::connect(addr)
+            )
+            .await,
+            Ok(Ok(_))
+        )
+    }
+
+    fn remember_starting(&self, id: &str) -> Instant {
+        self.memory
+            .lock()
+            .map(|mut m| {
+                *m.starting_since
+                    .entry(id.to_owned())
+                    .or_insert_with(Instant::now)
+            })
+            .unwrap_or_else(|_| Instant::now())
+    }
+
+    fn count_crash(
+        &self,
+        app_id: &str,
+        slot: &Slot,
+        c: &ObservedContainer,
+        want: Option<&DesiredApp>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let Ok(mut m) = self.memory.lock() else {
+            return;
+        };
+        if !m.seen_exits.insert(c.id.clone()) {
+            return;
+        }
+        if want.map(|w| w.release_id.to_string()) != Some(c.release_id.clone()) {
+            return;
+        }
+        let ran = match (
+            parse_time(c.started_at.as_deref()),
+            parse_time(c.finished_at.as_deref()),
+        ) {
+            (Some(start), Some(end)) => (end - start).num_seconds(),
+            _ => 0,
+        };
+        let count = m
+            .crashes
+            .entry((app_id.to_owned(), slot.clone()))
+            .or_default();
+        *count = if ran >= STABLE_AFTER_SECS {
+            1
+        } else {
+            *count + 1
+        };
+        let wait = reconcile::backoff_for(*count).as_secs();
+        tracing::warn!(
+            app = %c.app_name, dyno = %format!("{}.{}", slot.process_type, slot.index), release = %format!("v{}", c.version),
+            exit_code = c.exit_code.unwrap_or(-1), crashes = *count, restart_in_secs = wait, at = %now,
+            "dyno crashed"
+        );
+    }
+
+    async fn start(&self, want: &DesiredApp, slot: Slot) -> Result<(), SupervisorError> {
+        let Some((_, command)) = want.formation.get(&slot.process_type) else {
+            return Ok(());
+        };
+        let network = network_name(&want.app_name);
+        let dyno = format!("{}.{}", slot.process_type, slot.index);
+        let mut env: Vec<String> = want
+            .config
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        env.push(format!("DYNO={dyno}"));
+        env.push(format!("PS={dyno}"));
+        if slot.process_type == "web" {
+            env.push(format!("PORT={}", self.settings.web_port));
+        }
+        let spec = DynoSpec {
+            instance: self.settings.instance.clone(),
+            app_id: want.app_id.to_string(),
+            app_name: want.app_name.clone(),
+            release_id: want.release_id.to_string(),
+            version: want.version,
+            process_type: slot.process_type.clone(),
+            index: slot.index,
+            image: want.image.clone(),
+            command: command.clone(),
+            env,
+            memory_bytes: self.settings.memory_bytes,
+            pids: self.settings.pids,
+            network,
+        };
+        let id = self.docker.run_dyno(&spec).await?;
+        tracing::info!(app = %want.app_name, dyno = %dyno, release = %format!("v{}", want.version), container = %&id[..12.min(id.len())], "dyno starting");
+        Ok(())
+    }
+
+    /// Out of the route table first (the caller leaves it out of this pass's table), then
+    /// SIGTERM, grace, SIGKILL and removal in the background.
+    fn retire(&self, container: String, slot: Slot, containers: &[ObservedContainer]) {
+        if let Ok(mut r) = self.retiring.lock() {
+            r.insert(container.clone());
+        }
+        let who = containers.iter().find(|c| c.id == container);
+        tracing::info!(
+            app = %who.map(|c| c.app_name.as_str()).unwrap_or("?"),
+            dyno = %format!("{}.{}", slot.process_type, slot.index),
+            release = %format!("v{}", who.map_or(0, |c| c.version)),
+            "dyno stopping (SIGTERM, then SIGKILL after {}s)", self.settings.grace_secs
+        );
+        let docker = self.docker.clone();
+        let retiring = self.retiring.clone();
+        let grace = self.settings.grace_secs;
+        // Let routers holding the previous table finish in-flight requests first.
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Err(e) = docker.stop_and_remove(&container, grace).await {
+                tracing::warn!(container = %container, error = %e, "stopping a dyno failed");
+            }
+            if let Ok(mut r) = retiring.lock() {
+                r.remove(&container);
+            }
+        });
+    }
+
+    async fn record(
+        &self,
+        app_id: Uuid,
+        containers: &[ObservedContainer],
+        observed: &[ObservedDyno],
+        retired: &HashSet<String>,
+    ) {
+        let reports: Vec<DynoReport> = containers
+            .iter()
+            .zip(observed.iter())
+            .filter(|(c, _)| !retired.contains(&c.id))
+            .map(|(c, o)| DynoReport {
+                name: format!("{}.{}", c.process_type, c.index),
+                process_type: c.process_type.clone(),
+                release_id: c.release_id.parse().ok(),
+                command: c.command.clone(),
+                state: match o.state {
+                    DynoState::Running { ready: true } => "up",
+                    DynoState::Running { ready: false } => "starting",
+                    DynoState::Exited { .. } => "crashed",
+                    DynoState::Other => "starting",
+                },
+                container_id: c.id.clone(),
+                exit_code: c
+                    .exit_code
+                    .and_then(|e| i32::try_from(e).ok())
+                    .filter(|_| !c.running),
+                started_at: parse_time(c.started_at.as_deref()),
+            })
+            .collect();
+        if let Err(e) = self.store.record_dynos(app_id, &reports).await {
+            tracing::warn!(error = %e, "recording dynos failed");
+        }
+    }
+}
+
+/// Each app's dynos share a bridge network of their own.
+fn network_name(app: &str) -> String {
+    format!("paas-{app}")
+}
+
+fn parse_time(raw: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(raw?)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}

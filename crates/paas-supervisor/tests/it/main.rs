@@ -1,0 +1,469 @@
+//! The supervisor against real Docker and a real Postgres. Each test labels its dynos
+//! with its own `paas.instance`, so tests running side by side never touch each other's
+//! containers; a guard removes them at the end.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a panic in a test helper is a failed test"
+)]
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use paas_core::{AppName, ConfigChange, ProcessType, Procfile, Quantity};
+use paas_docker::{Docker, ObservedContainer};
+use paas_store::{NewBuild, ReleaseStatus, Store};
+use paas_supervisor::{Supervisor, SupervisorSettings};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+struct Harness {
+    store: Store,
+    docker: Docker,
+    instance: String,
+    app: String,
+    app_id: Uuid,
+    settings: SupervisorSettings,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=paas.instance={}", self.instance),
+            ])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .arg("rm")
+                .arg("-f")
+                .args(&ids)
+                .output();
+        }
+        let _ = Command::new("docker")
+            .args(["network", "rm", &format!("paas-{}", self.app)])
+            .output();
+    }
+}
+
+fn stack_image() -> String {
+    let out = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            "paas/stack:bookworm",
+        ])
+        .output()
+        .expect("docker");
+    assert!(
+        out.status.success(),
+        "the stack image is missing: run scripts/test (it makes it)"
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+const WEB: &str = "python3 -m http.server $PORT --bind 0.0.0.0";
+
+impl Harness {
+    async fn new(pool: PgPool, procfile: &str) -> Self {
+        let store = Store::from_pool(pool);
+        let suffix = &Uuid::new_v4().simple().to_string()[..8];
+        let app = format!("sup-{suffix}");
+        let app_id = store
+            .create_app(&AppName::parse(&app).unwrap())
+            .await
+            .unwrap()
+            .app_id;
+        let settings = SupervisorSettings {
+            grace_secs: 2,
+            health_timeout: Duration::from_secs(4),
+            resync: Duration::from_millis(200),
+            memory_bytes: 256 << 20,
+            instance: format!("test-{suffix}"),
+            ..SupervisorSettings::default()
+        };
+        let harness = Self {
+            store,
+            docker: Docker::connect().unwrap(),
+            instance: settings.instance.clone(),
+            app,
+            app_id,
+            settings,
+        };
+        harness.deploy(procfile).await;
+        harness
+    }
+
+    async fn deploy(&self, procfile: &str) {
+        let build = self
+            .store
+            .create_build(
+                self.app_id,
+                NewBuild {
+                    source_version: "0123456789",
+                    buildpacks: &[],
+                },
+            )
+            .await
+            .unwrap();
+        let procfile = Procfile::parse(procfile).unwrap();
+        self.store
+            .finish_build(build.build_id, Ok((&stack_image(), &procfile)), "")
+            .await
+            .unwrap();
+        self.store
+            .create_deploy_release(self.app_id, build.build_id, ReleaseStatus::Succeeded)
+            .await
+            .unwrap();
+    }
+
+    fn supervisor(
+        &self,
+    ) -> (
+        Supervisor,
+        tokio::sync::watch::Receiver<Arc<paas_core::routes::RouteTable>>,
+    ) {
+        Supervisor::new(
+            self.store.clone(),
+            self.docker.clone(),
+            self.settings.clone(),
+        )
+    }
+
+    async fn scale(&self, kind: &str, n: i64) {
+        self.store
+            .scale(
+                self.app_id,
+                &[(ProcessType::parse(kind).unwrap(), Quantity::new(n).unwrap())],
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn dynos(&self) -> Vec<ObservedContainer> {
+        self.docker.list_dynos(&self.instance).await.unwrap()
+    }
+
+    /// Reconciles until `done` holds for the app's running dynos (or panics after `secs`).
+    async fn converge(
+        &self,
+        sup: &Supervisor,
+        secs: u64,
+        done: impl Fn(&[ObservedContainer]) -> bool,
+    ) -> Vec<ObservedContainer> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            sup.reconcile_once().await.unwrap();
+            let dynos = self.dynos().await;
+            if done(&dynos) {
+                return dynos;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not converge in {secs}s: {dynos:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+}
+
+fn running(dynos: &[ObservedContainer], kind: &str) -> BTreeSet<(u32, String)> {
+    dynos
+        .iter()
+        .filter(|d| d.running && d.process_type == kind)
+        .map(|d| (d.index, d.id.clone()))
+        .collect()
+}
+
+fn ready_web_count(table: &paas_core::routes::RouteTable, host: &str) -> usize {
+    table.lookup(host).map_or(0, |r| r.backends.len())
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn scaling_starts_and_retires_only_the_difference(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}\nworker: sleep 100000")).await;
+    let (sup, routes) = h.supervisor();
+    let host = format!("{}.localhost", h.app);
+    let dynos = h.converge(&sup, 60, |d| running(d, "web").len() == 1).await;
+    let first = running(&dynos, "web");
+    assert!(running(&dynos, "worker").is_empty(), "worker starts at 0");
+
+    h.scale("web", 3).await;
+    h.scale("worker", 1).await;
+    let dynos = h
+        .converge(&sup, 60, |d| {
+            running(d, "web").len() == 3 && running(d, "worker").len() == 1
+        })
+        .await;
+    let web = running(&dynos, "web");
+    assert!(first.is_subset(&web), "web.1 was left alone");
+    assert_eq!(web.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 2, 3]);
+    h.converge(&sup, 30, |_| ready_web_count(&routes.borrow(), &host) == 3)
+        .await;
+
+    h.scale("web", 1).await;
+    let dynos = h
+        .converge(&sup, 60, |d| {
+            running(d, "web").len() == 1
+                && d.iter().filter(|c| c.process_type == "web").count() == 1
+        })
+        .await;
+    assert_eq!(
+        running(&dynos, "web"),
+        first,
+        "the highest numbers went, web.1 stayed"
+    );
+    assert_eq!(running(&dynos, "worker").len(), 1);
+    assert_eq!(ready_web_count(&routes.borrow(), &host), 1);
+    let recorded = h.store.dynos(h.app_id).await.unwrap();
+    let names: Vec<&str> = recorded.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["web.1", "worker.1"]);
+    assert!(recorded.iter().all(|d| d.state == "up"), "{recorded:?}");
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_config_change_rolls_out_with_a_web_dyno_serving_at_every_instant(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}")).await;
+    h.scale("web", 2).await;
+    let (sup, routes) = h.supervisor();
+    let host = format!("{}.localhost", h.app);
+    h.converge(&sup, 60, |_| ready_web_count(&routes.borrow(), &host) == 2)
+        .await;
+    let before: BTreeSet<String> = h.dynos().await.into_iter().map(|d| d.id).collect();
+
+    let sup = Arc::new(sup);
+    let nudge = Arc::new(tokio::sync::Notify::new());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let loop_task = tokio::spawn(sup.clone().run(nudge.clone(), shutdown.clone()));
+    // A steady client: every 50 ms, some routed backend must answer.
+    let probe_routes = routes.clone();
+    let probe_host = host.clone();
+    let stop_probe = shutdown.child_token();
+    let probe = tokio::spawn(async move {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let (mut ok, mut failures) = (0, Vec::new());
+        while !stop_probe.is_cancelled() {
+            let backends = probe_routes
+                .borrow()
+                .lookup(&probe_host)
+                .map(|r| r.backends.clone())
+                .unwrap_or_default();
+            match backends.first() {
+                None => failures.push("no backend in the route table".to_owned()),
+                Some(b) => match client.get(format!("http://{}/", b.addr)).send().await {
+                    Ok(r) if r.status().is_success() => ok += 1,
+                    other => failures.push(format!("{} answered {other:?}", b.dyno)),
+                },
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (ok, failures)
+    });
+
+    h.store
+        .update_config(
+            h.app_id,
+            &ConfigChange::parse([("GREETING", Some("hi"))]).unwrap(),
+        )
+        .await
+        .unwrap();
+    nudge.notify_one();
+    let version = h.store.current_release(h.app_id).await.unwrap().version;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let dynos = h.dynos().await;
+        let web: Vec<_> = dynos.iter().filter(|d| d.process_type == "web").collect();
+        if web.len() == 2
+            && web.iter().all(|d| d.version == version && d.running)
+            && ready_web_count(&routes.borrow(), &host) == 2
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rollout did not finish: {dynos:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shutdown.cancel();
+    let (ok, failures) = probe.await.unwrap();
+    loop_task.await.unwrap();
+    assert!(
+        failures.is_empty(),
+        "requests failed during the rollout: {failures:?}"
+    );
+    assert!(ok > 10, "the probe ran ({ok} requests)");
+    let after: BTreeSet<String> = h.dynos().await.into_iter().map(|d| d.id).collect();
+    assert!(before.is_disjoint(&after), "every dyno was replaced");
+    // The new dynos got the new config.
+    let id = after.iter().next().unwrap();
+    let env = Command::new("docker")
+        .args(["inspect", "--format", "{{json .Config.Env}}", id])
+        .output()
+        .unwrap();
+    let env = String::from_utf8_lossy(&env.stdout);
+    assert!(
+        env.contains("GREETING=hi") && env.contains("PORT=5000") && env.contains("DYNO=web."),
+        "{env}"
+    );
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_crashing_dyno_is_restarted_with_a_growing_delay(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}\nworker: echo boom; exit 3")).await;
+    h.scale("worker", 1).await;
+    let (sup, _routes) = h.supervisor();
+    let mut containers = BTreeSet::new();
+    let mut saw_crashed = false;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        sup.reconcile_once().await.unwrap();
+        for d in h
+            .dynos()
+            .await
+            .into_iter()
+            .filter(|d| d.process_type == "worker")
+        {
+            containers.insert(d.id);
+        }
+        let recorded = h.store.dynos(h.app_id).await.unwrap();
+        saw_crashed |= recorded
+            .iter()
+            .any(|d| d.name == "worker.1" && d.state == "crashed" && d.exit_code == Some(3));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(saw_crashed, "the crash is recorded with its exit status");
+    // Restarts at once, then after 1, 2, 4 s: about five in 10 s; without a back-off
+    // this loop would have made dozens.
+    assert!(
+        (3..=7).contains(&containers.len()),
+        "{} worker containers in 10 s",
+        containers.len()
+    );
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_new_supervisor_adopts_running_dynos_and_recreates_a_removed_one(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}")).await;
+    h.scale("web", 2).await;
+    let (first, _) = h.supervisor();
+    let dynos = h
+        .converge(&first, 60, |d| running(d, "web").len() == 2)
+        .await;
+    let ids = running(&dynos, "web");
+    drop(first); // paasd killed: nothing is stopped.
+
+    let (second, routes) = h.supervisor();
+    let host = format!("{}.localhost", h.app);
+    let dynos = h
+        .converge(&second, 30, |_| {
+            ready_web_count(&routes.borrow(), &host) == 2
+        })
+        .await;
+    assert_eq!(
+        running(&dynos, "web"),
+        ids,
+        "adopted: same containers, none added"
+    );
+
+    let (_, victim) = ids.iter().next().unwrap().clone();
+    assert!(
+        Command::new("docker")
+            .args(["rm", "-f", &victim])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let dynos = h
+        .converge(&second, 60, |d| {
+            running(d, "web").len() == 2 && !d.iter().any(|c| c.id == victim)
+        })
+        .await;
+    assert_eq!(
+        running(&dynos, "web")
+            .iter()
+            .map(|(i, _)| *i)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_release_whose_web_dyno_never_listens_leaves_the_old_one_serving(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}")).await;
+    let (sup, routes) = h.supervisor();
+    let host = format!("{}.localhost", h.app);
+    let dynos = h
+        .converge(&sup, 60, |_| ready_web_count(&routes.borrow(), &host) == 1)
+        .await;
+    let old = running(&dynos, "web");
+
+    h.deploy("web: sleep 100000").await;
+    let started = Instant::now();
+    let mut attempts = BTreeSet::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        sup.reconcile_once().await.unwrap();
+        assert_eq!(
+            ready_web_count(&routes.borrow(), &host),
+            1,
+            "the old dyno keeps serving"
+        );
+        for d in h.dynos().await {
+            if !old.iter().any(|(_, id)| *id == d.id) {
+                attempts.insert(d.id);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let dynos = h.dynos().await;
+    assert!(
+        old.is_subset(&running(&dynos, "web")),
+        "the old web dyno still runs"
+    );
+    assert!(!attempts.is_empty(), "the new release was tried");
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn dynos_run_unprivileged_with_limits_on_their_apps_network(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}")).await;
+    let (sup, _) = h.supervisor();
+    let dynos = h.converge(&sup, 60, |d| running(d, "web").len() == 1).await;
+    let id = &dynos[0].id;
+    let format = "{{json .HostConfig.CapDrop}}|{{json .HostConfig.SecurityOpt}}|{{.HostConfig.Memory}}|{{.HostConfig.PidsLimit}}|{{.HostConfig.Privileged}}|{{json .HostConfig.Binds}}|{{.HostConfig.NetworkMode}}|{{.Config.User}}|{{.Name}}";
+    let out = Command::new("docker")
+        .args(["inspect", "--format", format, id])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let fields: Vec<&str> = text.split('|').collect();
+    assert_eq!(fields[0], r#"["ALL"]"#, "{text}");
+    assert_eq!(fields[1], r#"["no-new-privileges"]"#, "{text}");
+    assert_eq!(fields[2], (256u64 << 20).to_string(), "{text}");
+    assert_eq!(fields[3], "512", "{text}");
+    assert_eq!(fields[4], "false", "{text}");
+    assert_eq!(fields[5], "null", "no host mounts: {text}");
+    assert_eq!(fields[6], format!("paas-{}", h.app), "{text}");
+    assert_eq!(
+        fields[7], "1000:1000",
+        "the image's unprivileged user: {text}"
+    );
+    assert_eq!(fields[8], format!("/{}.web.1.v2", h.app), "{text}");
+}
