@@ -1,48 +1,91 @@
-# Shared set-up steps for scripts/up and scripts/test (sourced, not run).
-# Each step is idempotent: it does nothing when its work is already done.
+# shellcheck shell=bash
+# Shared set-up steps for scripts/up, scripts/test and .ci/run (sourced, not run):
+#
+#   source scripts/lib.sh
+#   ensure_packages        # apt-get install what is missing (one apt-get update at most)
+#   ensure_dockerd         # start dockerd in the background unless an engine answers
+#   ensure_stack_image     # make paas/stack:bookworm (or $1) unless it exists
+#
+# Every step is idempotent: it does nothing when its work is already done. The functions
+# work under `set -euo pipefail` and return non-zero (with a message on stderr) on failure.
 
 PAAS_CACHE_DIR="${PAAS_CACHE_DIR:-/var/cache/paas}"
+PAAS_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-log() { printf -- '-----> %s\n' "$*" >&2; }
+paas_step() { printf -- '-----> %s\n' "$*" >&2; }
+paas_fail() { printf -- ' !     %s\n' "$*" >&2; return 1; }
 
-as_root() {
+paas_as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Installs the system packages paas needs that are missing.
+# Installs the system packages paas needs that are missing: Docker, debootstrap, git,
+# curl, the CA bundle and the Postgres server binaries (for paasd's embedded Postgres and
+# the test suite).
 ensure_packages() {
   local missing=()
-  command -v docker >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  if ! command -v docker >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1; then
+    missing+=(docker.io)
+  fi
+  command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
   command -v git >/dev/null 2>&1 || missing+=(git)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
-  [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
-  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-  if [ "${#missing[@]}" -gt 0 ]; then
-    log "Installing ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+  if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing+=(postgresql-15)
   fi
+  [ "${#missing[@]}" -eq 0 ] && return 0
+
+  paas_step "Installing ${missing[*]}"
+  local log_file
+  log_file="$(mktemp /tmp/paas-apt.XXXXXX)"
+  if ! paas_as_root apt-get update -qq >"$log_file" 2>&1; then
+    tail -n 20 "$log_file" >&2
+    rm -f "$log_file"
+    paas_fail "apt-get update failed"
+    return 1
+  fi
+  # postgresql-15 exists on Debian 12; elsewhere take the distribution's default version.
+  local i
+  for i in "${!missing[@]}"; do
+    if [ "${missing[$i]}" = postgresql-15 ] && ! apt-cache show postgresql-15 >/dev/null 2>&1; then
+      missing[i]=postgresql
+    fi
+  done
+  if ! paas_as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log_file" 2>&1; then
+    tail -n 30 "$log_file" >&2
+    rm -f "$log_file"
+    paas_fail "apt-get install ${missing[*]} failed"
+    return 1
+  fi
+  rm -f "$log_file"
 }
 
-# Starts dockerd in the background when no engine answers.
+# Starts dockerd in the background (in its own session, so it outlives the calling
+# script) when no Docker engine answers, and waits up to 60 s for it.
 ensure_dockerd() {
   if docker info >/dev/null 2>&1; then return 0; fi
+  command -v dockerd >/dev/null 2>&1 || { paas_fail "dockerd is not installed (run ensure_packages)"; return 1; }
   local log_file="${PAAS_DOCKERD_LOG:-/var/log/paas-dockerd.log}"
-  log "Starting dockerd (log: $log_file)"
-  as_root sh -c "nohup dockerd >'$log_file' 2>&1 &"
+  paas_step "Starting dockerd (log: $log_file)"
+  mkdir -p "$(dirname "$log_file")"
+  paas_as_root setsid dockerd >>"$log_file" 2>&1 </dev/null &
   local i
   for i in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then return 0; fi
     sleep 1
   done
-  echo "dockerd did not come up within 60 s; see $log_file" >&2
+  tail -n 20 "$log_file" >&2 || true
+  paas_fail "dockerd did not answer within 60 s; see $log_file"
   return 1
 }
 
-# Makes the stack image unless it exists.
+# Makes the stack image (default $PAAS_STACK_IMAGE or paas/stack:bookworm) unless it
+# exists locally. No registry is needed: see scripts/stack-build.sh.
 ensure_stack_image() {
   local image="${1:-${PAAS_STACK_IMAGE:-paas/stack:bookworm}}"
   if docker image inspect "$image" >/dev/null 2>&1; then return 0; fi
-  "$(dirname "${BASH_SOURCE[0]}")/stack-build.sh" "$image"
+  paas_step "Stack image $image is missing: building it"
+  "$PAAS_LIB_DIR/stack-build.sh" "$image"
 }
