@@ -6,6 +6,7 @@
 )]
 
 mod push;
+mod run;
 mod support;
 
 use std::process::Command;

@@ -32,6 +32,9 @@ pub fn free_port() -> u16 {
 
 /// A paasd process with its own data dir and embedded Postgres, stopped on drop.
 pub struct Paasd {
+    /// This paasd's `PAAS_INSTANCE`: its dynos' label, so parallel tests never touch
+    /// each other's containers.
+    pub instance: String,
     pub data: tempfile::TempDir,
     pub port: u16,
     pub token: String,
@@ -53,14 +56,18 @@ impl Paasd {
         std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
         let port = free_port();
+        let instance = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let log = std::fs::File::create(data.path().join("paasd.log")).expect("log file");
         let child = Self::command(data.path(), port)
+            .env("PAAS_INSTANCE", &instance)
+            .env("PAAS_DYNO_GRACE", "3")
             .envs(env.iter().copied())
             .stdout(log)
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn paasd");
         let mut paasd = Self {
+            instance,
             data,
             port,
             token: String::new(),
@@ -68,6 +75,7 @@ impl Paasd {
         };
         paasd.wait_healthy().await;
         let out = Self::command(paasd.data.path(), port)
+            .env("PAAS_INSTANCE", &paasd.instance)
             .args(["tokens", "create", "--name", "e2e"])
             .output()
             .expect("paasd tokens create");
@@ -160,11 +168,95 @@ impl Drop for Paasd {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
+        // paasd leaves dynos running on purpose; the test does not.
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=paas.instance={}", self.instance),
+            ])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .arg("rm")
+                .arg("-f")
+                .args(&ids)
+                .output();
+        }
+    }
+}
+
+impl Paasd {
+    /// Polls the dynos API until `done` holds (panics after `secs`).
+    pub async fn wait_dynos(
+        &self,
+        app: &str,
+        secs: u64,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let dynos = self
+                .api(reqwest::Method::GET, &format!("/apps/{app}/dynos"), None)
+                .await;
+            let dynos = dynos.as_array().cloned().unwrap_or_default();
+            if done(&dynos) {
+                return dynos;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dynos of {app} did not get there in {secs}s: {dynos:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// GET / from a running web dyno of `app` (straight to its container address).
+    pub async fn get_from_web(&self, app: &str, dyno: &str) -> String {
+        let out = Command::new("docker")
+            .args([
+                "ps",
+                "-q",
+                "--filter",
+                &format!("label=paas.instance={}", self.instance),
+                "--filter",
+                &format!("label=paas.app_name={app}"),
+            ])
+            .output()
+            .expect("docker ps");
+        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let inspect = Command::new("docker")
+                .args(["inspect", "--format", "{{index .Config.Labels \"paas.type\"}}.{{index .Config.Labels \"paas.index\"}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id])
+                .output()
+                .expect("docker inspect");
+            let text = String::from_utf8_lossy(&inspect.stdout).trim().to_owned();
+            if let Some((name, ip)) = text.split_once(' ') {
+                if name == dyno {
+                    let body = reqwest::get(format!("http://{ip}:5000/"))
+                        .await
+                        .expect("GET dyno")
+                        .text()
+                        .await
+                        .expect("body");
+                    return body;
+                }
+            }
+        }
+        panic!("no running {dyno} for {app}");
     }
 }
 

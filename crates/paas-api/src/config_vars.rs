@@ -36,6 +36,7 @@ async fn update(
     if let Some(release) = release {
         // Names only: config values never reach the logs.
         tracing::info!(app = %app.name, release = %format!("v{}", release.version), description = %release.description, "config changed");
+        state.nudge.notify_one();
     }
     Ok(Json(config.into_map()))
 }

@@ -73,6 +73,7 @@ async fn scale(
         .map(|(k, q)| format!("{k}={}", q.get()))
         .collect();
     tracing::info!(app = %app.name, scale = %summary.join(" "), "formation scaled");
+    state.nudge.notify_one();
     Ok(formation)
 }
 

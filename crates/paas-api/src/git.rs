@@ -233,9 +233,13 @@ async fn push_hook(
     };
     let (tx, rx) = mpsc::channel::<String>(256);
     let builder = state.builder.clone();
+    let nudge = state.nudge.clone();
     tokio::spawn(async move {
         let verdict = match builder.build_push(&ticket, &refs, &dirs, tx.clone()).await {
-            Ok(PushOutcome::Released { .. }) => PUSH_STATUS_OK,
+            Ok(PushOutcome::Released { .. }) => {
+                nudge.notify_one();
+                PUSH_STATUS_OK
+            }
             Ok(PushOutcome::Rejected) => PUSH_STATUS_FAILED,
             Err(e) => {
                 tracing::error!(app = %ticket.app, error = %e, "push failed");

@@ -10,6 +10,7 @@ mod account;
 mod apps;
 mod builds;
 mod config_vars;
+mod dynos;
 mod error;
 mod extract;
 mod formation;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: std::sync::Arc<ApiSettings>,
     pub builder: std::sync::Arc<paas_builder::Builder>,
+    /// Wakes the supervisor after anything that changes what should run.
+    pub nudge: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Every route of the control API, with request ids and tracing.
@@ -61,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(releases::router())
         .merge(formation::router())
         .merge(builds::router())
+        .merge(dynos::router())
         .merge(git::router())
         .fallback(|| async { ApiError::NoSuchRoute })
         .method_not_allowed_fallback(|| async { ApiError::NoSuchRoute })

@@ -86,6 +86,7 @@ async fn rollback(
         .await
         .map_err(release_not_found)?;
     tracing::info!(app = %app.name, release = %format!("v{}", release.version), description = %release.description, "rolled back");
+    state.nudge.notify_one();
     Ok((
         StatusCode::CREATED,
         Json(present::release(&release, &token, &state.settings)),

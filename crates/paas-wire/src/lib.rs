@@ -246,6 +246,26 @@ pub struct Build {
     pub updated_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dyno {
+    pub id: Uuid,
+    /// `web.1`
+    pub name: String,
+    #[serde(rename = "type")]
+    pub process_type: String,
+    /// `starting`, `up`, `crashed`, `down`
+    pub state: String,
+    pub command: String,
+    pub size: String,
+    pub release: Option<ReleaseRefBody>,
+    pub app: IdName,
+    pub attach_url: Option<String>,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

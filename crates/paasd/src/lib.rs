@@ -81,6 +81,20 @@ async fn serve_with(
         );
     }
     let builder = Arc::new(builder(settings, store.clone())?);
+    let nudge = Arc::new(tokio::sync::Notify::new());
+    let (supervisor, _routes) = paas_supervisor::Supervisor::new(
+        store.clone(),
+        builder.docker().clone(),
+        paas_supervisor::SupervisorSettings {
+            domain: settings.domain.clone(),
+            memory_bytes: settings.dynos.memory_bytes,
+            grace_secs: settings.dynos.grace_secs,
+            health_timeout: std::time::Duration::from_secs(settings.dynos.health_timeout_secs),
+            instance: settings.dynos.instance.clone(),
+            ..Default::default()
+        },
+    );
+    let supervisor = tokio::spawn(Arc::new(supervisor).run(nudge.clone(), shutdown.child_token()));
     let state = AppState {
         store,
         settings: Arc::new(ApiSettings {
@@ -90,6 +104,7 @@ async fn serve_with(
             local_url: local_url(settings.api_addr),
         }),
         builder,
+        nudge,
     };
     let listener = tokio::net::TcpListener::bind(settings.api_addr)
         .await
@@ -101,10 +116,14 @@ async fn serve_with(
         })?;
     tracing::info!(addr = %listener.local_addr()?, public_url = %settings.public_url, "control API listening");
     axum::serve(listener, paas_api::router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
         .context("serving the control API")?;
     tracing::info!("control API stopped");
+    shutdown.cancel();
+    if let Err(e) = supervisor.await {
+        tracing::error!(error = %e, "the supervisor task panicked");
+    }
     Ok(())
 }
 

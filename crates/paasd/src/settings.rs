@@ -19,6 +19,17 @@ pub struct Settings {
     pub log_format: Option<LogFormat>,
     pub db_max_connections: u32,
     pub build: BuildConfig,
+    pub dynos: DynoConfig,
+}
+
+/// How dynos run (SPEC §4).
+#[derive(Debug, Clone)]
+pub struct DynoConfig {
+    pub memory_bytes: i64,
+    pub grace_secs: i32,
+    pub health_timeout_secs: u64,
+    /// Labels this installation's containers (two paasd on one Docker engine).
+    pub instance: String,
 }
 
 /// How builds run (SPEC §6): caps, and what they need to reach package registries.
@@ -166,7 +177,34 @@ impl Settings {
             .filter_map(|k| get(k).map(|v| ((*k).to_owned(), v)))
             .collect(),
         };
+        let seconds = |name: &str, default: u64, max: u64| -> anyhow::Result<u64> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => match raw.trim().trim_end_matches('s').parse::<u64>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => bail!("{name}={raw:?} must be a number of seconds from 1 to {max}"),
+                },
+            }
+        };
+        let instance = get("PAAS_INSTANCE").unwrap_or_else(|| "paas".into());
+        if !instance
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            || instance.len() > 64
+        {
+            bail!("PAAS_INSTANCE={instance:?} must be up to 64 letters, digits, '-' or '_'");
+        }
+        let dynos = DynoConfig {
+            memory_bytes: parse_bytes(
+                "PAAS_DYNO_MEMORY",
+                &get("PAAS_DYNO_MEMORY").unwrap_or_else(|| "512m".into()),
+            )?,
+            grace_secs: seconds("PAAS_DYNO_GRACE", 30, 3600)? as i32,
+            health_timeout_secs: seconds("PAAS_HEALTH_TIMEOUT", 60, 3600)?,
+            instance,
+        };
         Ok(Self {
+            dynos,
             build,
             database_url,
             data_dir: PathBuf::from(get("PAAS_DATA_DIR").unwrap_or_else(|| "./.paas".into())),
@@ -228,6 +266,9 @@ mod tests {
             ("PAAS_BUILD_MEMORY", "10m"),
             ("PAAS_BUILD_CPUS", "0"),
             ("PAAS_BUILD_CA_BUNDLE", "/no/such/file"),
+            ("PAAS_DYNO_GRACE", "forever"),
+            ("PAAS_HEALTH_TIMEOUT", "0"),
+            ("PAAS_INSTANCE", "two words"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");

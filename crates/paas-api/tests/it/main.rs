@@ -64,6 +64,7 @@ impl TestApi {
             store: store.clone(),
             settings: settings.into(),
             builder: builder.into(),
+            nudge: Default::default(),
         };
         let router = paas_api::router(state);
         Self {
