@@ -244,16 +244,13 @@ impl Paasd {
                 .output()
                 .expect("docker inspect");
             let text = String::from_utf8_lossy(&inspect.stdout).trim().to_owned();
-            if let Some((name, ip)) = text.split_once(' ') {
-                if name == dyno {
-                    let body = reqwest::get(format!("http://{ip}:5000/"))
-                        .await
-                        .expect("GET dyno")
-                        .text()
-                        .await
-                        .expect("body");
-                    return body;
-                }
+            if let Some((_, ip)) = text.split_once(' ').filter(|(name, _)| *name == dyno) {
+                return reqwest::get(format!("http://{ip}:5000/"))
+                    .await
+                    .expect("GET dyno")
+                    .text()
+                    .await
+                    .expect("body");
             }
         }
         panic!("no running {dyno} for {app}");
