@@ -74,3 +74,92 @@ async fn a_pushed_app_runs_its_formation_rolls_config_changes_and_scales() {
         .wait_dynos("runner", 90, |d| d.len() == 1 && up(d, "web") == 1)
         .await;
 }
+
+#[tokio::test]
+async fn one_off_dynos_stream_output_forward_the_exit_status_and_are_removed() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("oneoff").await;
+    let dir = tempfile::tempdir().unwrap();
+    // Before any deploy there is nothing to run.
+    let out = paasd.paas(dir.path(), &["run", "-a", "oneoff", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        support::stderr(&out).contains("git push it first"),
+        "{}",
+        support::stderr(&out)
+    );
+
+    let repo = fixture_repo("procfile-shell");
+    assert!(paasd.push(repo.path(), "oneoff", "main").status.success());
+    paasd
+        .api(
+            Method::PATCH,
+            "/apps/oneoff/config-vars",
+            Some(json!({"FOO": "from config"})),
+        )
+        .await;
+
+    let out = paasd.paas(
+        dir.path(),
+        &[
+            "run",
+            "-a",
+            "oneoff",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$DYNO says $FOO\"; ls /app/server.sh; exit 7",
+        ],
+    );
+    let stdout = support::stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "the exit status is forwarded: {stdout} {}",
+        support::stderr(&out)
+    );
+    assert!(stdout.contains("run.1 says from config"), "{stdout}");
+    assert!(
+        stdout.contains("/app/server.sh"),
+        "it runs the release's code: {stdout}"
+    );
+    let ok = paasd.paas(dir.path(), &["run", "-a", "oneoff", "--", "echo", "fine"]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(support::stdout(&ok).trim(), "fine");
+
+    let detached = paasd.paas(
+        dir.path(),
+        &["run:detached", "-a", "oneoff", "--", "sleep", "1"],
+    );
+    assert!(detached.status.success(), "{}", support::stderr(&detached));
+    assert!(
+        support::stderr(&detached).contains("run.3"),
+        "{}",
+        support::stderr(&detached)
+    );
+
+    // Every one-off container is gone once done (the detached one after it exits).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                "label=paas.kind=one_off",
+                "--filter",
+                &format!("label=paas.instance={}", paasd.instance),
+            ])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "one-off containers were left behind"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

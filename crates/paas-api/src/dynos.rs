@@ -1,15 +1,23 @@
-//! `/apps/{app}/dynos`: the dynos as the supervisor last observed them in Docker.
+//! `/apps/{app}/dynos`: the formation's dynos as the supervisor last observed them in
+//! Docker, and one-off dynos (`paas run`).
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use paas_core::{ConfigKey, DynoName};
 use paas_wire as wire;
+use tokio::sync::mpsc;
 
-use crate::extract::ApiPath;
+use crate::extract::{ApiJson, ApiPath};
 use crate::{ApiError, AppState, Authenticated, apps};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/apps/{app}/dynos", get(list))
+    Router::new()
+        .route("/apps/{app}/dynos", get(list).post(create))
+        .route("/apps/{app}/dynos/{name}/attach", get(attach))
 }
 
 async fn list(
@@ -43,4 +51,126 @@ async fn list(
             })
             .collect(),
     ))
+}
+
+/// A one-off dyno from the current release, with its config (plus `env`). Attached, the
+/// answer's `attach_url` streams its output; detached, it runs and is removed when done.
+async fn create(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+    ApiJson(body): ApiJson<wire::DynoCreate>,
+) -> Result<(StatusCode, Json<wire::Dyno>), ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let command = body.command.trim();
+    if command.is_empty() {
+        return Err(ApiError::Invalid("command must not be empty.".into()));
+    }
+    let mut extra = Vec::new();
+    for (key, value) in body.env.iter().flatten() {
+        let key = ConfigKey::parse(key)?;
+        extra.push(format!("{key}={value}"));
+    }
+    let (target, n) = state.store.one_off_target(app.app_id).await?;
+    let name = format!("run.{n}");
+    let mut env: Vec<String> = target
+        .config
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    env.extend(extra);
+    env.push(format!("DYNO={name}"));
+    env.push(format!("PS={name}"));
+    let detached = !body.attach.unwrap_or(false);
+    let spec = paas_docker::OneOffSpec {
+        instance: state.settings.instance.clone(),
+        app_name: app.name.clone(),
+        release_id: target.release_id.to_string(),
+        version: target.version,
+        name: name.clone(),
+        image: target.image.clone(),
+        command: command.to_owned(),
+        env,
+        memory_bytes: state.settings.dyno_memory_bytes,
+        pids: 512,
+        detached,
+    };
+    state
+        .builder
+        .docker()
+        .run_one_off(&spec)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    tracing::info!(app = %app.name, dyno = %name, release = %format!("v{}", target.version), detached, "one-off dyno started");
+    let now = chrono::Utc::now();
+    let attach_url = (!detached).then(|| {
+        format!(
+            "{}/apps/{}/dynos/{name}/attach",
+            state.settings.public_url.trim_end_matches('/'),
+            app.name
+        )
+    });
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::Dyno {
+            id: uuid::Uuid::now_v7(),
+            name,
+            process_type: "run".into(),
+            state: "starting".into(),
+            command: command.to_owned(),
+            size: "basic".into(),
+            release: Some(wire::ReleaseRefBody {
+                id: target.release_id,
+                version: target.version,
+            }),
+            app: wire::IdName {
+                id: app.app_id,
+                name: app.name.clone(),
+            },
+            attach_url,
+            created_at: now,
+            updated_at: now,
+        }),
+    ))
+}
+
+/// Streams a one-off dyno's output from its start, ends with its exit status line, and
+/// removes the container.
+async fn attach(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath((app, name)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let name = DynoName::parse(&name)?;
+    let docker = state.builder.docker().clone();
+    let id = docker
+        .find_one_off(&state.settings.instance, &app.name, &name.to_string())
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?
+        .ok_or_else(|| ApiError::NotFound(format!("Couldn't find that dyno ({name}).")))?;
+    let (tx, rx) = mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let lines = tx.clone();
+        let status = docker.follow_and_reap(&id, move |line| {
+            let _ = lines.send(line);
+        });
+        let code = match status.await {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::warn!(error = %e, "following a one-off dyno failed");
+                -1
+            }
+        };
+        let _ = tx.send(format!("{}{code}", wire::EXIT_STATUS_PREFIX));
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|line| (Ok::<_, std::io::Error>(Bytes::from(line + "\n")), rx))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from_stream(body))
+        .map_err(|e| ApiError::Internal(Box::new(e)))
 }

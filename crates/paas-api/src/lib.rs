@@ -41,6 +41,10 @@ pub struct ApiSettings {
     pub public_url: String,
     /// Where processes on this host reach the API (git hooks call back here).
     pub local_url: String,
+    /// The installation's container label (`PAAS_INSTANCE`), for one-off dynos.
+    pub instance: String,
+    /// Memory limit of one-off dynos, as of formation dynos.
+    pub dyno_memory_bytes: i64,
 }
 
 /// Cheap-to-clone handles shared by every handler.

@@ -8,7 +8,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{apps, buildpacks, builds, config, git, ps, releases};
+use crate::{apps, buildpacks, builds, config, git, ps, releases, run};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -55,6 +55,8 @@ pub enum Command {
     Builds(builds::Command),
     #[command(flatten)]
     Buildpacks(buildpacks::Command),
+    #[command(flatten)]
+    Run(run::Command),
 }
 
 #[cfg(test)]

@@ -120,6 +120,44 @@ impl Client {
         self.send(Method::DELETE, path, None, None::<&()>).await
     }
 
+    /// Streams a plain-text resource at an absolute `url` (a one-off dyno's attach URL)
+    /// line by line as it arrives.
+    pub async fn stream_lines(
+        &self,
+        url: &str,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<(), ApiError> {
+        let mut request = self.http.get(url).header(ACCEPT, HEROKU_V3_MEDIA_TYPE);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let mut response = request.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| self.transport_error(&e))?;
+            return Err(self.status_error(status, &body));
+        }
+        let mut pending = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(&e))?
+        {
+            pending.extend_from_slice(&chunk);
+            while let Some(newline) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=newline).collect();
+                on_line(String::from_utf8_lossy(&line[..line.len() - 1]).as_ref());
+            }
+        }
+        if !pending.is_empty() {
+            on_line(String::from_utf8_lossy(&pending).as_ref());
+        }
+        Ok(())
+    }
+
     /// GET of a plain-text resource (a build's output).
     pub async fn get_text(&self, path: &str) -> Result<String, ApiError> {
         let bytes = self.send_raw(Method::GET, path, None, None::<&()>).await?;

@@ -22,6 +22,9 @@ pub enum Error {
     /// The command was refused locally, before or instead of a request.
     #[error("{0}")]
     Refused(String),
+    /// A one-off dyno exited non-zero: `paas run` exits with the same status.
+    #[error("the command exited with status {0}")]
+    Exit(i32),
     #[error("could not write the output: {0}")]
     Output(#[from] std::io::Error),
 }

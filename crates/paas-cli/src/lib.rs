@@ -25,6 +25,7 @@ pub mod output;
 pub mod ps;
 pub mod releases;
 pub mod repo;
+pub mod run;
 pub mod settings;
 
 pub use cli::Cli;
@@ -44,5 +45,6 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Git(cmd) => git::run(&ctx, cmd).await,
         cli::Command::Builds(cmd) => builds::run(&ctx, cmd).await,
         cli::Command::Buildpacks(cmd) => buildpacks::run(&ctx, cmd).await,
+        cli::Command::Run(cmd) => run::run(&ctx, cmd).await,
     }
 }

@@ -13,10 +13,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
+        // `paas run` forwards the one-off dyno's exit status as its own.
+        Err(err) => match err.downcast_ref::<paas_cli::Error>() {
+            Some(paas_cli::Error::Exit(code)) => ExitCode::from(u8::try_from(*code).unwrap_or(1)),
+            _ => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

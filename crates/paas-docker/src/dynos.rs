@@ -328,6 +328,149 @@ impl Docker {
     }
 }
 
+/// A one-off dyno (`paas run`): not part of the formation, so the supervisor leaves it
+/// alone (`paas.kind=one_off`); it is removed once its output has been read, or at
+/// once when detached.
+#[derive(Debug, Clone)]
+pub struct OneOffSpec {
+    pub instance: String,
+    pub app_name: String,
+    pub release_id: String,
+    pub version: i32,
+    /// `run.N`
+    pub name: String,
+    pub image: String,
+    pub command: String,
+    pub env: Vec<String>,
+    pub memory_bytes: i64,
+    pub pids: i64,
+    pub detached: bool,
+}
+
+impl Docker {
+    pub async fn run_one_off(&self, spec: &OneOffSpec) -> Result<String, DockerError> {
+        let api = self.api().await?;
+        self.ensure_network(&format!("paas-{}", spec.app_name))
+            .await?;
+        let image_user = api
+            .inspect_image(&spec.image)
+            .await?
+            .config
+            .and_then(|c| c.user)
+            .unwrap_or_default();
+        let user = match image_user.as_str() {
+            "" | "root" | "0" | "0:0" | "root:root" => format!("{BUILD_USER}:{BUILD_USER}"),
+            other => other.to_owned(),
+        };
+        let labels = HashMap::from([
+            ("paas.managed".to_owned(), "1".to_owned()),
+            ("paas.kind".to_owned(), "one_off".to_owned()),
+            ("paas.instance".to_owned(), spec.instance.clone()),
+            ("paas.app_name".to_owned(), spec.app_name.clone()),
+            ("paas.release".to_owned(), spec.release_id.clone()),
+            ("paas.version".to_owned(), spec.version.to_string()),
+            ("paas.dyno".to_owned(), spec.name.clone()),
+        ]);
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            user: Some(user),
+            cmd: Some(dyno_command(&spec.command)),
+            entrypoint: Some(vec![]),
+            env: Some(spec.env.clone()),
+            labels: Some(labels),
+            hostname: Some(spec.name.clone()),
+            host_config: Some(HostConfig {
+                memory: Some(spec.memory_bytes),
+                memory_swap: Some(spec.memory_bytes),
+                pids_limit: Some(spec.pids),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                privileged: Some(false),
+                init: Some(true),
+                auto_remove: Some(spec.detached),
+                network_mode: Some(format!("paas-{}", spec.app_name)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let name = format!("{}.{}.{}", spec.instance, spec.app_name, spec.name);
+        let id = api
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await?
+            .id;
+        api.start_container(&id, None).await?;
+        Ok(id)
+    }
+
+    /// The container of one-off dyno `name` (`run.7`) of `app`, if it still exists.
+    pub async fn find_one_off(
+        &self,
+        instance: &str,
+        app: &str,
+        name: &str,
+    ) -> Result<Option<String>, DockerError> {
+        let api = self.api().await?;
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![
+                "paas.kind=one_off".to_owned(),
+                format!("paas.instance={instance}"),
+                format!("paas.app_name={app}"),
+                format!("paas.dyno={name}"),
+            ],
+        )]);
+        let found = api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        Ok(found.into_iter().find_map(|c| c.id))
+    }
+
+    /// Follows a container's output from its start, line by line, until it exits; then
+    /// returns its exit status and removes it.
+    pub async fn follow_and_reap(
+        &self,
+        id: &str,
+        mut on_line: impl FnMut(String),
+    ) -> Result<i64, DockerError> {
+        let api = self.api().await?;
+        let options = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = api.logs(id, Some(options));
+        let mut pending = String::new();
+        while let Some(chunk) = logs.next().await {
+            pending.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+            while let Some(newline) = pending.find('\n') {
+                let line: String = pending.drain(..=newline).collect();
+                on_line(line.trim_end_matches(['\n', '\r']).to_owned());
+            }
+        }
+        if !pending.is_empty() {
+            on_line(pending);
+        }
+        let mut wait =
+            api.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+        let code = match wait.next().await {
+            Some(Ok(exit)) => exit.status_code,
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => return Err(e.into()),
+            None => -1,
+        };
+        self.remove_container_now(id).await?;
+        Ok(code)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

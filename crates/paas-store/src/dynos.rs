@@ -114,6 +114,28 @@ impl Store {
             .collect())
     }
 
+    /// The app's current release with an image to run one-off dynos from, and the next
+    /// `run.N` number.
+    pub async fn one_off_target(&self, app_id: Uuid) -> Result<(DesiredApp, i32), StoreError> {
+        let app = self
+            .desired_apps()
+            .await?
+            .into_iter()
+            .find(|a| a.app_id == app_id)
+            .ok_or_else(|| {
+                StoreError::Conflict(
+                    "The app has no deployed code to run: git push it first.".into(),
+                )
+            })?;
+        let n: i32 = sqlx::query_scalar(
+            "update app set run_seq = run_seq + 1 where app_id = $1 returning run_seq",
+        )
+        .bind(app_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((app, n))
+    }
+
     /// Replaces what is recorded about an app's dynos with what was just observed.
     pub async fn record_dynos(&self, app_id: Uuid, dynos: &[DynoReport]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;

@@ -266,6 +266,25 @@ pub struct Dyno {
     pub updated_at: DateTime<Utc>,
 }
 
+/// `POST /apps/{app}/dynos`: a one-off dyno.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynoCreate {
+    pub command: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub process_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_live: Option<i64>,
+}
+
+/// The last line of an attached one-off dyno's stream, carrying its exit status.
+pub const EXIT_STATUS_PREFIX: &str = "::paas-exit-status:: ";
+
 #[cfg(test)]
 mod tests {
     use super::*;

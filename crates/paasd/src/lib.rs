@@ -102,6 +102,8 @@ async fn serve_with(
             router_port: settings.router_addr.port(),
             public_url: settings.public_url.clone(),
             local_url: local_url(settings.api_addr),
+            instance: settings.dynos.instance.clone(),
+            dyno_memory_bytes: settings.dynos.memory_bytes,
         }),
         builder,
         nudge,

@@ -39,6 +39,8 @@ impl TestApi {
             router_port: 8080,
             public_url: "http://127.0.0.1:5000".into(),
             local_url: "http://127.0.0.1:5000".into(),
+            instance: "api-tests".into(),
+            dyno_memory_bytes: 256 << 20,
         };
         let data = tempfile::tempdir().expect("tempdir");
         let builder = paas_builder::Builder::new(
