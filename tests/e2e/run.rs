@@ -163,3 +163,58 @@ async fn one_off_dynos_stream_output_forward_the_exit_status_and_are_removed() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
+
+#[tokio::test]
+async fn the_release_phase_gates_the_release_and_a_failure_moves_nothing() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("phased").await;
+    let repo = fixture_repo("procfile-shell");
+    let procfile = repo.path().join("Procfile");
+    let base = std::fs::read_to_string(&procfile).unwrap();
+    std::fs::write(
+        &procfile,
+        format!("{base}release: echo \"migrating in $DYNO\"\n"),
+    )
+    .unwrap();
+    support::commit_all(repo.path(), "with a release phase");
+    let out = paasd.push(repo.path(), "phased", "main");
+    let text = support::stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Running release command") && text.contains("migrating in release.2"),
+        "{text}"
+    );
+    paasd
+        .wait_dynos("phased", 90, |d| {
+            d.iter()
+                .any(|x| x["state"] == "up" && x["release"]["version"] == 2)
+        })
+        .await;
+
+    std::fs::write(
+        &procfile,
+        format!("{base}release: echo broken migration; exit 4\n"),
+    )
+    .unwrap();
+    support::commit_all(repo.path(), "failing release phase");
+    let out = paasd.push(repo.path(), "phased", "main");
+    let text = support::stderr(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("broken migration") && text.contains("exited with status 4"),
+        "{text}"
+    );
+    let releases = paasd.api(Method::GET, "/apps/phased/releases", None).await;
+    let v3 = &releases[2];
+    assert_eq!(v3["status"], "failed");
+    assert_eq!(v3["current"], false);
+    assert_eq!(releases[1]["current"], true, "v2 stays current");
+    // Nothing rolled: the web dyno still runs v2.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let dynos = paasd.wait_dynos("phased", 10, |d| !d.is_empty()).await;
+    assert!(
+        dynos.iter().all(|d| d["release"]["version"] == 2),
+        "{dynos:?}"
+    );
+}

@@ -62,6 +62,9 @@ pub struct BuildSettings {
     /// `http://<app>.<domain>:<port>/` is printed at the end of a push.
     pub domain: String,
     pub router_port: u16,
+    /// The installation's container label and dyno memory, for the release phase.
+    pub instance: String,
+    pub dyno_memory_bytes: i64,
 }
 
 /// The outcome of a push, as the hook needs it.
@@ -243,10 +246,52 @@ impl Builder {
                 self.store
                     .finish_build(build.build_id, Ok((&image, &procfile)), &log)
                     .await?;
-                let release = self
-                    .store
-                    .create_deploy_release(ticket.app_id, build.build_id, ReleaseStatus::Succeeded)
-                    .await?;
+                let release = match procfile.release_command() {
+                    None => {
+                        self.store
+                            .create_deploy_release(
+                                ticket.app_id,
+                                build.build_id,
+                                ReleaseStatus::Succeeded,
+                            )
+                            .await?
+                    }
+                    Some(command) => {
+                        let pending = self
+                            .store
+                            .create_deploy_release(
+                                ticket.app_id,
+                                build.build_id,
+                                ReleaseStatus::Pending,
+                            )
+                            .await?;
+                        let code = self
+                            .release_phase(ticket, &pending, &image, command, &mut out)
+                            .await?;
+                        if code != 0 {
+                            let reason = format!("The release command exited with status {code}");
+                            self.store
+                                .finish_release(
+                                    pending.release_id,
+                                    ReleaseStatus::Failed,
+                                    Some(&reason),
+                                )
+                                .await?;
+                            out.fail(&format!(
+                                "{reason}: v{} is marked failed and nothing moved.",
+                                pending.version
+                            ))
+                            .await;
+                            out.fail("Push rejected: the release phase failed; the current release keeps running.")
+                                .await;
+                            tracing::info!(app = %ticket.app, release = %format!("v{}", pending.version), code, "release phase failed");
+                            return Ok(PushOutcome::Rejected);
+                        }
+                        self.store
+                            .finish_release(pending.release_id, ReleaseStatus::Succeeded, None)
+                            .await?
+                    }
+                };
                 out.line(detail(&format!(
                     "Released v{} ({:.1}s)",
                     release.version,
@@ -607,6 +652,64 @@ impl Builder {
             None => Procfile::default(),
         };
         Ok(Ok((image, defaults)))
+    }
+
+    /// Runs the Procfile's `release:` command as a one-off dyno of the pending release,
+    /// streaming its output to the pusher; returns its exit status.
+    async fn release_phase(
+        &self,
+        ticket: &PushTicket,
+        release: &paas_store::Release,
+        image: &str,
+        command: &str,
+        out: &mut Output,
+    ) -> Result<i64, BuildError> {
+        out.line(header(&format!("Running release command: {command}")))
+            .await;
+        let started = Instant::now();
+        let name = format!("release.{}", release.version);
+        let mut env: Vec<String> = release
+            .config
+            .0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        env.push(format!("DYNO={name}"));
+        let spec = paas_docker::OneOffSpec {
+            instance: self.settings.instance.clone(),
+            app_name: ticket.app.to_string(),
+            release_id: release.release_id.to_string(),
+            version: release.version,
+            name,
+            image: image.to_owned(),
+            command: command.to_owned(),
+            env,
+            memory_bytes: self.settings.dyno_memory_bytes,
+            pids: 512,
+            detached: false,
+        };
+        let id = self.docker.run_one_off(&spec).await?;
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        let follow = self.docker.follow_and_reap(&id, move |line| {
+            let _ = tx.send(line);
+        });
+        tokio::pin!(follow);
+        let code = loop {
+            tokio::select! {
+                biased;
+                Some(line) = rx.recv() => out.line(detail(&line)).await,
+                code = &mut follow => break code?,
+            }
+        };
+        while let Ok(line) = rx.try_recv() {
+            out.line(detail(&line)).await;
+        }
+        out.line(header(&format!(
+            "Release command done ({:.1}s)",
+            started.elapsed().as_secs_f64()
+        )))
+        .await;
+        Ok(code)
     }
 
     /// The directory of an app's own buildpack: an absolute path on this server, or a

@@ -160,6 +160,8 @@ pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder
             },
             domain: settings.domain.clone(),
             router_port: settings.router_addr.port(),
+            instance: settings.dynos.instance.clone(),
+            dyno_memory_bytes: settings.dynos.memory_bytes,
         },
     ))
 }

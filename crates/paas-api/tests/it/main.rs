@@ -60,6 +60,8 @@ impl TestApi {
                 },
                 domain: "localhost".into(),
                 router_port: 8080,
+                instance: "api-tests".into(),
+                dyno_memory_bytes: 256 << 20,
             },
         );
         let state = AppState {
