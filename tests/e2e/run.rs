@@ -50,6 +50,14 @@ async fn a_pushed_app_runs_its_formation_rolls_config_changes_and_scales() {
             .await
             .contains("hello from python from config")
     );
+    let (status, body) = paasd.get_via_router("runner").await;
+    assert_eq!(
+        (status, body.trim()),
+        (200, "hello from python from config"),
+        "the app answers at runner.localhost"
+    );
+    let (status, _) = paasd.get_via_router("no-such-app").await;
+    assert_eq!(status, 404);
     let builds = paasd.api(Method::GET, "/apps/runner/builds", None).await;
     assert_eq!(builds.as_array().unwrap().len(), 1, "no rebuild");
 

@@ -37,6 +37,7 @@ pub struct Paasd {
     pub instance: String,
     pub data: tempfile::TempDir,
     pub port: u16,
+    pub router_port: u16,
     pub token: String,
     child: Child,
 }
@@ -57,9 +58,11 @@ impl Paasd {
             .expect("chmod");
         let port = free_port();
         let instance = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let router_port = free_port();
         let log = std::fs::File::create(data.path().join("paasd.log")).expect("log file");
         let child = Self::command(data.path(), port)
             .env("PAAS_INSTANCE", &instance)
+            .env("PAAS_ROUTER_ADDR", format!("127.0.0.1:{router_port}"))
             .env("PAAS_DYNO_GRACE", "3")
             .envs(env.iter().copied())
             .stdout(log)
@@ -70,6 +73,7 @@ impl Paasd {
             instance,
             data,
             port,
+            router_port,
             token: String::new(),
             child,
         };
@@ -223,6 +227,20 @@ impl Paasd {
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// GET / through paasd's router, as a visitor of `http://<app>.localhost/` would.
+    pub async fn get_via_router(&self, app: &str) -> (u16, String) {
+        let response = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/", self.router_port))
+            .header("host", format!("{app}.localhost"))
+            .send()
+            .await
+            .expect("GET through the router");
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+        )
     }
 
     /// GET / from a running web dyno of `app` (straight to its container address).

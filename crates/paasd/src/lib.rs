@@ -82,7 +82,7 @@ async fn serve_with(
     }
     let builder = Arc::new(builder(settings, store.clone())?);
     let nudge = Arc::new(tokio::sync::Notify::new());
-    let (supervisor, _routes) = paas_supervisor::Supervisor::new(
+    let (supervisor, routes) = paas_supervisor::Supervisor::new(
         store.clone(),
         builder.docker().clone(),
         paas_supervisor::SupervisorSettings {
@@ -95,6 +95,24 @@ async fn serve_with(
         },
     );
     let supervisor = tokio::spawn(Arc::new(supervisor).run(nudge.clone(), shutdown.child_token()));
+    let router_listener = tokio::net::TcpListener::bind(settings.router_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "binding the router on PAAS_ROUTER_ADDR={}",
+                settings.router_addr
+            )
+        })?;
+    tracing::info!(addr = %router_listener.local_addr()?, domain = %settings.domain, "router listening");
+    let router = Arc::new(paas_router::Router::new(
+        routes,
+        paas_router::RouterSettings {
+            public_port: settings.router_addr.port(),
+            ..Default::default()
+        },
+        None,
+    ));
+    let router = tokio::spawn(router.serve(router_listener, shutdown.child_token()));
     let state = AppState {
         store,
         settings: Arc::new(ApiSettings {
@@ -123,8 +141,10 @@ async fn serve_with(
         .context("serving the control API")?;
     tracing::info!("control API stopped");
     shutdown.cancel();
-    if let Err(e) = supervisor.await {
-        tracing::error!(error = %e, "the supervisor task panicked");
+    for (name, task) in [("supervisor", supervisor), ("router", router)] {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, task = name, "a task panicked");
+        }
     }
     Ok(())
 }

@@ -36,6 +36,9 @@ fn paasd(data: &Path, port: u16) -> Command {
         .env_remove("DATABASE_URL")
         .env("PAAS_DATA_DIR", data)
         .env("PAAS_API_ADDR", format!("127.0.0.1:{port}"))
+        // Its own router port and container label: never touch another paasd's dynos.
+        .env("PAAS_ROUTER_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("PAAS_INSTANCE", format!("paasd-it-{port}"))
         .env("PAAS_LOG_FORMAT", "json")
         .stdin(Stdio::null());
     command

@@ -1,0 +1,190 @@
+//! What the router adds to and removes from requests and responses (RFC 9110 §7.6.1
+//! hop-by-hop headers; Heroku's X-Forwarded-*, X-Request-Id and Via).
+
+use std::net::IpAddr;
+
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Uri};
+use paas_core::routes::Backend;
+
+use crate::{Body, Ctx};
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, and those the `Connection` header names. An upgrade keeps
+/// `Connection: upgrade` and `Upgrade`, which must reach the dyno.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        if !(keep_upgrade && name == header::UPGRADE) {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
+        if keep_upgrade && (*name == "upgrade" || *name == "connection") {
+            continue;
+        }
+        headers.remove(*name);
+    }
+    if keep_upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+}
+
+pub fn wants_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+}
+
+/// A request may go to a second dyno only if nothing of it can have been consumed: a
+/// bodiless idempotent request.
+pub fn is_retryable<B>(req: &Request<B>) -> bool {
+    matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !req.headers().contains_key(header::TRANSFER_ENCODING)
+        && req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v == "0")
+}
+
+/// The client's `X-Request-Id` when it is sane (20–200 of `[A-Za-z0-9+/=_-]`, Heroku's
+/// rule), else a new UUID.
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (20..=200).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=_-".contains(&b))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// `X-Forwarded-For` with the client's address appended.
+pub fn forwarded_for(headers: &HeaderMap, peer: IpAddr) -> String {
+    match headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        Some(previous) => format!("{previous}, {peer}"),
+        None => peer.to_string(),
+    }
+}
+
+pub(crate) fn upstream_request(
+    parts: &hyper::http::request::Parts,
+    body: Option<hyper::body::Incoming>,
+    backend: &Backend,
+    ctx: &Ctx,
+    public_port: u16,
+) -> Result<Request<Body>, hyper::http::Error> {
+    use http_body_util::BodyExt;
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let uri: Uri = format!("http://{}{path}", backend.addr).parse()?;
+    let mut headers = parts.headers.clone();
+    let upgrade = wants_upgrade(&headers);
+    strip_hop_by_hop(&mut headers, upgrade);
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set(&mut headers, "x-forwarded-for", &ctx.fwd);
+    set(&mut headers, "x-forwarded-proto", "http");
+    set(&mut headers, "x-forwarded-port", &public_port.to_string());
+    set(&mut headers, "x-request-id", &ctx.request_id);
+    set(
+        &mut headers,
+        "x-request-start",
+        &chrono::Utc::now().timestamp_millis().to_string(),
+    );
+    let via = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
+        Some(previous) => format!("{previous}, 1.1 paas"),
+        None => "1.1 paas".to_owned(),
+    };
+    set(&mut headers, "via", &via);
+    let body = match body {
+        Some(body) => body.boxed(),
+        None => crate::empty(),
+    };
+    let mut request = Request::builder()
+        .method(parts.method.clone())
+        .uri(uri)
+        .body(body)?;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_go_and_connection_named_ones_too() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_sane() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-request-id",
+            HeaderValue::from_static("abcdefghij0123456789"),
+        );
+        assert_eq!(request_id(&h), "abcdefghij0123456789");
+        h.insert("x-request-id", HeaderValue::from_static("short"));
+        assert_ne!(request_id(&h), "short");
+        h.insert(
+            "x-request-id",
+            HeaderValue::from_static("has spaces in it, which is bad!!"),
+        );
+        assert_eq!(request_id(&h).len(), 36);
+    }
+
+    #[test]
+    fn forwarded_for_appends_the_peer() {
+        let mut h = HeaderMap::new();
+        assert_eq!(forwarded_for(&h, "10.0.0.1".parse().unwrap()), "10.0.0.1");
+        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        assert_eq!(
+            forwarded_for(&h, "10.0.0.1".parse().unwrap()),
+            "1.2.3.4, 10.0.0.1"
+        );
+    }
+}
