@@ -90,7 +90,10 @@ struct Harness {
     _shutdown: tokio_util::sync::DropGuard,
 }
 
-fn table(entries: &[(&str, &str, &[(&str, SocketAddr)])]) -> RouteTable {
+/// (host, app, [(dyno, address)])
+type Entry<'a> = (&'a str, &'a str, &'a [(&'a str, SocketAddr)]);
+
+fn table(entries: &[Entry<'_>]) -> RouteTable {
     let mut t = RouteTable::default();
     for (host, app, backends) in entries {
         let backends = backends
