@@ -226,3 +226,94 @@ async fn the_release_phase_gates_the_release_and_a_failure_moves_nothing() {
         "{dynos:?}"
     );
 }
+
+#[tokio::test]
+async fn a_config_change_and_a_deploy_under_steady_load_fail_no_request() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("steady").await;
+    let repo = fixture_repo("procfile-shell");
+    assert!(paasd.push(repo.path(), "steady", "main").status.success());
+    paasd
+        .api(
+            Method::PATCH,
+            "/apps/steady/formation/web",
+            Some(json!({"quantity": 2})),
+        )
+        .await;
+    paasd.wait_dynos("steady", 90, |d| up(d, "web") == 2).await;
+    assert_eq!(paasd.get_via_router("steady").await.0, 200);
+
+    // A separate client: four workers, each a request after the other, until told to stop.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let url = format!("http://127.0.0.1:{}/", paasd.router_port);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, url) = (stop.clone(), url.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(10))
+                    .build()
+                    .unwrap();
+                let (mut ok, mut failed) = (0u32, Vec::new());
+                while !stop.is_cancelled() {
+                    match client
+                        .get(&url)
+                        .header("host", "steady.localhost")
+                        .send()
+                        .await
+                    {
+                        Ok(r) if r.status() == 200 => ok += 1,
+                        Ok(r) => failed.push(r.status().to_string()),
+                        Err(e) => failed.push(e.to_string()),
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+
+    paasd
+        .api(
+            Method::PATCH,
+            "/apps/steady/config-vars",
+            Some(json!({"ROUND": "1"})),
+        )
+        .await;
+    paasd
+        .wait_dynos("steady", 90, |d| {
+            up(d, "web") == 2
+                && d.iter()
+                    .filter(|x| x["type"] == "web")
+                    .all(|x| x["release"]["version"] == 3)
+        })
+        .await;
+    std::fs::write(repo.path().join("version.txt"), "2").unwrap();
+    support::commit_all(repo.path(), "deploy under load");
+    assert!(paasd.push(repo.path(), "steady", "main").status.success());
+    paasd
+        .wait_dynos("steady", 90, |d| {
+            up(d, "web") == 2
+                && d.iter()
+                    .filter(|x| x["type"] == "web")
+                    .all(|x| x["release"]["version"] == 4)
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    stop.cancel();
+
+    let (mut ok, mut failed) = (0, Vec::new());
+    for worker in workers {
+        let (o, f) = worker.await.unwrap();
+        ok += o;
+        failed.extend(f);
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failed.len(),
+        ok as usize + failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert!(ok > 100, "the load ran: {ok} requests");
+}
