@@ -84,6 +84,9 @@ pub struct Supervisor {
     settings: SupervisorSettings,
     routes: watch::Sender<Arc<RouteTable>>,
     retiring: Arc<Mutex<HashSet<String>>>,
+    /// Retirements decided in this pass, stopped only after the route table without
+    /// them is published.
+    to_stop: Mutex<Vec<String>>,
     memory: Mutex<Memory>,
 }
 
@@ -101,6 +104,7 @@ impl Supervisor {
             settings,
             routes,
             retiring: Arc::default(),
+            to_stop: Mutex::default(),
             memory: Mutex::default(),
         };
         (supervisor, rx)
@@ -180,6 +184,15 @@ impl Supervisor {
                 true
             }
         });
+        // Only now that no route leads to them: stop what this pass retired.
+        let to_stop = self
+            .to_stop
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        for container in to_stop {
+            self.stop_in_background(container);
+        }
         Ok(busy)
     }
 
@@ -448,8 +461,8 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Out of the route table first (the caller leaves it out of this pass's table), then
-    /// SIGTERM, grace, SIGKILL and removal in the background.
+    /// Marks a dyno as leaving: it is left out of this pass's route table, and stopped once
+    /// that table is published.
     fn retire(&self, container: String, slot: Slot, containers: &[ObservedContainer]) {
         if let Ok(mut r) = self.retiring.lock() {
             r.insert(container.clone());
@@ -461,12 +474,19 @@ impl Supervisor {
             release = %format!("v{}", who.map_or(0, |c| c.version)),
             "dyno stopping (SIGTERM, then SIGKILL after {}s)", self.settings.grace_secs
         );
+        if let Ok(mut v) = self.to_stop.lock() {
+            v.push(container);
+        }
+    }
+
+    /// SIGTERM after a short drain (routers finish requests already sent to the dyno),
+    /// SIGKILL after the grace period, then removal.
+    fn stop_in_background(&self, container: String) {
         let docker = self.docker.clone();
         let retiring = self.retiring.clone();
         let grace = self.settings.grace_secs;
-        // Let routers holding the previous table finish in-flight requests first.
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
             if let Err(e) = docker.stop_and_remove(&container, grace).await {
                 tracing::warn!(container = %container, error = %e, "stopping a dyno failed");
             }
