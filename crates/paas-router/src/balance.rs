@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use paas_core::routes::Backend;
@@ -14,8 +14,9 @@ const DOWN_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Default)]
 pub struct Balancer {
-    outstanding: Mutex<HashMap<SocketAddr, Arc<AtomicUsize>>>,
-    down: Mutex<HashMap<SocketAddr, Instant>>,
+    /// Read-mostly: a dyno's counter is inserted once, then only read.
+    outstanding: RwLock<HashMap<SocketAddr, Arc<AtomicUsize>>>,
+    down: RwLock<HashMap<SocketAddr, Instant>>,
 }
 
 /// Counts a request as outstanding on a dyno until dropped.
@@ -30,7 +31,15 @@ impl Drop for Outstanding {
 
 impl Balancer {
     fn counter(&self, addr: SocketAddr) -> Arc<AtomicUsize> {
-        let mut map = self.outstanding.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(counter) = self
+            .outstanding
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&addr)
+        {
+            return counter.clone();
+        }
+        let mut map = self.outstanding.write().unwrap_or_else(|p| p.into_inner());
         map.entry(addr).or_default().clone()
     }
 
@@ -41,13 +50,13 @@ impl Balancer {
     }
 
     pub fn mark_down(&self, addr: SocketAddr) {
-        let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        let mut down = self.down.write().unwrap_or_else(|p| p.into_inner());
         down.insert(addr, Instant::now());
     }
 
     fn is_down(&self, addr: SocketAddr) -> bool {
-        let down = self.down.lock().unwrap_or_else(|p| p.into_inner());
-        down.get(&addr).is_some_and(|at| at.elapsed() < DOWN_FOR)
+        let down = self.down.read().unwrap_or_else(|p| p.into_inner());
+        !down.is_empty() && down.get(&addr).is_some_and(|at| at.elapsed() < DOWN_FOR)
     }
 
     /// Two random candidates among the dynos not yet `tried` (and not recently down),
