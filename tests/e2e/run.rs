@@ -317,3 +317,109 @@ async fn a_config_change_and_a_deploy_under_steady_load_fail_no_request() {
     );
     assert!(ok > 100, "the load ran: {ok} requests");
 }
+
+fn container_names(paasd: &Paasd, app: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            &format!("label=paas.instance={}", paasd.instance),
+            "--filter",
+            &format!("label=paas.app_name={app}"),
+            "--filter",
+            "label=paas.kind=formation",
+        ])
+        .output()
+        .unwrap();
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn ps_restart_replaces_all_dynos_a_type_or_one_dyno() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("restarts").await;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = fixture_repo("procfile-shell");
+    assert!(paasd.push(repo.path(), "restarts", "main").status.success());
+    paasd
+        .api(
+            Method::PATCH,
+            "/apps/restarts/formation/web",
+            Some(json!({"quantity": 2})),
+        )
+        .await;
+    paasd
+        .wait_dynos("restarts", 90, |d| up(d, "web") == 2)
+        .await;
+    assert_eq!(
+        container_names(&paasd, "restarts"),
+        ["restarts.web.1.v2", "restarts.web.2.v2"]
+    );
+
+    support::ok(paasd.paas(dir.path(), &["ps:restart", "-a", "restarts"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while container_names(&paasd, "restarts") != ["restarts.web.1.v2.r1", "restarts.web.2.v2.r1"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            container_names(&paasd, "restarts")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        paasd
+            .api(Method::GET, "/apps/restarts/releases", None)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "no release"
+    );
+
+    support::ok(paasd.paas(dir.path(), &["ps:restart", "-a", "restarts", "web"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while container_names(&paasd, "restarts") != ["restarts.web.1.v2.r2", "restarts.web.2.v2.r2"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            container_names(&paasd, "restarts")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    paasd
+        .wait_dynos("restarts", 60, |d| up(d, "web") == 2)
+        .await;
+
+    let id_of_web1 = || {
+        let out = std::process::Command::new("docker")
+            .args(["inspect", "--format", "{{.Id}}", "restarts.web.1.v2.r2"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let before = id_of_web1();
+    support::ok(paasd.paas(dir.path(), &["ps:restart", "-a", "restarts", "web.1"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let now = id_of_web1();
+        if !now.is_empty() && now != before {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "web.1 was not replaced"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let err = support::fails(paasd.paas(dir.path(), &["ps:restart", "-a", "restarts", "clock"]));
+    assert!(err.contains("clock"), "{err}");
+}

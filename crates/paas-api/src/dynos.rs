@@ -16,7 +16,14 @@ use crate::{ApiError, AppState, Authenticated, apps};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/apps/{app}/dynos", get(list).post(create))
+        .route(
+            "/apps/{app}/dynos",
+            get(list).post(create).delete(restart_all),
+        )
+        .route(
+            "/apps/{app}/dynos/{name}",
+            axum::routing::delete(restart_one),
+        )
         .route("/apps/{app}/dynos/{name}/attach", get(attach))
 }
 
@@ -173,4 +180,60 @@ async fn attach(
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Body::from_stream(body))
         .map_err(|e| ApiError::Internal(Box::new(e)))
+}
+
+/// `ps:restart`: every dyno of the app, replaced one by one as in a rollout.
+async fn restart_all(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    state.store.restart(app.app_id, None).await?;
+    tracing::info!(app = %app.name, "restart of all dynos requested");
+    state.nudge.notify_one();
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `ps:restart web` rolls every web dyno; `ps:restart web.2` replaces that one dyno now.
+async fn restart_one(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath((app, name)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    if name.contains('.') {
+        let dyno = DynoName::parse(&name)?;
+        let docker = state.builder.docker();
+        let running = docker
+            .list_dynos(&state.settings.instance)
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let found: Vec<_> = running
+            .iter()
+            .filter(|c| {
+                c.app_name == app.name
+                    && c.process_type == dyno.process_type.as_str()
+                    && c.index == dyno.index
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(ApiError::NotFound(format!(
+                "Couldn't find that dyno ({dyno})."
+            )));
+        }
+        for c in found {
+            docker
+                .remove_container_now(&c.id)
+                .await
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        }
+        tracing::info!(app = %app.name, dyno = %dyno, "dyno restarted");
+    } else {
+        let kind = paas_core::ProcessType::parse(&name)?;
+        state.store.restart(app.app_id, Some(kind.as_str())).await?;
+        tracing::info!(app = %app.name, process_type = %kind, "restart of a process type requested");
+    }
+    state.nudge.notify_one();
+    Ok(StatusCode::ACCEPTED)
 }

@@ -26,6 +26,18 @@ pub enum Command {
     /// Scale process types: web=3, worker+1, worker-1 (no argument: show the scale)
     #[command(name = "ps:scale")]
     Scale(ScaleArgs),
+    /// Restart dynos one by one: all, one process type (web), or one dyno (web.2)
+    #[command(name = "ps:restart")]
+    Restart(RestartArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+    /// A process type or a dyno name [default: every dyno]
+    #[arg(value_name = "TYPE|DYNO")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -56,7 +68,31 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
     match cmd {
         Command::Show(app) => show(ctx, &app.resolve().await?).await,
         Command::Scale(args) => scale(ctx, args).await,
+        Command::Restart(args) => restart(ctx, args).await,
     }
+}
+
+async fn restart(ctx: &Context, args: RestartArgs) -> Result<()> {
+    let app = args.app.resolve().await?;
+    let (what, path) = match &args.target {
+        Some(target) => {
+            // Refuse garbage locally: a process type or a dyno name.
+            if target.contains('.') {
+                paas_core::DynoName::parse(target)?;
+            } else {
+                ProcessType::parse(target)?;
+            }
+            (
+                format!("{target} dynos"),
+                app_path(&app, &format!("/dynos/{target}")),
+            )
+        }
+        None => ("all dynos".to_owned(), app_path(&app, "/dynos")),
+    };
+    let action = crate::output::Action::start(format!("Restarting {what} on {app}"));
+    ctx.client.delete(&path).await?;
+    action.done();
+    Ok(())
 }
 
 async fn show(ctx: &Context, app: &AppName) -> Result<()> {

@@ -32,6 +32,8 @@ pub struct Desired {
     pub version: i32,
     /// Process type → quantity.
     pub formation: BTreeMap<String, u32>,
+    /// Process type → restart generation (`ps:restart`); absent means 0.
+    pub generations: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,8 @@ pub struct ObservedDyno {
     pub slot: Slot,
     pub release: String,
     pub version: i32,
+    /// The restart generation it was started in.
+    pub generation: u32,
     pub state: DynoState,
 }
 
@@ -112,8 +116,14 @@ pub fn plan(
     let mut rolls: Vec<(&Slot, Vec<&ObservedDyno>)> = Vec::new();
     for slot in &wanted {
         let here: Vec<&ObservedDyno> = observed.iter().filter(|d| &d.slot == slot).collect();
-        let (current, old): (Vec<&ObservedDyno>, Vec<&ObservedDyno>) =
-            here.into_iter().partition(|d| d.release == desired.release);
+        let generation = desired
+            .generations
+            .get(&slot.process_type)
+            .copied()
+            .unwrap_or(0);
+        let (current, old): (Vec<&ObservedDyno>, Vec<&ObservedDyno>) = here
+            .into_iter()
+            .partition(|d| d.release == desired.release && d.generation == generation);
         // Old dynos that no longer serve are just cleaned up.
         let (old_serving, old_dead): (Vec<&ObservedDyno>, Vec<&ObservedDyno>) = old
             .into_iter()
@@ -216,6 +226,7 @@ mod tests {
             release: "r2".into(),
             version: 2,
             formation: formation.iter().map(|(k, q)| (k.to_string(), *q)).collect(),
+            generations: BTreeMap::new(),
         }
     }
 
@@ -231,6 +242,7 @@ mod tests {
             slot: slot(kind, index),
             release: release.into(),
             version: if release == "r2" { 2 } else { 1 },
+            generation: 0,
             state,
         }
     }
@@ -341,6 +353,17 @@ mod tests {
     }
 
     #[test]
+    fn a_restart_replaces_the_types_dynos_like_a_new_release() {
+        let mut d = desired(&[("web", 1), ("worker", 1)]);
+        d.generations.insert("web".into(), 1);
+        let running = [
+            dyno("w", "web", 1, "r2", UP),
+            dyno("k", "worker", 1, "r2", UP),
+        ];
+        check(Some(&d), &running, &[start("web", 1)]);
+    }
+
+    #[test]
     fn crashed_dynos_restart_after_their_backoff() {
         let d = desired(&[("web", 1)]);
         let crashed = [dyno("c", "web", 1, "r2", Exited { at_secs: 990 })];
@@ -430,6 +453,7 @@ mod tests {
                                             slot,
                                             release: "r2".into(),
                                             version: 2,
+                                            generation: 0,
                                             state: UP,
                                         });
                                     }

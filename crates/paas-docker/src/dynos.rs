@@ -30,6 +30,8 @@ pub struct DynoSpec {
     pub version: i32,
     pub process_type: String,
     pub index: u32,
+    /// Restart generation (`ps:restart`), part of the name when non-zero.
+    pub generation: u32,
     pub image: String,
     pub command: String,
     /// `KEY=value`, config vars and the platform's (`PORT`, `DYNO`).
@@ -49,6 +51,7 @@ pub struct ObservedContainer {
     pub version: i32,
     pub process_type: String,
     pub index: u32,
+    pub generation: u32,
     pub running: bool,
     /// `created`, `running`, `exited`, …
     pub status: String,
@@ -114,10 +117,13 @@ impl Docker {
     /// slot and release) is adopted instead.
     pub async fn run_dyno(&self, spec: &DynoSpec) -> Result<String, DockerError> {
         let api = self.api().await?;
-        let name = format!(
+        let mut name = format!(
             "{}.{}.{}.v{}",
             spec.app_name, spec.process_type, spec.index, spec.version
         );
+        if spec.generation > 0 {
+            name.push_str(&format!(".r{}", spec.generation));
+        }
         let labels = HashMap::from([
             ("paas.managed".to_owned(), "1".to_owned()),
             ("paas.kind".to_owned(), "formation".to_owned()),
@@ -128,6 +134,7 @@ impl Docker {
             ("paas.version".to_owned(), spec.version.to_string()),
             ("paas.type".to_owned(), spec.process_type.clone()),
             ("paas.index".to_owned(), spec.index.to_string()),
+            ("paas.generation".to_owned(), spec.generation.to_string()),
             ("paas.command".to_owned(), spec.command.clone()),
         ]);
         // Dynos never run as root: an image that names no other user runs as the
@@ -254,6 +261,7 @@ impl Docker {
                 version,
                 process_type: label("paas.type"),
                 index,
+                generation: label("paas.generation").parse().unwrap_or(0),
                 running: state.running.unwrap_or(false),
                 status: state.status.map(|s| s.to_string()).unwrap_or_default(),
                 ip,

@@ -19,6 +19,8 @@ pub struct DesiredApp {
     pub config: BTreeMap<String, String>,
     /// Process type → (quantity, command).
     pub formation: BTreeMap<String, (u32, String)>,
+    /// Process type → restart generation.
+    pub generations: BTreeMap<String, u32>,
 }
 
 /// app, name, current release, version, image, config.
@@ -84,8 +86,8 @@ impl Store {
         )
         .fetch_all(&mut *tx)
         .await?;
-        let formation: Vec<(Uuid, String, i32, String)> =
-            sqlx::query_as("select app_id, type, quantity, command from formation")
+        let formation: Vec<(Uuid, String, i32, String, i32)> =
+            sqlx::query_as("select app_id, type, quantity, command, restart_seq from formation")
                 .fetch_all(&mut *tx)
                 .await?;
         tx.commit().await?;
@@ -102,16 +104,44 @@ impl Store {
                     formation: formation
                         .iter()
                         .filter(|(a, ..)| *a == app_id)
-                        .map(|(_, kind, qty, cmd)| {
+                        .map(|(_, kind, qty, cmd, _)| {
                             (
                                 kind.clone(),
                                 (u32::try_from(*qty).unwrap_or(0), cmd.clone()),
                             )
                         })
                         .collect(),
+                    generations: formation
+                        .iter()
+                        .filter(|(a, ..)| *a == app_id)
+                        .map(|(_, kind, _, _, generation)| {
+                            (kind.clone(), u32::try_from(*generation).unwrap_or(0))
+                        })
+                        .collect(),
                 },
             )
             .collect())
+    }
+
+    /// `ps:restart`: makes the running dynos of one process type (or all) stale, so the
+    /// supervisor replaces them one by one. Errors on an unknown type.
+    pub async fn restart(
+        &self,
+        app_id: Uuid,
+        process_type: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "update formation set restart_seq = restart_seq + 1, updated_at = now()
+              where app_id = $1 and ($2::text is null or type = $2)",
+        )
+        .bind(app_id)
+        .bind(process_type)
+        .execute(&self.pool)
+        .await?;
+        match (done.rows_affected(), process_type) {
+            (0, Some(kind)) => Err(StoreError::UnknownProcessType(kind.to_owned())),
+            _ => Ok(()),
+        }
     }
 
     /// The app's current release with an image to run one-off dynos from, and the next

@@ -240,6 +240,7 @@ impl Supervisor {
                 slot,
                 release: c.release_id.clone(),
                 version: c.version,
+                generation: c.generation,
                 state,
             });
         }
@@ -281,6 +282,7 @@ impl Supervisor {
                 .iter()
                 .map(|(k, (q, _))| (k.clone(), *q))
                 .collect(),
+            generations: d.generations.clone(),
         });
         let actions = reconcile::plan(
             core_desired.as_ref(),
@@ -449,6 +451,11 @@ impl Supervisor {
             version: want.version,
             process_type: slot.process_type.clone(),
             index: slot.index,
+            generation: want
+                .generations
+                .get(&slot.process_type)
+                .copied()
+                .unwrap_or(0),
             image: want.image.clone(),
             command: command.clone(),
             env,
