@@ -423,3 +423,125 @@ async fn ps_restart_replaces_all_dynos_a_type_or_one_dyno() {
     let err = support::fails(paasd.paas(dir.path(), &["ps:restart", "-a", "restarts", "clock"]));
     assert!(err.contains("clock"), "{err}");
 }
+
+fn dyno_containers(paasd: &Paasd) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            &format!("label=paas.instance={}", paasd.instance),
+            "--filter",
+            "label=paas.kind=formation",
+        ])
+        .output()
+        .unwrap();
+    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn a_sigkilled_paasd_adopts_its_dynos_and_keeps_serving() {
+    support::require_stack_image();
+    let mut paasd = Paasd::start().await;
+    paasd.create_app("survivor").await;
+    let repo = fixture_repo("procfile-shell");
+    assert!(paasd.push(repo.path(), "survivor", "main").status.success());
+    paasd.api(Method::PATCH, "/apps/survivor/formation", Some(json!({"updates": [{"type": "web", "quantity": 2}, {"type": "worker", "quantity": 1}]}))).await;
+    paasd
+        .wait_dynos("survivor", 90, |d| {
+            up(d, "web") == 2 && up(d, "worker") == 1
+        })
+        .await;
+    let before = dyno_containers(&paasd);
+    assert_eq!(before.len(), 3);
+
+    paasd.sigkill_and_restart().await;
+    assert_eq!(dyno_containers(&paasd), before, "the dynos outlive paasd");
+    // The new paasd adopts them: same containers, none added or removed, routed again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while paasd.get_via_router("survivor").await.0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app is not routed after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(dyno_containers(&paasd), before, "adopted, not recreated");
+    let body = paasd.get_via_router("survivor").await.1;
+    assert!(body.contains("hello from shell"), "{body}");
+}
+
+#[tokio::test]
+async fn a_dyno_cannot_reach_another_apps_dynos_or_the_control_api() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    for app in ["alpha", "beta"] {
+        paasd.create_app(app).await;
+        let repo = fixture_repo("procfile-shell");
+        assert!(paasd.push(repo.path(), app, "main").status.success());
+    }
+    paasd.wait_dynos("beta", 90, |d| up(d, "web") == 1).await;
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=paas.instance={}", paasd.instance),
+            "--filter",
+            "label=paas.app_name=beta",
+        ])
+        .output()
+        .unwrap();
+    let beta = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let ip = std::process::Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &beta,
+        ])
+        .output()
+        .unwrap();
+    let beta_ip = String::from_utf8_lossy(&ip.stdout).trim().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let probe = |target: String| {
+        format!(
+            "python3 -c \"import socket,sys\ntry:\n socket.create_connection(('{}', {}), 3); print('REACHED')\nexcept OSError as e: print('BLOCKED', e)\"",
+            target.split(':').next().unwrap(),
+            target.split(':').nth(1).unwrap()
+        )
+    };
+    // From a dyno of alpha: beta's web dyno, and the control API (on the host's loopback).
+    for target in [
+        format!("{beta_ip}:5000"),
+        format!("127.0.0.1:{}", paasd.port),
+    ] {
+        let out = paasd.paas(
+            dir.path(),
+            &[
+                "run",
+                "-a",
+                "alpha",
+                "--",
+                "sh",
+                "-c",
+                &probe(target.clone()),
+            ],
+        );
+        let stdout = support::stdout(&out);
+        assert!(
+            stdout.contains("BLOCKED"),
+            "alpha reached {target}: {stdout} {}",
+            support::stderr(&out)
+        );
+    }
+    // The same probe does reach beta from the host, so the probe itself works.
+    assert!(std::net::TcpStream::connect(format!("{beta_ip}:5000")).is_ok());
+}

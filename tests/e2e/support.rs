@@ -38,6 +38,7 @@ pub struct Paasd {
     pub data: tempfile::TempDir,
     pub port: u16,
     pub router_port: u16,
+    env: Vec<(String, String)>,
     pub token: String,
     child: Child,
 }
@@ -59,21 +60,17 @@ impl Paasd {
         let port = free_port();
         let instance = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let router_port = free_port();
-        let log = std::fs::File::create(data.path().join("paasd.log")).expect("log file");
-        let child = Self::command(data.path(), port)
-            .env("PAAS_INSTANCE", &instance)
-            .env("PAAS_ROUTER_ADDR", format!("127.0.0.1:{router_port}"))
-            .env("PAAS_DYNO_GRACE", "3")
-            .envs(env.iter().copied())
-            .stdout(log)
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn paasd");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = Self::spawn(data.path(), port, router_port, &instance, &env);
         let mut paasd = Self {
             instance,
             data,
             port,
             router_port,
+            env,
             token: String::new(),
             child,
         };
@@ -93,6 +90,44 @@ impl Paasd {
             .trim()
             .to_owned();
         paasd
+    }
+
+    fn spawn(
+        data: &Path,
+        port: u16,
+        router_port: u16,
+        instance: &str,
+        env: &[(String, String)],
+    ) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("paasd.log"))
+            .expect("log file");
+        Self::command(data, port)
+            .env("PAAS_INSTANCE", instance)
+            .env("PAAS_ROUTER_ADDR", format!("127.0.0.1:{router_port}"))
+            .env("PAAS_DYNO_GRACE", "3")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(log)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn paasd")
+    }
+
+    /// `kill -9` paasd and start it again on the same data, instance and ports.
+    pub async fn sigkill_and_restart(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+        let _ = self.child.wait();
+        self.child = Self::spawn(
+            self.data.path(),
+            self.port,
+            self.router_port,
+            &self.instance,
+            &self.env,
+        );
+        self.wait_healthy().await;
     }
 
     fn command(data: &Path, port: u16) -> Command {

@@ -22,7 +22,22 @@ enum Command {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// The stack image builds and dynos start from.
+    Stack {
+        #[command(subcommand)]
+        command: StackCommand,
+    },
 }
+
+#[derive(Debug, Subcommand)]
+enum StackCommand {
+    /// Make PAAS_STACK_IMAGE without a registry: debootstrap Debian, docker import,
+    /// install the runtimes the bundled buildpacks use.
+    Build,
+}
+
+/// `scripts/stack-build.sh`, built into the binary so an installed paasd needs no checkout.
+const STACK_BUILD_SCRIPT: &str = include_str!("../../../scripts/stack-build.sh");
 
 #[derive(Debug, Subcommand)]
 enum TokensCommand {
@@ -53,6 +68,9 @@ async fn main() -> std::process::ExitCode {
                 Err(e) => Err(e),
             }
         }
+        Command::Stack {
+            command: StackCommand::Build,
+        } => stack_build(&settings.stack_image),
         Command::Tokens {
             command: TokensCommand::Create { name },
         } => paasd::create_token(&settings, &name)
@@ -67,4 +85,17 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn stack_build(image: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(STACK_BUILD_SCRIPT)
+        .arg("stack-build")
+        .arg(image)
+        .status()
+        .context("running bash for the stack build")?;
+    anyhow::ensure!(status.success(), "the stack build failed ({status})");
+    Ok(())
 }
