@@ -545,3 +545,45 @@ async fn a_dyno_cannot_reach_another_apps_dynos_or_the_control_api() {
     // The same probe does reach beta from the host, so the probe itself works.
     assert!(std::net::TcpStream::connect(format!("{beta_ip}:5000")).is_ok());
 }
+
+#[tokio::test]
+async fn destroying_an_app_removes_its_repository_cache_images_and_dynos() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("doomed").await;
+    let app_id = paasd.api(Method::GET, "/apps/doomed", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let repo = fixture_repo("procfile-shell");
+    assert!(paasd.push(repo.path(), "doomed", "main").status.success());
+    paasd.wait_dynos("doomed", 90, |d| up(d, "web") == 1).await;
+    let repo_dir = paasd.data.path().join("repos/doomed.git");
+    let cache_dir = paasd.data.path().join("cache").join(&app_id);
+    assert!(repo_dir.exists() && cache_dir.exists());
+    let images = || {
+        let out = std::process::Command::new("docker")
+            .args(["images", "-q", "paas/doomed"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert!(!images().is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    support::ok(paasd.paas(
+        dir.path(),
+        &["apps:destroy", "-a", "doomed", "--confirm", "doomed"],
+    ));
+    assert!(!repo_dir.exists(), "repository removed");
+    assert!(!cache_dir.exists(), "build cache removed");
+    assert!(images().is_empty(), "images removed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !container_names(&paasd, "doomed").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dynos of a destroyed app keep running"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

@@ -153,8 +153,12 @@ impl Builder {
         &self.docker
     }
 
-    /// Forgets an app's repository, cache and images (`apps:destroy`).
+    /// Forgets an app's dynos, repository, cache and images (`apps:destroy`). The dynos go
+    /// first: an image a container still uses cannot be removed.
     pub async fn forget_app(&self, app: &AppName, app_id: Uuid) -> Result<(), BuildError> {
+        self.docker
+            .remove_app_containers(&self.settings.instance, app.as_str())
+            .await?;
         self.repos.remove(app).await?;
         let cache = self.cache_dir(app_id);
         if cache.exists() {

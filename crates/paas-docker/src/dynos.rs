@@ -413,6 +413,36 @@ impl Docker {
         Ok(id)
     }
 
+    /// Removes every container (formation and one-off) of `app` in this installation, at
+    /// once: the app is being destroyed.
+    pub async fn remove_app_containers(
+        &self,
+        instance: &str,
+        app: &str,
+    ) -> Result<(), DockerError> {
+        let api = self.api().await?;
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![
+                "paas.managed=1".to_owned(),
+                format!("paas.instance={instance}"),
+                format!("paas.app_name={app}"),
+            ],
+        )]);
+        let found = api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        for id in found.into_iter().filter_map(|c| c.id) {
+            self.remove_container_now(&id).await?;
+        }
+        Ok(())
+    }
+
     /// The container of one-off dyno `name` (`run.7`) of `app`, if it still exists.
     pub async fn find_one_off(
         &self,
