@@ -10,6 +10,7 @@ mod account;
 mod apps;
 mod builds;
 mod config_vars;
+mod domains;
 mod dynos;
 mod error;
 mod extract;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(formation::router())
         .merge(builds::router())
         .merge(dynos::router())
+        .merge(domains::router())
         .merge(git::router())
         .fallback(|| async { ApiError::NoSuchRoute })
         .method_not_allowed_fallback(|| async { ApiError::NoSuchRoute })

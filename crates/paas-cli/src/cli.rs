@@ -8,7 +8,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{apps, buildpacks, builds, config, git, ps, releases, run};
+use crate::{apps, buildpacks, builds, config, domains, git, ps, releases, run};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -57,6 +57,8 @@ pub enum Command {
     Buildpacks(buildpacks::Command),
     #[command(flatten)]
     Run(run::Command),
+    #[command(flatten)]
+    Domains(domains::Command),
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod context;
+pub mod domains;
 mod error;
 pub mod git;
 pub mod netrc;
@@ -46,5 +47,6 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Builds(cmd) => builds::run(&ctx, cmd).await,
         cli::Command::Buildpacks(cmd) => buildpacks::run(&ctx, cmd).await,
         cli::Command::Run(cmd) => run::run(&ctx, cmd).await,
+        cli::Command::Domains(cmd) => domains::run(&ctx, cmd).await,
     }
 }

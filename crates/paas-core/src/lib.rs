@@ -17,6 +17,6 @@ pub mod routes;
 pub use config::{ConfigChange, ConfigKey, ConfigVars};
 pub use error::ParseError;
 pub use formation::{FormationEntry, Quantity, ScaleChange};
-pub use names::{AppName, DynoName, ProcessType};
+pub use names::{AppName, DynoName, Hostname, ProcessType};
 pub use procfile::Procfile;
 pub use release::{ReleaseRef, ReleaseVersion};

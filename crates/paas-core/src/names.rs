@@ -146,8 +146,79 @@ impl fmt::Display for DynoName {
     }
 }
 
+/// A custom domain's hostname: lowercase DNS labels (1–63 of `a-z0-9-`, no dash at an
+/// end), at least two of them, 253 characters at most; a trailing dot is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hostname(String);
+
+impl Hostname {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let host = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+        let label_ok = |l: &str| {
+            (1..=63).contains(&l.len())
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if host.len() <= 253 && host.contains('.') && host.split('.').all(label_ok) {
+            Ok(Self(host))
+        } else {
+            Err(ParseError::new(
+                "hostname",
+                format!("{raw:?} is not a hostname like www.example.com."),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is `domain` itself or a name under it.
+    pub fn is_within(&self, domain: &str) -> bool {
+        self.0 == domain || self.0.ends_with(&format!(".{domain}"))
+    }
+}
+
+impl fmt::Display for Hostname {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hostnames_are_lowercase_dns_names() {
+        assert_eq!(
+            Hostname::parse("WWW.Example.com.").unwrap().as_str(),
+            "www.example.com"
+        );
+        for bad in [
+            "localhost",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "a b.com",
+            "a_b.com",
+            "",
+            &format!("{}.com", "a".repeat(64)),
+        ] {
+            assert!(Hostname::parse(bad).is_err(), "{bad}");
+        }
+        assert!(
+            Hostname::parse("app.localhost")
+                .unwrap()
+                .is_within("localhost")
+        );
+        assert!(
+            !Hostname::parse("notlocalhost.com")
+                .unwrap()
+                .is_within("localhost")
+        );
+    }
+
     use super::*;
 
     #[test]

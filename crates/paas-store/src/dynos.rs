@@ -21,6 +21,8 @@ pub struct DesiredApp {
     pub formation: BTreeMap<String, (u32, String)>,
     /// Process type → restart generation.
     pub generations: BTreeMap<String, u32>,
+    /// Custom domains, besides `<app>.<PAAS_DOMAIN>`.
+    pub hostnames: Vec<String>,
 }
 
 /// app, name, current release, version, image, config.
@@ -90,6 +92,10 @@ impl Store {
             sqlx::query_as("select app_id, type, quantity, command, restart_seq from formation")
                 .fetch_all(&mut *tx)
                 .await?;
+        let domains: Vec<(Uuid, String)> =
+            sqlx::query_as("select app_id, hostname from domain order by hostname")
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()
@@ -117,6 +123,11 @@ impl Store {
                         .map(|(_, kind, _, _, generation)| {
                             (kind.clone(), u32::try_from(*generation).unwrap_or(0))
                         })
+                        .collect(),
+                    hostnames: domains
+                        .iter()
+                        .filter(|(a, _)| *a == app_id)
+                        .map(|(_, h)| h.clone())
                         .collect(),
                 },
             )

@@ -10,6 +10,7 @@
 mod apps;
 mod builds;
 mod config;
+mod domains;
 mod dynos;
 mod error;
 mod formation;
@@ -18,6 +19,7 @@ mod tokens;
 
 pub use apps::App;
 pub use builds::{Build, BuildStatus, NewBuild};
+pub use domains::Domain;
 pub use dynos::{DesiredApp, DynoReport, DynoRow};
 pub use error::StoreError;
 pub use formation::Formation;

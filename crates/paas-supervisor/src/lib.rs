@@ -349,12 +349,16 @@ impl Supervisor {
                     })
                 })
                 .collect();
+            let routes = AppRoutes {
+                app: want.app_name.clone(),
+                backends,
+            };
+            for host in &want.hostnames {
+                table.insert(host, routes.clone());
+            }
             table.insert(
                 &format!("{}.{}", want.app_name, self.settings.domain),
-                AppRoutes {
-                    app: want.app_name.clone(),
-                    backends,
-                },
+                routes,
             );
             self.record(want.app_id, containers, &observed, &retired)
                 .await;

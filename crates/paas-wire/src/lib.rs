@@ -266,6 +266,27 @@ pub struct Dyno {
     pub updated_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Domain {
+    pub id: Uuid,
+    pub hostname: String,
+    /// `heroku` for the app's default hostname, `custom` for added ones.
+    pub kind: String,
+    pub cname: Option<String>,
+    pub status: String,
+    pub acm_status: Option<String>,
+    pub app: IdName,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainCreate {
+    pub hostname: String,
+}
+
 /// `POST /apps/{app}/dynos`: a one-off dyno.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DynoCreate {

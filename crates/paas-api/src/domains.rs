@@ -1,0 +1,116 @@
+//! `/apps/{app}/domains`: the hostnames an app answers on. The default one
+//! (`<app>.<PAAS_DOMAIN>`) is listed as kind `heroku`; added ones are `custom`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use paas_core::Hostname;
+use paas_store::{App, Domain, StoreError};
+use paas_wire as wire;
+
+use crate::extract::{ApiJson, ApiPath};
+use crate::{ApiError, AppState, Authenticated, apps};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/apps/{app}/domains", get(list).post(add))
+        .route(
+            "/apps/{app}/domains/{domain}",
+            axum::routing::delete(remove),
+        )
+}
+
+/// `cname` is the app's default hostname: where a custom domain's DNS should point.
+fn present(d: &Domain, app: &App, domain: &str) -> wire::Domain {
+    wire::Domain {
+        id: d.domain_id,
+        hostname: d.hostname.clone(),
+        kind: "custom".into(),
+        cname: Some(format!("{}.{domain}", app.name)),
+        status: "succeeded".into(),
+        acm_status: None,
+        app: wire::IdName {
+            id: app.app_id,
+            name: app.name.clone(),
+        },
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Json<Vec<wire::Domain>>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let mut out = vec![wire::Domain {
+        id: app.app_id,
+        hostname: format!("{}.{}", app.name, state.settings.domain),
+        kind: "heroku".into(),
+        cname: None,
+        status: "succeeded".into(),
+        acm_status: None,
+        app: wire::IdName {
+            id: app.app_id,
+            name: app.name.clone(),
+        },
+        created_at: app.created_at,
+        updated_at: app.updated_at,
+    }];
+    out.extend(
+        state
+            .store
+            .domains(app.app_id)
+            .await?
+            .iter()
+            .map(|d| present(d, &app, &state.settings.domain)),
+    );
+    Ok(Json(out))
+}
+
+async fn add(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+    ApiJson(body): ApiJson<wire::DomainCreate>,
+) -> Result<(StatusCode, Json<wire::Domain>), ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let hostname = Hostname::parse(&body.hostname)?;
+    if hostname.is_within(&state.settings.domain) {
+        return Err(ApiError::Invalid(format!(
+            "{hostname} is under {}, where apps get their names; add a domain of your own.",
+            state.settings.domain
+        )));
+    }
+    let domain = state
+        .store
+        .add_domain(app.app_id, hostname.as_str())
+        .await?;
+    tracing::info!(app = %app.name, hostname = %hostname, "domain added");
+    state.nudge.notify_one();
+    Ok((
+        StatusCode::CREATED,
+        Json(present(&domain, &app, &state.settings.domain)),
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath((app, domain)): ApiPath<(String, String)>,
+) -> Result<Json<wire::Domain>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let domain = state
+        .store
+        .remove_domain(app.app_id, &domain)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound { .. } => ApiError::NotFound("Couldn't find that domain.".into()),
+            other => other.into(),
+        })?;
+    tracing::info!(app = %app.name, hostname = %domain.hostname, "domain removed");
+    state.nudge.notify_one();
+    Ok(Json(present(&domain, &app, &state.settings.domain)))
+}
