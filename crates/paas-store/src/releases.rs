@@ -249,6 +249,21 @@ impl Store {
         self.release_by_id(release_id).await
     }
 
+    /// Marks a current release failed after the fact: its web dynos never became
+    /// healthy. The previous succeeded release is current again, so the supervisor keeps
+    /// (or puts back) the dynos that served before.
+    pub async fn fail_rollout(&self, release_id: Uuid, reason: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "update release_status set status = 'failed', reason = $2, updated_at = now()
+              where release_id = $1 and status = 'succeeded'",
+        )
+        .bind(release_id)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Settles a pending release. Succeeding makes it current, so the formation follows
     /// its build in the same transaction.
     pub async fn finish_release(

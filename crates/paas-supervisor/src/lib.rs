@@ -244,6 +244,7 @@ impl Supervisor {
                 state,
             });
         }
+        let mut rollout_failed = false;
         for c in unhealthy {
             let tail = self.docker.tail(&c.id, 10).await;
             tracing::error!(
@@ -261,6 +262,32 @@ impl Supervisor {
                 m.starting_since.remove(&c.id);
             }
             self.docker.remove_container_now(&c.id).await?;
+            // A rollout whose new web dyno never got ready stops here: the release is
+            // marked failed, so the previous one (whose dynos still serve) is current
+            // again. With nothing older serving, the crash back-off keeps trying instead.
+            let older_serving = observed.iter().any(|o| {
+                o.release != c.release_id && matches!(o.state, DynoState::Running { ready: true })
+            });
+            if let Some(want) =
+                want.filter(|w| w.release_id.to_string() == c.release_id && older_serving)
+            {
+                let reason = format!(
+                    "web.{} did not accept connections on $PORT within {}s; last output: {}",
+                    c.index,
+                    self.settings.health_timeout.as_secs(),
+                    tail.iter()
+                        .rev()
+                        .take(5)
+                        .rev()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
+                if self.store.fail_rollout(want.release_id, &reason).await? {
+                    tracing::error!(app = %c.app_name, release = %format!("v{}", want.version), "rollout failed; the previous release is current again");
+                    rollout_failed = true;
+                }
+            }
         }
 
         let crashes: BTreeMap<Slot, u32> = self
@@ -284,12 +311,19 @@ impl Supervisor {
                 .collect(),
             generations: d.generations.clone(),
         });
-        let actions = reconcile::plan(
-            core_desired.as_ref(),
-            &observed,
-            &crashes,
-            now.timestamp().max(0) as u64,
-        );
+        // After a failed rollout the desired state read at the start of this pass is
+        // stale: act on nothing until the next pass re-reads it.
+        let actions = if rollout_failed {
+            busy = true;
+            Vec::new()
+        } else {
+            reconcile::plan(
+                core_desired.as_ref(),
+                &observed,
+                &crashes,
+                now.timestamp().max(0) as u64,
+            )
+        };
         if observed
             .iter()
             .any(|o| matches!(o.state, DynoState::Exited { .. }))

@@ -439,6 +439,26 @@ async fn a_release_whose_web_dyno_never_listens_leaves_the_old_one_serving(pool:
         "the old web dyno still runs"
     );
     assert!(!attempts.is_empty(), "the new release was tried");
+    // The ledger says so: the new release failed (with the reason), the old one is
+    // current again, and nothing more is tried.
+    let releases = h.store.releases(h.app_id).await.unwrap();
+    let newest = releases.last().unwrap();
+    assert_eq!(newest.status, "failed", "{releases:?}");
+    assert!(
+        newest
+            .status_reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("did not accept connections")
+    );
+    assert!(releases[releases.len() - 2].current);
+    for _ in 0..10 {
+        sup.reconcile_once().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let dynos = h.dynos().await;
+    assert_eq!(running(&dynos, "web"), old);
+    assert_eq!(dynos.len(), 1, "{dynos:?}");
 }
 
 #[sqlx::test(migrator = "paas_store::MIGRATOR")]
