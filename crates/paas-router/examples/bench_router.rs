@@ -31,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let (_tx, rx) = tokio::sync::watch::channel(Arc::new(table));
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    let router = Arc::new(Router::new(rx, RouterSettings::default(), None));
+    let router = Arc::new(Router::new(rx, RouterSettings::default()));
     router
         .serve(listener, tokio_util::sync::CancellationToken::new())
         .await;

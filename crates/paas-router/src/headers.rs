@@ -2,12 +2,14 @@
 //! hop-by-hop headers; Heroku's X-Forwarded-*, X-Request-Id and Via).
 
 use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Uri};
 use paas_core::routes::Backend;
 
-use crate::{Body, Ctx};
+use crate::body::RequestBody;
+use crate::log::Ctx;
 
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -59,15 +61,10 @@ pub fn wants_upgrade(headers: &HeaderMap) -> bool {
             })
 }
 
-/// A request may go to a second dyno only if nothing of it can have been consumed: a
-/// bodiless idempotent request.
-pub fn is_retryable<B>(req: &Request<B>) -> bool {
-    matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        && !req.headers().contains_key(header::TRANSFER_ENCODING)
-        && req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_none_or(|v| v == "0")
+/// A request that may be sent to a second dyno after the first failed it before
+/// answering (RFC 9110 §9.2.2 idempotent methods without a body).
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// The client's `X-Request-Id` when it is sane (20–200 of `[A-Za-z0-9+/=_-]`, Heroku's
@@ -97,19 +94,22 @@ pub fn forwarded_for(headers: &HeaderMap, peer: IpAddr) -> String {
     }
 }
 
+/// The request for `backend`: the client's, with hop-by-hop headers removed and the
+/// forwarding headers set.
 pub(crate) fn upstream_request(
     parts: &hyper::http::request::Parts,
-    body: Option<hyper::body::Incoming>,
+    body: RequestBody,
     backend: &Backend,
     ctx: &Ctx,
     public_port: u16,
-) -> Result<Request<Body>, hyper::http::Error> {
-    use http_body_util::BodyExt;
+) -> Result<Request<RequestBody>, hyper::http::Error> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let uri: Uri = format!("http://{}{path}", backend.addr).parse()?;
     let mut headers = parts.headers.clone();
     let upgrade = wants_upgrade(&headers);
     strip_hop_by_hop(&mut headers, upgrade);
+    // hyper answers `Expect: 100-continue` itself when the body is first read.
+    headers.remove(header::EXPECT);
     let set = |headers: &mut HeaderMap, name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
@@ -119,20 +119,11 @@ pub(crate) fn upstream_request(
     set(&mut headers, "x-forwarded-proto", "http");
     set(&mut headers, "x-forwarded-port", &public_port.to_string());
     set(&mut headers, "x-request-id", &ctx.request_id);
-    set(
-        &mut headers,
-        "x-request-start",
-        &chrono::Utc::now().timestamp_millis().to_string(),
-    );
-    let via = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, 1.1 paas"),
-        None => "1.1 paas".to_owned(),
-    };
-    set(&mut headers, "via", &via);
-    let body = match body {
-        Some(body) => body.boxed(),
-        None => crate::empty(),
-    };
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    set(&mut headers, "x-request-start", &now_ms.to_string());
+    append_via(&mut headers);
     let mut request = Request::builder()
         .method(parts.method.clone())
         .uri(uri)
@@ -140,6 +131,19 @@ pub(crate) fn upstream_request(
     *request.headers_mut() = headers;
     Ok(request)
 }
+
+/// `Via: 1.1 paas`, after any earlier hops.
+pub fn append_via(headers: &mut HeaderMap) {
+    let via = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
+        Some(previous) => HeaderValue::from_str(&format!("{previous}, {VIA}")).ok(),
+        None => Some(HeaderValue::from_static(VIA)),
+    };
+    if let Some(via) = via {
+        headers.insert(header::VIA, via);
+    }
+}
+
+const VIA: &str = "1.1 paas";
 
 #[cfg(test)]
 mod tests {

@@ -1,37 +1,69 @@
 //! The router: every visitor of every app goes through here.
 //!
-//! A hyper HTTP/1 server. Per request, in order: `match_route` (Host header → app, from
-//! the supervisor's latest [`RouteTable`] snapshot: no database or Docker on this path),
-//! `pick_backend` (power of two choices on outstanding requests, skipping dynos that just
-//! refused a connection), `forward` (pooled keep-alive connections, streaming bodies both
-//! ways, WebSocket upgrades spliced), `on_error` (a safe retry on another dyno when the
-//! connection was refused and nothing was sent; otherwise a 503 with a Heroku error code)
-//! and `log_request`, which always runs and emits one Heroku-style line.
+//! A hyper HTTP/1 server in front of a pooled hyper-util client. Per request, in order
+//! (pingora's phases, named in [`Router::handle`]):
+//!
+//! 1. `match_route`: Host header (port, case ignored) → app, from the latest
+//!    [`Snapshot`](snapshot::Snapshot) of the supervisor's [`RouteTable`]; unknown → 404.
+//! 2. `pick_backend`: power of two choices on outstanding requests over the app's
+//!    dynos, skipping dynos that refused a connection in the last 5 s ([`balance`]);
+//!    none → 503 `H14`.
+//! 3. `forward`: the request with forwarding headers ([`headers`]) on a pooled
+//!    keep-alive connection; bodies stream both ways; a `101 Switching Protocols`
+//!    answer splices the two upgraded connections.
+//! 4. `on_error`: a refused (or timed-out) connection marks the dyno down and, when
+//!    nothing of the request was sent, retries on another dyno; a bodiless idempotent
+//!    request that a dyno dropped before answering is retried too; otherwise a 503
+//!    page with a Heroku error code (`H12` no first byte within 30 s, `H13`, `H19`,
+//!    `H21`).
+//! 5. `log_request`: always runs, when the response body ends or is dropped
+//!    ([`body::ResponseBody`]): one Heroku-style line to tracing (target `router`) and
+//!    to the app's [`RequestLogSink`], the app's [`Metrics`], and the dyno's
+//!    outstanding count released.
+//!
+//! Shutdown: the accept loop stops, every connection finishes its in-flight request and
+//! closes (idle keep-alive connections at once), bounded by `drain_timeout`, after which
+//! whatever is left (slow bodies, WebSockets) is cut.
 
 mod balance;
+mod body;
+mod connect;
 mod headers;
+mod log;
+mod metrics;
+mod snapshot;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper::header::{HOST, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use paas_core::routes::{Backend, RouteTable};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use paas_core::routes::RouteTable;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-pub use balance::Balancer;
+pub use body::ResponseBody as Body;
+pub use log::{NoSink, RequestLog, RequestLogSink};
+pub use metrics::Metrics;
 
-pub type Body = BoxBody<Bytes, hyper::Error>;
+use crate::balance::Outstanding;
+use crate::body::{BodySource, Finish, RequestBody, ResponseBody};
+use crate::connect::{ConnectTiming, TimedConnector};
+use crate::log::{Ctx, H12, H13, H14, H19, H21, H99, RouterError};
+use crate::metrics::AppMetrics;
+use crate::snapshot::{App, Snapshot};
+
+/// At most this many dynos are tried for one request.
+const MAX_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct RouterSettings {
@@ -40,8 +72,17 @@ pub struct RouterSettings {
     pub connect_timeout: Duration,
     /// Time to the first response byte before answering 503 (Heroku's H12).
     pub first_byte_timeout: Duration,
-    /// Time a client has to send its request head.
+    /// Time a client has to send its request head; slower ones are disconnected.
     pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers) a client may send; larger ones
+    /// are answered 431. hyper's floor is 8 KiB.
+    pub max_head_bytes: usize,
+    /// Client connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Idle pooled connections to dynos are closed after this long.
+    pub pool_idle_timeout: Duration,
+    /// On shutdown, how long in-flight requests get to finish.
+    pub drain_timeout: Duration,
 }
 
 impl Default for RouterSettings {
@@ -51,70 +92,89 @@ impl Default for RouterSettings {
             connect_timeout: Duration::from_secs(5),
             first_byte_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            max_head_bytes: 64 * 1024,
+            max_connections: 10_000,
+            pool_idle_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(25),
         }
     }
 }
 
-/// One request's log line, for the app's log stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestLog {
-    pub app: String,
-    pub line: String,
-}
-
-#[derive(Debug)]
 pub struct Router {
     routes: watch::Receiver<Arc<RouteTable>>,
-    client: Client<HttpConnector, Body>,
-    balancer: Balancer,
+    snapshot: ArcSwap<Snapshot>,
+    client: Client<TimedConnector, RequestBody>,
     settings: RouterSettings,
-    logs: Option<mpsc::UnboundedSender<RequestLog>>,
+    sink: Arc<dyn RequestLogSink>,
+    metrics: Arc<Metrics>,
+    /// Connections and spliced upgrades, waited for on shutdown.
+    tasks: TaskTracker,
+    /// Cancelled when the drain deadline passes: cuts what is still open.
+    hard_stop: CancellationToken,
 }
 
-/// What the request path learned, for the log line.
-struct Ctx {
-    started: Instant,
-    method: String,
-    path: String,
-    host: String,
-    request_id: String,
-    fwd: String,
-    app: Option<String>,
-    dyno: Option<String>,
-    connect: Duration,
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Router {
-    pub fn new(
-        routes: watch::Receiver<Arc<RouteTable>>,
-        settings: RouterSettings,
-        logs: Option<mpsc::UnboundedSender<RequestLog>>,
-    ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        connector.set_nodelay(true);
+    /// A router reading route tables from `routes` (the supervisor's channel); request
+    /// lines go to paasd's log only until [`Router::with_log_sink`].
+    pub fn new(routes: watch::Receiver<Arc<RouteTable>>, settings: RouterSettings) -> Self {
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(64)
-            .build(connector);
+            .pool_idle_timeout(settings.pool_idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .build(TimedConnector::new(settings.connect_timeout));
+        let metrics = Arc::new(Metrics::default());
+        let snapshot = Snapshot::build(&routes.borrow(), &Snapshot::default(), &metrics);
         Self {
             routes,
+            snapshot: ArcSwap::from_pointee(snapshot),
             client,
-            balancer: Balancer::default(),
             settings,
-            logs,
+            sink: Arc::new(NoSink),
+            metrics,
+            tasks: TaskTracker::new(),
+            hard_stop: CancellationToken::new(),
         }
     }
 
-    /// Serves until `shutdown`: then stops accepting and lets in-flight requests finish.
+    /// Request lines also go to `sink` (the app's log stream).
+    pub fn with_log_sink(mut self, sink: impl RequestLogSink) -> Self {
+        self.sink = Arc::new(sink);
+        self
+    }
+
+    /// Per-app request counters and latency histograms; `metrics().render()` is the
+    /// Prometheus text for `GET /metrics`.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Serves until `shutdown`, then drains (see the module doc) and returns.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) {
-        let connections = tokio_util::task::TaskTracker::new();
+        self.tasks
+            .spawn(self.clone().follow_routes(shutdown.clone()));
+        let slots = Arc::new(Semaphore::new(self.settings.max_connections));
         loop {
+            let permit = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
             let (stream, peer) = tokio::select! {
+                biased;
                 _ = shutdown.cancelled() => break,
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
+                        // Out of file descriptors and the like: back off, don't spin.
                         tracing::warn!(error = %e, "router accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
@@ -123,43 +183,92 @@ impl Router {
             };
             let router = self.clone();
             let shutdown = shutdown.clone();
-            connections.spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let router = router.clone();
-                    async move { Ok::<_, Infallible>(router.handle(req, peer).await) }
-                });
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                builder
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(Some(Duration::from_secs(10)))
-                    .max_buf_size(64 * 1024);
-                let conn = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades();
-                tokio::pin!(conn);
-                tokio::select! {
-                    _ = conn.as_mut() => {}
-                    _ = shutdown.cancelled() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
+            self.tasks.spawn(async move {
+                let _permit = permit;
+                router.serve_connection(stream, peer, shutdown).await;
             });
         }
-        connections.close();
-        connections.wait().await;
+        drop(listener);
+        self.tasks.close();
+        tracing::info!(
+            connections = self.tasks.len(),
+            "router draining in-flight requests"
+        );
+        if tokio::time::timeout(self.settings.drain_timeout, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.tasks.len(),
+                "router drain deadline passed: closing what is still open"
+            );
+            self.hard_stop.cancel();
+            self.tasks.wait().await;
+        }
         tracing::info!("router stopped");
     }
 
+    async fn serve_connection(
+        self: Arc<Self>,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.settings.header_read_timeout)
+            .max_buf_size(self.settings.max_head_bytes.max(8192));
+        let hard_stop = self.hard_stop.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let router = self.clone();
+            async move { Ok::<_, Infallible>(router.handle(req, peer).await) }
+        });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = shutdown.cancelled() => {}
+        }
+        // Finish the request in flight (an idle keep-alive connection closes at once).
+        conn.as_mut().graceful_shutdown();
+        tokio::select! {
+            _ = conn => {}
+            _ = hard_stop.cancelled() => {}
+        }
+    }
+
+    /// Keeps the snapshot in step with the supervisor's table.
+    async fn follow_routes(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut routes = self.routes.clone();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = routes.changed() => if changed.is_err() { return },
+            }
+            let table = routes.borrow_and_update().clone();
+            let next = Snapshot::build(&table, &self.snapshot.load(), &self.metrics);
+            tracing::debug!(
+                hosts = next.host_count(),
+                dynos = next.backend_count(),
+                "router table updated"
+            );
+            self.snapshot.store(Arc::new(next));
+        }
+    }
+
+    /// One request through the phases; the response's body runs `log_request` at its end.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
         let mut ctx = Ctx {
-            started: Instant::now(),
-            method: req.method().to_string(),
+            method: req.method().clone(),
             path: req
                 .uri()
                 .path_and_query()
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "/".into()),
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
             host: req
                 .headers()
                 .get(HOST)
@@ -169,172 +278,232 @@ impl Router {
                 .to_owned(),
             request_id: headers::request_id(req.headers()),
             fwd: headers::forwarded_for(req.headers(), peer.ip()),
-            app: None,
             dyno: None,
             connect: Duration::ZERO,
+            error: None,
         };
-        let response = self.route(req, &mut ctx).await;
-        self.log_request(&ctx, &response);
-        response
-    }
-
-    async fn route(&self, mut req: Request<Incoming>, ctx: &mut Ctx) -> Response<Body> {
         // match_route
-        let table = self.routes.borrow().clone();
-        let Some(app) = table.lookup(&ctx.host) else {
+        let app = self.snapshot.load().lookup(&ctx.host).cloned();
+        let Some(app) = app else {
+            let finish = self.finisher(ctx, started, None, None, 404);
             return page(
                 StatusCode::NOT_FOUND,
                 "No such app",
                 "There is no app at this address.",
+                finish,
             );
         };
-        ctx.app = Some(app.app.clone());
-        if app.backends.is_empty() {
-            return error_page(ctx, "H14", "No web processes running");
+        match self.proxy(req, &app, &mut ctx).await {
+            Ok((response, outstanding)) => {
+                let status = response.status().as_u16();
+                let (mut parts, body) = response.into_parts();
+                if status != 101 {
+                    headers::strip_hop_by_hop(&mut parts.headers, false);
+                }
+                headers::append_via(&mut parts.headers);
+                let finish = self.finisher(ctx, started, Some(app), Some(outstanding), status);
+                Response::from_parts(parts, ResponseBody::upstream(body, finish))
+            }
+            Err(error) => {
+                ctx.error = Some(error);
+                let text = format!(
+                    "The app could not answer this request ({}: {}). Request id: {}",
+                    error.code, error.desc, ctx.request_id
+                );
+                let finish = self.finisher(ctx, started, Some(app), None, 503);
+                page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Application error",
+                    &text,
+                    finish,
+                )
+            }
         }
-        let retryable = headers::is_retryable(&req);
+    }
+
+    /// pick_backend → forward → on_error, until a dyno answers or no retry is left.
+    async fn proxy(
+        &self,
+        mut req: Request<Incoming>,
+        app: &App,
+        ctx: &mut Ctx,
+    ) -> Result<(Response<Incoming>, Outstanding), RouterError> {
+        if app.backends.is_empty() {
+            return Err(H14);
+        }
         let upgrade = headers::wants_upgrade(req.headers());
         let mut client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
-        let mut body = Some(body);
-        let mut tried: Vec<SocketAddr> = Vec::new();
+        let source = BodySource::new(body);
+        let resendable = source.is_empty() && !upgrade && headers::is_idempotent(&parts.method);
+        let mut tried = [SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)); MAX_ATTEMPTS];
+        let mut attempts = 0;
         loop {
             // pick_backend
-            let Some(backend) = self.balancer.pick(&app.backends, &tried) else {
-                return error_page(ctx, "H14", "No web processes running");
+            let Some(backend) = balance::pick(&app.backends, &tried[..attempts]) else {
+                return Err(H14);
             };
-            tried.push(backend.addr);
-            ctx.dyno = Some(backend.dyno.clone());
-            let request = match headers::upstream_request(
+            tried[attempts] = backend.addr();
+            attempts += 1;
+            ctx.dyno = Some(backend.backend.dyno.clone());
+            // forward
+            let request = headers::upstream_request(
                 &parts,
-                body.take(),
-                backend,
+                source.body(),
+                &backend.backend,
                 ctx,
                 self.settings.public_port,
-            ) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not build the upstream request");
-                    return error_page(ctx, "H99", "Platform error");
-                }
-            };
-            // forward
-            let _outstanding = self.balancer.start(backend.addr);
+            )
+            .map_err(|e| {
+                tracing::warn!(error = %e, "could not build the upstream request");
+                H99
+            })?;
+            let outstanding = backend.start();
             let sent = Instant::now();
             let result = tokio::time::timeout(
                 self.settings.first_byte_timeout,
                 self.client.request(request),
             )
             .await;
+            let error = match result {
+                Ok(Ok(mut response)) => {
+                    ctx.connect = response
+                        .extensions()
+                        .get::<ConnectTiming>()
+                        .map_or(Duration::ZERO, ConnectTiming::take);
+                    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                        && let Some(client) = client_upgrade.take()
+                    {
+                        self.splice(client, hyper::upgrade::on(&mut response));
+                    }
+                    return Ok((response, outstanding));
+                }
+                Ok(Err(e)) => e,
+                Err(_) => {
+                    ctx.connect = sent.elapsed();
+                    return Err(H12);
+                }
+            };
+            // on_error
             ctx.connect = sent.elapsed();
-            match result {
-                Ok(Ok(response)) => {
-                    return self.respond(response, upgrade, client_upgrade.take()).await;
-                }
-                Ok(Err(e)) if e.is_connect() => {
-                    // on_error: refused before anything was sent → another dyno, if safe.
-                    self.balancer.mark_down(backend.addr);
-                    tracing::warn!(app = %app.app, dyno = %backend.dyno, error = %e, "dyno refused the connection");
-                    if retryable && tried.len() < app.backends.len().min(3) {
-                        continue;
-                    }
-                    return error_page(ctx, "H13", "Connection refused by the dyno");
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(app = %app.app, dyno = %backend.dyno, error = %e, "dyno failed the request");
-                    return error_page(ctx, "H13", "Connection closed without response");
-                }
-                Err(_) => return error_page(ctx, "H12", "Request timeout"),
+            let (code, retry) = if error.is_connect() {
+                backend.mark_down();
+                let code = if sent.elapsed() >= self.settings.connect_timeout {
+                    H19
+                } else {
+                    H21
+                };
+                (code, source.untouched())
+            } else {
+                (H13, resendable)
+            };
+            let retry = retry && attempts < MAX_ATTEMPTS.min(app.backends.len());
+            tracing::warn!(
+                target: "router",
+                app = %app.name,
+                dyno = %backend.backend.dyno,
+                code = code.code,
+                retry,
+                error = %error_chain(&error),
+                "dyno failed the request"
+            );
+            if !retry {
+                return Err(code);
             }
         }
     }
 
-    async fn respond(
+    /// Copies bytes both ways between an upgraded client and dyno connection (WebSocket).
+    fn splice(&self, client: hyper::upgrade::OnUpgrade, dyno: hyper::upgrade::OnUpgrade) {
+        let hard_stop = self.hard_stop.clone();
+        self.tasks.spawn(async move {
+            let (client, dyno) = match tokio::try_join!(client, dyno) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::debug!(error = %e, "upgrade did not complete");
+                    return;
+                }
+            };
+            let (mut client, mut dyno) = (TokioIo::new(client), TokioIo::new(dyno));
+            tokio::select! {
+                _ = tokio::io::copy_bidirectional(&mut client, &mut dyno) => {}
+                _ = hard_stop.cancelled() => {}
+            }
+        });
+    }
+
+    fn finisher(
         &self,
-        mut response: Response<Incoming>,
-        upgrade: bool,
-        client: Option<hyper::upgrade::OnUpgrade>,
-    ) -> Response<Body> {
-        if upgrade && response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            let upstream = hyper::upgrade::on(&mut response);
-            if let Some(client) = client {
-                tokio::spawn(async move {
-                    match tokio::try_join!(client, upstream) {
-                        Ok((client, upstream)) => {
-                            let mut client = TokioIo::new(client);
-                            let mut upstream = TokioIo::new(upstream);
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                        }
-                        Err(e) => tracing::warn!(error = %e, "upgrade failed"),
-                    }
-                });
+        ctx: Ctx,
+        started: Instant,
+        app: Option<Arc<App>>,
+        outstanding: Option<Outstanding>,
+        status: u16,
+    ) -> Box<dyn Finish> {
+        Box::new(LogRequest {
+            ctx,
+            started,
+            status,
+            app: app.map(|a| (a.name.clone(), a.metrics.clone())),
+            outstanding,
+            sink: self.sink.clone(),
+            metrics: self.metrics.clone(),
+        })
+    }
+}
+
+/// The last phase's state: everything the request line needs.
+struct LogRequest {
+    ctx: Ctx,
+    started: Instant,
+    status: u16,
+    app: Option<(String, Arc<AppMetrics>)>,
+    outstanding: Option<Outstanding>,
+    sink: Arc<dyn RequestLogSink>,
+    metrics: Arc<Metrics>,
+}
+
+impl Finish for LogRequest {
+    /// log_request
+    fn finish(self: Box<Self>, bytes: u64, interrupted: Option<RouterError>) {
+        let LogRequest {
+            mut ctx,
+            started,
+            status,
+            app,
+            outstanding,
+            sink,
+            metrics,
+        } = *self;
+        drop(outstanding);
+        let took = started.elapsed();
+        if ctx.error.is_none() {
+            ctx.error = interrupted;
+        }
+        let line = log::line(&ctx, took.saturating_sub(ctx.connect), status, bytes);
+        let app_name = app.as_ref().map_or("", |(name, _)| name.as_str());
+        if ctx.error.is_some() {
+            tracing::warn!(target: "router", app = app_name, "{line}");
+        } else {
+            tracing::info!(target: "router", app = app_name, "{line}");
+        }
+        match app {
+            Some((app, app_metrics)) => {
+                app_metrics.record(status, took);
+                sink.send(RequestLog { app, status, line });
             }
-            let (parts, _) = response.into_parts();
-            return Response::from_parts(parts, empty());
-        }
-        let (mut parts, body) = response.into_parts();
-        headers::strip_hop_by_hop(&mut parts.headers, false);
-        Response::from_parts(parts, body.boxed())
-    }
-
-    /// log_request: one Heroku-style line per request, always.
-    fn log_request(&self, ctx: &Ctx, response: &Response<Body>) {
-        let status = response.status().as_u16();
-        let bytes = response
-            .headers()
-            .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("0")
-            .to_owned();
-        let service = ctx.started.elapsed().saturating_sub(ctx.connect);
-        let error = response.extensions().get::<RouterError>();
-        let head = match error {
-            Some(e) => format!("at=error code={} desc=\"{}\"", e.code, e.desc),
-            None => "at=info".to_owned(),
-        };
-        let line = format!(
-            "{head} method={} path=\"{}\" host={} request_id={} fwd=\"{}\" dyno={} connect={}ms service={}ms status={status} bytes={bytes}",
-            ctx.method,
-            ctx.path.replace('"', "%22"),
-            ctx.host,
-            ctx.request_id,
-            ctx.fwd,
-            ctx.dyno.as_deref().unwrap_or(""),
-            ctx.connect.as_millis(),
-            service.as_millis(),
-        );
-        tracing::info!(target: "router", app = ctx.app.as_deref().unwrap_or(""), "{line}");
-        if let (Some(logs), Some(app)) = (&self.logs, &ctx.app) {
-            let _ = logs.send(RequestLog {
-                app: app.clone(),
-                line,
-            });
+            None => metrics.record_unmatched(),
         }
     }
 }
 
-/// A router-made error, kept in the response for the log line.
-#[derive(Debug, Clone)]
-struct RouterError {
-    code: &'static str,
-    desc: &'static str,
-}
-
-fn empty() -> Body {
-    Empty::<Bytes>::new()
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-fn page(status: StatusCode, title: &str, text: &str) -> Response<Body> {
+fn page(status: StatusCode, title: &str, text: &str, finish: Box<dyn Finish>) -> Response<Body> {
     let html = format!(
-        "<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>\n"
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{}</p></body></html>\n",
+        escape_html(text)
     );
-    let mut response = Response::new(
-        Full::new(Bytes::from(html))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+    let mut response = Response::new(ResponseBody::page(Bytes::from(html), finish));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -348,20 +517,20 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response<Body> {
     response
 }
 
-fn error_page(ctx: &Ctx, code: &'static str, desc: &'static str) -> Response<Body> {
-    let mut response = page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Application error",
-        &format!(
-            "The app could not answer this request ({code}: {desc}). Request id: {}",
-            ctx.request_id
-        ),
-    );
-    response.extensions_mut().insert(RouterError { code, desc });
-    response
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
-/// The backend the balancer chose, for tests and the log.
-pub fn describe(backend: &Backend) -> String {
-    format!("{}@{}", backend.dyno, backend.addr)
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
 }

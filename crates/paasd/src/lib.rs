@@ -110,7 +110,6 @@ async fn serve_with(
             public_port: settings.router_addr.port(),
             ..Default::default()
         },
-        None,
     ));
     let router = tokio::spawn(router.serve(router_listener, shutdown.child_token()));
     let state = AppState {
