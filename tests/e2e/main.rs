@@ -12,24 +12,10 @@ mod support;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Paasd, fails, ok};
+use support::{Paasd, fails, git, ok};
 
 fn json(out: std::process::Output) -> Value {
     serde_json::from_str(&ok(out)).expect("--json prints JSON")
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// The "done when" session: create an app, set and unset config, list releases,

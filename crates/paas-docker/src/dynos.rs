@@ -81,6 +81,23 @@ pub fn dyno_command(command: &str) -> Vec<String> {
 
 const LABEL_KIND: &str = "paas.kind=formation";
 
+/// What every dyno (formation or one-off) runs under: no capabilities, no privilege
+/// escalation, memory and pids limits, tini as PID 1 (forwards SIGTERM, reaps zombies),
+/// on its app's network; never a host mount.
+fn unprivileged(memory_bytes: i64, pids: i64, network: String) -> HostConfig {
+    HostConfig {
+        memory: Some(memory_bytes),
+        memory_swap: Some(memory_bytes),
+        pids_limit: Some(pids),
+        cap_drop: Some(vec!["ALL".into()]),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        privileged: Some(false),
+        init: Some(true),
+        network_mode: Some(network),
+        ..Default::default()
+    }
+}
+
 impl Docker {
     /// Creates the app's bridge network unless it exists; dynos of other apps are on
     /// other networks and cannot reach these.
@@ -113,6 +130,17 @@ impl Docker {
         }
     }
 
+    /// Dynos never run as root: an image that names no other user runs as the stack's
+    /// unprivileged `app` user.
+    async fn dyno_user(&self, image: &str) -> Result<String, DockerError> {
+        let config = self.api().await?.inspect_image(image).await?.config;
+        let user = config.and_then(|c| c.user).unwrap_or_default();
+        Ok(match user.as_str() {
+            "" | "root" | "0" | "0:0" | "root:root" => format!("{BUILD_USER}:{BUILD_USER}"),
+            other => other.to_owned(),
+        })
+    }
+
     /// Creates and starts a dyno; an existing container of the same name (same app,
     /// slot and release) is adopted instead.
     pub async fn run_dyno(&self, spec: &DynoSpec) -> Result<String, DockerError> {
@@ -137,18 +165,7 @@ impl Docker {
             ("paas.generation".to_owned(), spec.generation.to_string()),
             ("paas.command".to_owned(), spec.command.clone()),
         ]);
-        // Dynos never run as root: an image that names no other user runs as the
-        // stack's unprivileged `app` user.
-        let image_user = api
-            .inspect_image(&spec.image)
-            .await?
-            .config
-            .and_then(|c| c.user)
-            .unwrap_or_default();
-        let user = match image_user.as_str() {
-            "" | "root" | "0" | "0:0" | "root:root" => format!("{BUILD_USER}:{BUILD_USER}"),
-            other => other.to_owned(),
-        };
+        let user = self.dyno_user(&spec.image).await?;
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             user: Some(user),
@@ -157,19 +174,11 @@ impl Docker {
             env: Some(spec.env.clone()),
             labels: Some(labels),
             hostname: Some(format!("{}.{}", spec.process_type, spec.index)),
-            host_config: Some(HostConfig {
-                memory: Some(spec.memory_bytes),
-                memory_swap: Some(spec.memory_bytes),
-                pids_limit: Some(spec.pids),
-                cap_drop: Some(vec!["ALL".into()]),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                privileged: Some(false),
-                // tini as PID 1: forwards SIGTERM and reaps zombies.
-                init: Some(true),
-                network_mode: Some(spec.network.clone()),
-                readonly_rootfs: Some(false),
-                ..Default::default()
-            }),
+            host_config: Some(unprivileged(
+                spec.memory_bytes,
+                spec.pids,
+                spec.network.clone(),
+            )),
             ..Default::default()
         };
         let id = match api
@@ -360,16 +369,7 @@ impl Docker {
         let api = self.api().await?;
         self.ensure_network(&format!("paas-{}", spec.app_name))
             .await?;
-        let image_user = api
-            .inspect_image(&spec.image)
-            .await?
-            .config
-            .and_then(|c| c.user)
-            .unwrap_or_default();
-        let user = match image_user.as_str() {
-            "" | "root" | "0" | "0:0" | "root:root" => format!("{BUILD_USER}:{BUILD_USER}"),
-            other => other.to_owned(),
-        };
+        let user = self.dyno_user(&spec.image).await?;
         let labels = HashMap::from([
             ("paas.managed".to_owned(), "1".to_owned()),
             ("paas.kind".to_owned(), "one_off".to_owned()),
@@ -388,16 +388,12 @@ impl Docker {
             labels: Some(labels),
             hostname: Some(spec.name.clone()),
             host_config: Some(HostConfig {
-                memory: Some(spec.memory_bytes),
-                memory_swap: Some(spec.memory_bytes),
-                pids_limit: Some(spec.pids),
-                cap_drop: Some(vec!["ALL".into()]),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                privileged: Some(false),
-                init: Some(true),
                 auto_remove: Some(spec.detached),
-                network_mode: Some(format!("paas-{}", spec.app_name)),
-                ..Default::default()
+                ..unprivileged(
+                    spec.memory_bytes,
+                    spec.pids,
+                    format!("paas-{}", spec.app_name),
+                )
             }),
             ..Default::default()
         };
