@@ -36,6 +36,7 @@ mod snapshot;
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -47,7 +48,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use paas_core::routes::RouteTable;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -100,15 +101,25 @@ impl Default for RouterSettings {
     }
 }
 
+/// The router. One per runtime: [`Router::serve`] runs it on the current one;
+/// [`Router::serve_per_core`] runs one per thread, each on its own single-threaded
+/// runtime with its own pool of dyno connections (no wake-ups across threads on the
+/// request path, the way nginx workers run), all sharing the route snapshot, the log
+/// sink and the metrics.
 pub struct Router {
+    shared: Arc<Shared>,
+    client: Client<TimedConnector, RequestBody>,
+    /// Connections and spliced upgrades, waited for on shutdown.
+    tasks: TaskTracker,
+}
+
+/// What every thread's router shares.
+struct Shared {
     routes: watch::Receiver<Arc<RouteTable>>,
     snapshot: ArcSwap<Snapshot>,
-    client: Client<TimedConnector, RequestBody>,
     settings: RouterSettings,
     sink: Arc<dyn RequestLogSink>,
     metrics: Arc<Metrics>,
-    /// Connections and spliced upgrades, waited for on shutdown.
-    tasks: TaskTracker,
     /// Cancelled when the drain deadline passes: cuts what is still open.
     hard_stop: CancellationToken,
 }
@@ -116,7 +127,7 @@ pub struct Router {
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router")
-            .field("settings", &self.settings)
+            .field("settings", &self.shared.settings)
             .finish_non_exhaustive()
     }
 }
@@ -125,62 +136,131 @@ impl Router {
     /// A router reading route tables from `routes` (the supervisor's channel); request
     /// lines go to paasd's log only until [`Router::with_log_sink`].
     pub fn new(routes: watch::Receiver<Arc<RouteTable>>, settings: RouterSettings) -> Self {
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(settings.pool_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(TimedConnector::new(settings.connect_timeout));
         let metrics = Arc::new(Metrics::default());
         let snapshot = Snapshot::build(&routes.borrow(), &Snapshot::default(), &metrics);
-        Self {
+        let shared = Shared {
             routes,
             snapshot: ArcSwap::from_pointee(snapshot),
-            client,
             settings,
             sink: Arc::new(NoSink),
             metrics,
-            tasks: TaskTracker::new(),
             hard_stop: CancellationToken::new(),
+        };
+        Self::sharing(Arc::new(shared))
+    }
+
+    /// Another router with its own connection pool and tasks, sharing `shared`.
+    fn sharing(shared: Arc<Shared>) -> Self {
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(shared.settings.pool_idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .build(TimedConnector::new(shared.settings.connect_timeout));
+        Self {
+            shared,
+            client,
+            tasks: TaskTracker::new(),
         }
     }
 
-    /// Request lines also go to `sink` (the app's log stream).
+    /// Request lines also go to `sink` (the app's log stream). Call before serving.
     pub fn with_log_sink(mut self, sink: impl RequestLogSink) -> Self {
-        self.sink = Arc::new(sink);
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.sink = Arc::new(sink);
+        }
         self
     }
 
     /// Per-app request counters and latency histograms; `metrics().render()` is the
     /// Prometheus text for `GET /metrics`.
     pub fn metrics(&self) -> Arc<Metrics> {
-        self.metrics.clone()
+        self.shared.metrics.clone()
     }
 
     /// Serves until `shutdown`, then drains (see the module doc) and returns.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) {
         self.tasks
-            .spawn(self.clone().follow_routes(shutdown.clone()));
-        let slots = Arc::new(Semaphore::new(self.settings.max_connections));
-        loop {
-            let permit = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                permit = slots.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
+            .spawn(follow_routes(self.shared.clone(), shutdown.clone()));
+        let slots = self.shared.settings.max_connections;
+        self.accept_and_drain(listener, slots, shutdown).await;
+        tracing::info!("router stopped");
+    }
+
+    /// Serves on `threads` threads, each running its own router on a single-threaded
+    /// runtime; this task accepts and hands each connection to the thread with the
+    /// fewest open ones. Returns when all have drained (see the module doc).
+    pub async fn serve_per_core(
+        self,
+        listener: TcpListener,
+        threads: usize,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
+        let threads = threads.max(1);
+        let follower = tokio::spawn(follow_routes(self.shared.clone(), shutdown.clone()));
+        let mut workers = Vec::new();
+        let mut done = Vec::new();
+        for i in 0..threads {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let router = Arc::new(Router::sharing(self.shared.clone()));
+            let (tx, mut rx) = mpsc::unbounded_channel::<Handoff>();
+            let open = Arc::new(AtomicUsize::new(0));
+            workers.push((tx, open.clone()));
+            let shutdown = shutdown.clone();
+            let (finished, finished_rx) = tokio::sync::oneshot::channel::<()>();
+            std::thread::Builder::new()
+                .name(format!("router-{i}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        while let Some((stream, peer, permit)) = rx.recv().await {
+                            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                                continue;
+                            };
+                            let (router2, shutdown, open) =
+                                (router.clone(), shutdown.clone(), open.clone());
+                            router.tasks.spawn(async move {
+                                let _permit = permit;
+                                router2.serve_connection(stream, peer, shutdown).await;
+                                open.fetch_sub(1, Ordering::Relaxed);
+                            });
+                        }
+                        router.drain().await;
+                    });
+                    let _ = finished.send(());
+                })?;
+            done.push(finished_rx);
+        }
+        let slots = Arc::new(Semaphore::new(self.shared.settings.max_connections));
+        while let Some((stream, peer, permit)) = accept(&listener, &slots, &shutdown).await {
+            let Ok(stream) = stream.into_std() else {
+                continue;
             };
-            let (stream, peer) = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, don't spin.
-                        tracing::warn!(error = %e, "router accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
+            let least = workers
+                .iter()
+                .min_by_key(|(_, open)| open.load(Ordering::Relaxed));
+            if let Some((tx, open)) = least {
+                open.fetch_add(1, Ordering::Relaxed);
+                let _ = tx.send((stream, peer, permit));
+            }
+        }
+        drop(listener);
+        drop(workers);
+        for finished in done {
+            let _ = finished.await;
+        }
+        let _ = follower.await;
+        tracing::info!(threads, "router stopped");
+        Ok(())
+    }
+
+    async fn accept_and_drain(
+        self: Arc<Self>,
+        listener: TcpListener,
+        slots: usize,
+        shutdown: CancellationToken,
+    ) {
+        let slots = Arc::new(Semaphore::new(slots));
+        while let Some((stream, peer, permit)) = accept(&listener, &slots, &shutdown).await {
             let router = self.clone();
             let shutdown = shutdown.clone();
             self.tasks.spawn(async move {
@@ -189,12 +269,18 @@ impl Router {
             });
         }
         drop(listener);
+        self.drain().await;
+    }
+
+    /// Waits for this router's connections to finish, up to the drain deadline, then
+    /// cuts what is left.
+    async fn drain(&self) {
         self.tasks.close();
         tracing::info!(
             connections = self.tasks.len(),
             "router draining in-flight requests"
         );
-        if tokio::time::timeout(self.settings.drain_timeout, self.tasks.wait())
+        if tokio::time::timeout(self.shared.settings.drain_timeout, self.tasks.wait())
             .await
             .is_err()
         {
@@ -202,10 +288,9 @@ impl Router {
                 left = self.tasks.len(),
                 "router drain deadline passed: closing what is still open"
             );
-            self.hard_stop.cancel();
+            self.shared.hard_stop.cancel();
             self.tasks.wait().await;
         }
-        tracing::info!("router stopped");
     }
 
     async fn serve_connection(
@@ -218,9 +303,9 @@ impl Router {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(self.settings.header_read_timeout)
-            .max_buf_size(self.settings.max_head_bytes.max(8192));
-        let hard_stop = self.hard_stop.clone();
+            .header_read_timeout(self.shared.settings.header_read_timeout)
+            .max_buf_size(self.shared.settings.max_head_bytes.max(8192));
+        let hard_stop = self.shared.hard_stop.clone();
         let service = hyper::service::service_fn(move |req| {
             let router = self.clone();
             async move { Ok::<_, Infallible>(router.handle(req, peer).await) }
@@ -238,25 +323,6 @@ impl Router {
         tokio::select! {
             _ = conn => {}
             _ = hard_stop.cancelled() => {}
-        }
-    }
-
-    /// Keeps the snapshot in step with the supervisor's table.
-    async fn follow_routes(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut routes = self.routes.clone();
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                changed = routes.changed() => if changed.is_err() { return },
-            }
-            let table = routes.borrow_and_update().clone();
-            let next = Snapshot::build(&table, &self.snapshot.load(), &self.metrics);
-            tracing::debug!(
-                hosts = next.host_count(),
-                dynos = next.backend_count(),
-                "router table updated"
-            );
-            self.snapshot.store(Arc::new(next));
         }
     }
 
@@ -283,7 +349,7 @@ impl Router {
             error: None,
         };
         // match_route
-        let app = self.snapshot.load().lookup(&ctx.host).cloned();
+        let app = self.shared.snapshot.load().lookup(&ctx.host).cloned();
         let Some(app) = app else {
             let finish = self.finisher(ctx, started, None, None, 404);
             return page(
@@ -352,7 +418,7 @@ impl Router {
                 source.body(),
                 &backend.backend,
                 ctx,
-                self.settings.public_port,
+                self.shared.settings.public_port,
             )
             .map_err(|e| {
                 tracing::warn!(error = %e, "could not build the upstream request");
@@ -361,7 +427,7 @@ impl Router {
             let outstanding = backend.start();
             let sent = Instant::now();
             let result = tokio::time::timeout(
-                self.settings.first_byte_timeout,
+                self.shared.settings.first_byte_timeout,
                 self.client.request(request),
             )
             .await;
@@ -388,7 +454,7 @@ impl Router {
             ctx.connect = sent.elapsed();
             let (code, retry) = if error.is_connect() {
                 backend.mark_down();
-                let code = if sent.elapsed() >= self.settings.connect_timeout {
+                let code = if sent.elapsed() >= self.shared.settings.connect_timeout {
                     H19
                 } else {
                     H21
@@ -415,7 +481,7 @@ impl Router {
 
     /// Copies bytes both ways between an upgraded client and dyno connection (WebSocket).
     fn splice(&self, client: hyper::upgrade::OnUpgrade, dyno: hyper::upgrade::OnUpgrade) {
-        let hard_stop = self.hard_stop.clone();
+        let hard_stop = self.shared.hard_stop.clone();
         self.tasks.spawn(async move {
             let (client, dyno) = match tokio::try_join!(client, dyno) {
                 Ok(pair) => pair,
@@ -446,9 +512,57 @@ impl Router {
             status,
             app: app.map(|a| (a.name.clone(), a.metrics.clone())),
             outstanding,
-            sink: self.sink.clone(),
-            metrics: self.metrics.clone(),
+            sink: self.shared.sink.clone(),
+            metrics: self.shared.metrics.clone(),
         })
+    }
+}
+
+/// A connection handed to a router thread, with its connection slot.
+type Handoff = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
+
+/// The next connection, once a connection slot is free; `None` on shutdown.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    shutdown: &CancellationToken,
+) -> Option<(tokio::net::TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            permit = slots.clone().acquire_owned() => permit.ok()?,
+        };
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return None,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => return Some((stream, peer, permit)),
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, don't spin.
+                    tracing::warn!(error = %e, "router accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
+/// Keeps the snapshot in step with the supervisor's table.
+async fn follow_routes(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut routes = shared.routes.clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = routes.changed() => if changed.is_err() { return },
+        }
+        let table = routes.borrow_and_update().clone();
+        let next = Snapshot::build(&table, &shared.snapshot.load(), &shared.metrics);
+        tracing::debug!(
+            hosts = next.host_count(),
+            dynos = next.backend_count(),
+            "router table updated"
+        );
+        shared.snapshot.store(Arc::new(next));
     }
 }
 

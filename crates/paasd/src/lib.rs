@@ -104,14 +104,23 @@ async fn serve_with(
             )
         })?;
     tracing::info!(addr = %router_listener.local_addr()?, domain = %settings.domain, "router listening");
-    let router = Arc::new(paas_router::Router::new(
+    let router = paas_router::Router::new(
         routes,
         paas_router::RouterSettings {
             public_port: settings.router_addr.port(),
             ..Default::default()
         },
-    ));
-    let router = tokio::spawn(router.serve(router_listener, shutdown.child_token()));
+    );
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let router_shutdown = shutdown.child_token();
+    let router = tokio::spawn(async move {
+        if let Err(e) = router
+            .serve_per_core(router_listener, threads, router_shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "the router could not start its threads");
+        }
+    });
     let state = AppState {
         store,
         settings: Arc::new(ApiSettings {

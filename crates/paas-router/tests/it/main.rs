@@ -921,3 +921,63 @@ async fn shutdown_finishes_requests_in_flight_stops_accepting_and_keeps_its_dead
         .unwrap_or(0);
     assert_eq!(n, 0, "and was then closed");
 }
+
+#[tokio::test]
+async fn per_core_routers_share_the_table_logs_and_metrics_and_drain_together() {
+    let a = dyno("a").await;
+    let b = dyno("b").await;
+    let (tx, rx) = watch::channel(Arc::new(table(&[(
+        "core.localhost",
+        "core",
+        &[("web.1", a.addr)],
+    )])));
+    let (log_tx, mut logs) = mpsc::unbounded_channel();
+    let router = Router::new(rx, RouterSettings::default()).with_log_sink(move |log| {
+        let _ = log_tx.send(log);
+    });
+    let metrics = router.metrics();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let served = tokio::spawn(router.serve_per_core(listener, 2, shutdown.clone()));
+    // Separate connections, so both threads get some.
+    let get = |path: &'static str| async move {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let r = client
+            .get(format!("http://{addr}{path}"))
+            .header("host", "core.localhost")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    };
+    let bodies = futures::future::join_all((0..20).map(|_| get("/slow?ms=10"))).await;
+    assert!(bodies.iter().all(|b| b == "a"), "{bodies:?}");
+    tx.send_replace(Arc::new(table(&[(
+        "core.localhost",
+        "core",
+        &[("web.2", b.addr)],
+    )])));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let bodies = futures::future::join_all((0..20).map(|_| get("/slow?ms=10"))).await;
+    assert!(bodies.iter().all(|b| b == "b"), "{bodies:?}");
+    tokio::time::sleep(Duration::from_millis(50)).await; // lines are written as bodies end
+    let text = metrics.render();
+    assert!(
+        text.contains("paas_router_requests_total{app=\"core\",status=\"2xx\"} 40"),
+        "{text}"
+    );
+    let mut lines = 0;
+    while logs.try_recv().is_ok() {
+        lines += 1;
+    }
+    assert_eq!(lines, 40);
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("every thread drains")
+        .unwrap()
+        .unwrap();
+    assert!(TcpStream::connect(addr).await.is_err());
+}
