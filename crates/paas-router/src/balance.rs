@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use hyper::http::uri::Authority;
 use paas_core::routes::Backend;
 use rand::Rng;
 
@@ -28,6 +29,8 @@ fn now_ms() -> u64 {
 #[derive(Debug)]
 pub struct BackendState {
     pub backend: Backend,
+    /// `ip:port`, ready for request URIs.
+    pub authority: Authority,
     outstanding: AtomicUsize,
     /// Milliseconds since [`EPOCH`] until which the dyno is left out; 0 = up.
     down_until: AtomicU64,
@@ -45,8 +48,11 @@ impl Drop for Outstanding {
 
 impl BackendState {
     pub fn new(backend: Backend) -> Self {
+        let authority = Authority::try_from(backend.addr.to_string())
+            .expect("a socket address is a valid URI authority");
         Self {
             backend,
+            authority,
             outstanding: AtomicUsize::new(0),
             down_until: AtomicU64::new(0),
         }

@@ -5,9 +5,10 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::uri::{PathAndQuery, Scheme};
 use hyper::{Method, Request, Uri};
-use paas_core::routes::Backend;
 
+use crate::balance::BackendState;
 use crate::body::RequestBody;
 use crate::log::Ctx;
 
@@ -71,7 +72,7 @@ pub fn is_idempotent(method: &Method) -> bool {
 /// rule), else a new UUID.
 pub fn request_id(headers: &HeaderMap) -> String {
     headers
-        .get("x-request-id")
+        .get(X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             (20..=200).contains(&v.len())
@@ -84,7 +85,7 @@ pub fn request_id(headers: &HeaderMap) -> String {
 /// `X-Forwarded-For` with the client's address appended.
 pub fn forwarded_for(headers: &HeaderMap, peer: IpAddr) -> String {
     match headers
-        .get("x-forwarded-for")
+        .get(X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
@@ -99,30 +100,38 @@ pub fn forwarded_for(headers: &HeaderMap, peer: IpAddr) -> String {
 pub(crate) fn upstream_request(
     parts: &hyper::http::request::Parts,
     body: RequestBody,
-    backend: &Backend,
+    backend: &BackendState,
     ctx: &Ctx,
     public_port: u16,
 ) -> Result<Request<RequestBody>, hyper::http::Error> {
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let uri: Uri = format!("http://{}{path}", backend.addr).parse()?;
+    let mut uri = hyper::http::uri::Parts::default();
+    uri.scheme = Some(Scheme::HTTP);
+    uri.authority = Some(backend.authority.clone());
+    uri.path_and_query = Some(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+    );
+    let uri = Uri::from_parts(uri)?;
     let mut headers = parts.headers.clone();
     let upgrade = wants_upgrade(&headers);
     strip_hop_by_hop(&mut headers, upgrade);
     // hyper answers `Expect: 100-continue` itself when the body is first read.
     headers.remove(header::EXPECT);
-    let set = |headers: &mut HeaderMap, name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
-        }
-    };
-    set(&mut headers, "x-forwarded-for", &ctx.fwd);
-    set(&mut headers, "x-forwarded-proto", "http");
-    set(&mut headers, "x-forwarded-port", &public_port.to_string());
-    set(&mut headers, "x-request-id", &ctx.request_id);
+    if let Ok(fwd) = HeaderValue::from_str(&ctx.fwd) {
+        headers.insert(X_FORWARDED_FOR, fwd);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PORT, HeaderValue::from(public_port));
+    if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
+        headers.insert(X_REQUEST_ID, id);
+    }
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    set(&mut headers, "x-request-start", &now_ms.to_string());
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    headers.insert(X_REQUEST_START, HeaderValue::from(now_ms));
     append_via(&mut headers);
     let mut request = Request::builder()
         .method(parts.method.clone())
@@ -131,6 +140,12 @@ pub(crate) fn upstream_request(
     *request.headers_mut() = headers;
     Ok(request)
 }
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_REQUEST_START: HeaderName = HeaderName::from_static("x-request-start");
 
 /// `Via: 1.1 paas`, after any earlier hops.
 pub fn append_via(headers: &mut HeaderMap) {

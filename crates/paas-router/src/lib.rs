@@ -416,7 +416,7 @@ impl Router {
             let request = headers::upstream_request(
                 &parts,
                 source.body(),
-                &backend.backend,
+                backend,
                 ctx,
                 self.shared.settings.public_port,
             )
@@ -594,6 +594,16 @@ impl Finish for LogRequest {
         if ctx.error.is_none() {
             ctx.error = interrupted;
         }
+        match &app {
+            Some((_, app_metrics)) => app_metrics.record(status, took),
+            None => metrics.record_unmatched(),
+        }
+        let to_sink = app.is_some() && sink.enabled();
+        let traced =
+            ctx.error.is_some() || tracing::enabled!(target: "router", tracing::Level::INFO);
+        if !(to_sink || traced) {
+            return; // nobody reads the line: don't format it
+        }
         let line = log::line(&ctx, took.saturating_sub(ctx.connect), status, bytes);
         let app_name = app.as_ref().map_or("", |(name, _)| name.as_str());
         if ctx.error.is_some() {
@@ -601,12 +611,8 @@ impl Finish for LogRequest {
         } else {
             tracing::info!(target: "router", app = app_name, "{line}");
         }
-        match app {
-            Some((app, app_metrics)) => {
-                app_metrics.record(status, took);
-                sink.send(RequestLog { app, status, line });
-            }
-            None => metrics.record_unmatched(),
+        if let Some((app, _)) = app.filter(|_| to_sink) {
+            sink.send(RequestLog { app, status, line });
         }
     }
 }

@@ -17,6 +17,11 @@ pub struct RequestLog {
 /// request path once per request, so it must not block (drop lines rather than wait).
 pub trait RequestLogSink: Send + Sync + 'static {
     fn send(&self, log: RequestLog);
+
+    /// False when lines are thrown away anyway, so they need not be formatted.
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 /// Lines go to paasd's stdout only.
@@ -25,6 +30,10 @@ pub struct NoSink;
 
 impl RequestLogSink for NoSink {
     fn send(&self, _: RequestLog) {}
+
+    fn enabled(&self) -> bool {
+        false
+    }
 }
 
 impl<F: Fn(RequestLog) + Send + Sync + 'static> RequestLogSink for F {
