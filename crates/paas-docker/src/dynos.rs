@@ -12,10 +12,11 @@ use std::net::IpAddr;
 
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, EventsOptionsBuilder, InspectContainerOptions,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 
 use crate::{BUILD_USER, Docker, DockerError, is_not_found};
 
@@ -39,6 +40,9 @@ pub struct DynoSpec {
     pub memory_bytes: i64,
     pub pids: i64,
     pub network: String,
+    /// The HTTP path that must answer before this (web) dyno is ready, if any; kept as
+    /// the `paas.health_path` label so each dyno is checked by its own release's rule.
+    pub health_path: Option<String>,
 }
 
 /// A dyno container as Docker reports it.
@@ -60,6 +64,7 @@ pub struct ObservedContainer {
     pub finished_at: Option<String>,
     pub exit_code: Option<i64>,
     pub command: String,
+    pub health_path: Option<String>,
 }
 
 /// Sources `.profile.d` (buildpack runtime settings) and runs the process type's command
@@ -152,7 +157,7 @@ impl Docker {
         if spec.generation > 0 {
             name.push_str(&format!(".r{}", spec.generation));
         }
-        let labels = HashMap::from([
+        let mut labels = HashMap::from([
             ("paas.managed".to_owned(), "1".to_owned()),
             ("paas.kind".to_owned(), "formation".to_owned()),
             ("paas.instance".to_owned(), spec.instance.clone()),
@@ -165,6 +170,9 @@ impl Docker {
             ("paas.generation".to_owned(), spec.generation.to_string()),
             ("paas.command".to_owned(), spec.command.clone()),
         ]);
+        if let Some(path) = &spec.health_path {
+            labels.insert("paas.health_path".to_owned(), path.clone());
+        }
         let user = self.dyno_user(&spec.image).await?;
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -278,6 +286,7 @@ impl Docker {
                 finished_at: state.finished_at.filter(|t| !t.starts_with("0001")),
                 exit_code: state.exit_code,
                 command: label("paas.command"),
+                health_path: labels.get("paas.health_path").cloned(),
             });
         }
         Ok(out)
@@ -342,6 +351,52 @@ impl Docker {
             );
         }
         out
+    }
+}
+
+/// A formation container of one installation changed state in Docker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynoEvent {
+    pub container: String,
+    /// Docker's action: `start`, `die`, `oom`, `destroy`.
+    pub action: String,
+}
+
+impl Docker {
+    /// Docker's event stream for the formation containers of `instance`: what starts,
+    /// dies (crashes included) or is removed behind the supervisor's back. The stream
+    /// ends when the connection to the engine does; the caller reconnects.
+    pub async fn dyno_events(
+        &self,
+        instance: &str,
+    ) -> Result<impl Stream<Item = Result<DynoEvent, DockerError>> + Send + 'static, DockerError>
+    {
+        let api = self.api().await?;
+        let filters = HashMap::from([
+            ("type".to_owned(), vec!["container".to_owned()]),
+            (
+                "label".to_owned(),
+                vec![
+                    "paas.managed=1".to_owned(),
+                    LABEL_KIND.to_owned(),
+                    format!("paas.instance={instance}"),
+                ],
+            ),
+            (
+                "event".to_owned(),
+                ["start", "die", "oom", "destroy"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            ),
+        ]);
+        let options = EventsOptionsBuilder::default().filters(&filters).build();
+        Ok(api.events(Some(options)).map(|event| {
+            let event = event?;
+            Ok(DynoEvent {
+                container: event.actor.and_then(|a| a.id).unwrap_or_default(),
+                action: event.action.unwrap_or_default(),
+            })
+        }))
     }
 }
 

@@ -9,17 +9,20 @@
 //! a retiring dyno leaves the table before it gets SIGTERM. Dynos are never stopped when
 //! paasd stops.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use paas_core::reconcile::{self, Action, Desired, DynoState, ObservedDyno, Slot};
+use futures::StreamExt;
+use paas_core::reconcile::{self, Action, Desired, DynoSettings, DynoState, ObservedDyno, Slot};
 use paas_core::routes::{AppRoutes, Backend, RouteTable};
 use paas_docker::{Docker, DockerError, DynoSpec, ObservedContainer};
 use paas_store::{DesiredApp, DynoReport, Store, StoreError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +78,20 @@ struct Memory {
     seen_exits: HashSet<String>,
     /// When each not-yet-ready web dyno was first seen starting.
     starting_since: HashMap<String, Instant>,
+    /// Releases whose malformed dyno settings were already reported.
+    warned_releases: HashSet<Uuid>,
 }
+
+/// What one app's pass found: whether it needs another look soon, and its routes.
+#[derive(Debug, Default)]
+struct AppPass {
+    busy: bool,
+    /// Host → the app's ready web dynos.
+    routes: Vec<(String, AppRoutes)>,
+}
+
+/// Apps reconciled side by side in one pass.
+const APPS_IN_PARALLEL: usize = 8;
 
 #[derive(Debug)]
 pub struct Supervisor {
@@ -86,7 +102,7 @@ pub struct Supervisor {
     retiring: Arc<Mutex<HashSet<String>>>,
     /// Retirements decided in this pass, stopped only after the route table without
     /// them is published.
-    to_stop: Mutex<Vec<String>>,
+    to_stop: Mutex<Vec<(String, i32)>>,
     memory: Mutex<Memory>,
 }
 
@@ -110,9 +126,21 @@ impl Supervisor {
         (supervisor, rx)
     }
 
-    /// Reconciles until `shutdown`; never stops dynos on the way out.
+    /// Reconciles until `shutdown`; never stops dynos on the way out. Besides `nudge`
+    /// (the API after a release or scale) and the periodic resync, Docker's own events
+    /// wake the loop, so a crash or a container removed behind paasd's back is seen at
+    /// once rather than at the next resync.
     pub async fn run(self: Arc<Self>, nudge: Arc<Notify>, shutdown: CancellationToken) {
         tracing::info!("supervisor started");
+        let events = tokio::spawn(
+            watch_docker(
+                self.docker.clone(),
+                self.settings.instance.clone(),
+                nudge.clone(),
+                shutdown.clone(),
+            )
+            .instrument(tracing::info_span!("docker_events")),
+        );
         loop {
             let busy = match self.reconcile_once().await {
                 Ok(busy) => busy,
@@ -132,11 +160,17 @@ impl Supervisor {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
+        let _ = events.await;
         tracing::info!("supervisor stopped (dynos keep running)");
     }
 
     /// One pass over every app. Returns whether anything is still in flight (starting,
     /// waiting for a back-off), so the caller looks again soon.
+    ///
+    /// Apps are reconciled side by side (at most [`APPS_IN_PARALLEL`] at once), each from
+    /// its own slice of the observation, so one app with a slow start or a crash loop does
+    /// not hold up the others; an app whose pass hits an error still publishes the routes
+    /// its observation supports.
     pub async fn reconcile_once(&self) -> Result<bool, SupervisorError> {
         let desired = self.store.desired_apps().await?;
         let observed = self.docker.list_dynos(&self.settings.instance).await?;
@@ -152,28 +186,24 @@ impl Supervisor {
             .into_iter()
             .map(|d| (d.app_id.to_string(), d))
             .collect();
-        let apps: Vec<String> = by_app
-            .keys()
-            .chain(desired.keys())
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let apps: BTreeSet<String> = by_app.keys().chain(desired.keys()).cloned().collect();
+
+        let passes = apps.into_iter().map(|app_id| {
+            let containers = by_app.remove(&app_id).unwrap_or_default();
+            let want = desired.get(&app_id);
+            async move { self.reconcile_app(&app_id, want, &containers).await }
+        });
+        let passes: Vec<AppPass> = futures::stream::iter(passes)
+            .buffer_unordered(APPS_IN_PARALLEL)
+            .collect()
+            .await;
 
         let mut busy = false;
         let mut table = RouteTable::default();
-        for app_id in apps {
-            let containers = by_app.remove(&app_id).unwrap_or_default();
-            let want = desired.get(&app_id);
-            match self
-                .reconcile_app(&app_id, want, &containers, &mut table)
-                .await
-            {
-                Ok(app_busy) => busy |= app_busy,
-                Err(e) => {
-                    busy = true;
-                    tracing::warn!(app = %app_id, error = %e, "reconciling an app failed");
-                }
+        for pass in passes {
+            busy |= pass.busy;
+            for (host, routes) in pass.routes {
+                table.insert(&host, routes);
             }
         }
         self.routes.send_if_modified(|current| {
@@ -190,21 +220,26 @@ impl Supervisor {
             .lock()
             .map(|mut v| std::mem::take(&mut *v))
             .unwrap_or_default();
-        for container in to_stop {
-            self.stop_in_background(container);
+        for (container, grace_secs) in to_stop {
+            self.stop_in_background(container, grace_secs);
         }
         Ok(busy)
     }
 
+    /// Observes, plans and acts for one app. Errors are logged and make the app `busy`
+    /// (looked at again soon); they never cost it its routes.
     async fn reconcile_app(
         &self,
         app_id: &str,
         want: Option<&DesiredApp>,
         containers: &[ObservedContainer],
-        table: &mut RouteTable,
-    ) -> Result<bool, SupervisorError> {
+    ) -> AppPass {
         let now = chrono::Utc::now();
         let mut busy = false;
+        let app_settings = want.map(|w| self.dyno_settings(w));
+        let health_timeout = app_settings
+            .as_ref()
+            .map_or(self.settings.health_timeout, |s| s.health_timeout);
         let mut observed = Vec::new();
         let mut unhealthy = Vec::new();
         for c in containers {
@@ -213,11 +248,11 @@ impl Supervisor {
                 index: c.index,
             };
             let state = if c.running {
-                let ready = c.process_type != "web" || self.accepts(c).await;
+                let ready = c.process_type != "web" || self.ready(c).await;
                 if !ready {
                     busy = true;
                     let since = self.remember_starting(&c.id);
-                    if since.elapsed() > self.settings.health_timeout {
+                    if since.elapsed() > health_timeout {
                         unhealthy.push(c.clone());
                         continue;
                     }
@@ -246,22 +281,26 @@ impl Supervisor {
         }
         let mut rollout_failed = false;
         for c in unhealthy {
+            busy = true;
             let tail = self.docker.tail(&c.id, 10).await;
             tracing::error!(
                 app = %c.app_name, dyno = %format!("{}.{}", c.process_type, c.index), release = %format!("v{}", c.version),
                 last_lines = %tail.join(" | "),
                 "web dyno did not accept connections on $PORT within {}s; stopping it, the previous dynos keep serving",
-                self.settings.health_timeout.as_secs()
+                health_timeout.as_secs()
             );
             let slot = Slot {
                 process_type: c.process_type.clone(),
                 index: c.index,
             };
+            if let Err(e) = self.docker.remove_container_now(&c.id).await {
+                tracing::warn!(app = %c.app_name, error = %e, "removing an unhealthy dyno failed");
+                continue;
+            }
             if let Ok(mut m) = self.memory.lock() {
                 *m.crashes.entry((app_id.to_owned(), slot)).or_default() += 1;
                 m.starting_since.remove(&c.id);
             }
-            self.docker.remove_container_now(&c.id).await?;
             // A rollout whose new web dyno never got ready stops here: the release is
             // marked failed, so the previous one (whose dynos still serve) is current
             // again. With nothing older serving, the crash back-off keeps trying instead.
@@ -274,7 +313,7 @@ impl Supervisor {
                 let reason = format!(
                     "web.{} did not accept connections on $PORT within {}s; last output: {}",
                     c.index,
-                    self.settings.health_timeout.as_secs(),
+                    health_timeout.as_secs(),
                     tail.iter()
                         .rev()
                         .take(5)
@@ -283,9 +322,16 @@ impl Supervisor {
                         .collect::<Vec<_>>()
                         .join(" | ")
                 );
-                if self.store.fail_rollout(want.release_id, &reason).await? {
-                    tracing::error!(app = %c.app_name, release = %format!("v{}", want.version), "rollout failed; the previous release is current again");
-                    rollout_failed = true;
+                match self.store.fail_rollout(want.release_id, &reason).await {
+                    Ok(true) => {
+                        tracing::error!(app = %c.app_name, release = %format!("v{}", want.version), "rollout failed; the previous release is current again");
+                        rollout_failed = true;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(app = %c.app_name, error = %e, "marking a rollout failed did not work");
+                        rollout_failed = true;
+                    }
                 }
             }
         }
@@ -331,41 +377,18 @@ impl Supervisor {
             busy = true;
         }
         busy |= !actions.is_empty();
+        let retired: HashSet<String> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Retire { container, .. } | Action::Remove { container } => {
+                    Some(container.clone())
+                }
+                Action::Start { .. } => None,
+            })
+            .collect();
 
-        // The app's network, once, before any concurrent start needs it.
-        if let Some(want) =
-            want.filter(|_| actions.iter().any(|a| matches!(a, Action::Start { .. })))
-        {
-            self.docker
-                .ensure_network(&network_name(&want.app_name))
-                .await?;
-        }
-        let mut retired = HashSet::new();
-        let mut starts = Vec::new();
-        for action in actions {
-            match action {
-                Action::Start { slot } => {
-                    if let Some(want) = want {
-                        starts.push(self.start(want, slot));
-                    }
-                }
-                Action::Retire { container, slot } => {
-                    retired.insert(container.clone());
-                    self.retire(container, slot, containers);
-                }
-                Action::Remove { container } => {
-                    retired.insert(container.clone());
-                    self.docker.remove_container_now(&container).await?;
-                }
-            }
-        }
-        for result in futures::future::join_all(starts).await {
-            if let Err(e) = result {
-                tracing::warn!(app = %app_id, error = %e, "starting a dyno failed");
-            }
-        }
-
-        // Routes: ready web dynos that are not leaving.
+        // Routes: ready web dynos that are not leaving, whatever happens below.
+        let mut routes = Vec::new();
         if let Some(want) = want {
             let backends: Vec<Backend> = containers
                 .iter()
@@ -383,33 +406,107 @@ impl Supervisor {
                     })
                 })
                 .collect();
-            let routes = AppRoutes {
+            let app_routes = AppRoutes {
                 app: want.app_name.clone(),
                 backends,
             };
             for host in &want.hostnames {
-                table.insert(host, routes.clone());
+                routes.push((host.clone(), app_routes.clone()));
             }
-            table.insert(
-                &format!("{}.{}", want.app_name, self.settings.domain),
-                routes,
-            );
+            routes.push((
+                format!("{}.{}", want.app_name, self.settings.domain),
+                app_routes,
+            ));
+        }
+
+        // The app's network, once, before any concurrent start needs it.
+        let mut can_start = true;
+        if let Some(want) =
+            want.filter(|_| actions.iter().any(|a| matches!(a, Action::Start { .. })))
+            && let Err(e) = self
+                .docker
+                .ensure_network(&network_name(&want.app_name))
+                .await
+        {
+            tracing::warn!(app = %want.app_name, error = %e, "creating the app's network failed");
+            can_start = false;
+        }
+        let grace_secs = app_settings.as_ref().map_or(self.settings.grace_secs, |s| {
+            i32::try_from(s.grace.as_secs()).unwrap_or(self.settings.grace_secs)
+        });
+        let mut starts = Vec::new();
+        for action in actions {
+            match action {
+                Action::Start { slot } => {
+                    if let Some(want) = want.filter(|_| can_start) {
+                        starts.push(self.start(want, slot));
+                    }
+                }
+                Action::Retire { container, slot } => {
+                    self.retire(container, slot, containers, grace_secs);
+                }
+                Action::Remove { container } => {
+                    if let Err(e) = self.docker.remove_container_now(&container).await {
+                        tracing::warn!(app = %app_id, error = %e, "removing an exited dyno failed");
+                    }
+                }
+            }
+        }
+        for result in futures::future::join_all(starts).await {
+            if let Err(e) = result {
+                tracing::warn!(app = %app_id, error = %e, "starting a dyno failed");
+            }
+        }
+        if let Some(want) = want {
             self.record(want.app_id, containers, &observed, &retired)
                 .await;
         }
-        Ok(busy)
+        AppPass { busy, routes }
     }
 
-    async fn accepts(&self, c: &ObservedContainer) -> bool {
+    /// The app's dyno settings: paasd's defaults, overridden by its config vars. A
+    /// malformed value is reported once per release and otherwise ignored.
+    fn dyno_settings(&self, want: &DesiredApp) -> DynoSettings {
+        let defaults = DynoSettings {
+            grace: Duration::from_secs(u64::try_from(self.settings.grace_secs).unwrap_or(30)),
+            health_timeout: self.settings.health_timeout,
+            health_path: None,
+        };
+        let (settings, problems) = DynoSettings::from_config(&want.config, &defaults);
+        if !problems.is_empty()
+            && self
+                .memory
+                .lock()
+                .is_ok_and(|mut m| m.warned_releases.insert(want.release_id))
+        {
+            for problem in problems {
+                tracing::warn!(app = %want.app_name, release = %format!("v{}", want.version), "{problem}; using the default");
+            }
+        }
+        settings
+    }
+
+    /// A web dyno is ready once it accepts TCP on `$PORT`, and, when its release named a
+    /// health path (`PAAS_HEALTH_PATH`, kept in the dyno's labels), once that path
+    /// answers 2xx or 3xx.
+    async fn ready(&self, c: &ObservedContainer) -> bool {
         let Some(ip) = c.ip else { return false };
         let addr = SocketAddr::new(ip, self.settings.web_port);
+        let Ok(Ok(stream)) = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        else {
+            return false;
+        };
+        let Some(path) = c.health_path.as_deref() else {
+            return true;
+        };
+        let host = format!("{}.{}", c.app_name, self.settings.domain);
         matches!(
-            tokio::time::timeout(
-                Duration::from_millis(500),
-                tokio::net::TcpStream::connect(addr)
-            )
-            .await,
-            Ok(Ok(_))
+            tokio::time::timeout(Duration::from_secs(2), http_status(stream, &host, path)).await,
+            Ok(Ok(200..=399))
         )
     }
 
@@ -500,6 +597,9 @@ impl Supervisor {
             memory_bytes: self.settings.memory_bytes,
             pids: self.settings.pids,
             network,
+            health_path: (slot.process_type == "web")
+                .then(|| self.dyno_settings(want).health_path)
+                .flatten(),
         };
         let id = self.docker.run_dyno(&spec).await?;
         tracing::info!(app = %want.app_name, dyno = %dyno, release = %format!("v{}", want.version), container = %&id[..12.min(id.len())], "dyno starting");
@@ -508,7 +608,13 @@ impl Supervisor {
 
     /// Marks a dyno as leaving: it is left out of this pass's route table, and stopped once
     /// that table is published.
-    fn retire(&self, container: String, slot: Slot, containers: &[ObservedContainer]) {
+    fn retire(
+        &self,
+        container: String,
+        slot: Slot,
+        containers: &[ObservedContainer],
+        grace_secs: i32,
+    ) {
         if let Ok(mut r) = self.retiring.lock() {
             r.insert(container.clone());
         }
@@ -517,19 +623,18 @@ impl Supervisor {
             app = %who.map(|c| c.app_name.as_str()).unwrap_or("?"),
             dyno = %format!("{}.{}", slot.process_type, slot.index),
             release = %format!("v{}", who.map_or(0, |c| c.version)),
-            "dyno stopping (SIGTERM, then SIGKILL after {}s)", self.settings.grace_secs
+            "dyno stopping (SIGTERM, then SIGKILL after {grace_secs}s)"
         );
         if let Ok(mut v) = self.to_stop.lock() {
-            v.push(container);
+            v.push((container, grace_secs));
         }
     }
 
     /// SIGTERM after a short drain (routers finish requests already sent to the dyno),
     /// SIGKILL after the grace period, then removal.
-    fn stop_in_background(&self, container: String) {
+    fn stop_in_background(&self, container: String, grace: i32) {
         let docker = self.docker.clone();
         let retiring = self.retiring.clone();
-        let grace = self.settings.grace_secs;
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(500)).await;
             if let Err(e) = docker.stop_and_remove(&container, grace).await {
@@ -575,6 +680,74 @@ impl Supervisor {
             tracing::warn!(error = %e, "recording dynos failed");
         }
     }
+}
+
+/// Wakes the loop on Docker's events for this installation's dynos, reconnecting (with
+/// a growing pause) whenever the engine goes away.
+async fn watch_docker(
+    docker: Docker,
+    instance: String,
+    nudge: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match docker.dyno_events(&instance).await {
+            Ok(events) => {
+                let mut events = std::pin::pin!(events);
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        event = events.next() => match event {
+                            Some(Ok(event)) => {
+                                tracing::debug!(container = %event.container.get(..12).unwrap_or_default(), action = %event.action, "docker event");
+                                pause = Duration::from_millis(500);
+                                nudge.notify_one();
+                            }
+                            Some(Err(e)) => {
+                                tracing::warn!(error = %e, "docker event stream failed; reconnecting");
+                                break;
+                            }
+                            None => break,
+                        },
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot follow docker events; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// The status code of `GET path` on an open connection to a dyno.
+async fn http_status(
+    mut stream: tokio::net::TcpStream,
+    host: &str,
+    path: &str,
+) -> std::io::Result<u16> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: paas-health-check\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = Vec::with_capacity(64);
+    let mut buf = [0u8; 64];
+    while !head.contains(&b'\n') && head.len() < 1024 {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    // `HTTP/1.1 200 OK`
+    String::from_utf8_lossy(&head)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other("not an HTTP response"))
 }
 
 /// Each app's dynos share a bridge network of their own.

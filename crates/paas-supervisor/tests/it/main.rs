@@ -17,6 +17,8 @@ use paas_docker::{Docker, ObservedContainer};
 use paas_store::{NewBuild, ReleaseStatus, Store};
 use paas_supervisor::{Supervisor, SupervisorSettings};
 use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 struct Harness {
@@ -58,7 +60,29 @@ impl Drop for Harness {
     }
 }
 
+/// Starts dockerd unless an engine answers and makes the stack image unless it exists
+/// (`scripts/lib.sh`), once per test run: these tests fail, never skip, without Docker.
+fn ensure_docker_and_stack_image() {
+    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    READY.get_or_init(|| {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let status = Command::new("bash")
+            .current_dir(root)
+            .args([
+                "-c",
+                "set -euo pipefail; source scripts/lib.sh; ensure_dockerd; ensure_stack_image",
+            ])
+            .status()
+            .expect("bash");
+        assert!(
+            status.success(),
+            "could not start dockerd or make the stack image"
+        );
+    });
+}
+
 fn stack_image() -> String {
+    ensure_docker_and_stack_image();
     let out = Command::new("docker")
         .args([
             "image",
@@ -80,6 +104,7 @@ const WEB: &str = "python3 -m http.server $PORT --bind 0.0.0.0";
 
 impl Harness {
     async fn new(pool: PgPool, procfile: &str) -> Self {
+        ensure_docker_and_stack_image();
         let store = Store::from_pool(pool);
         let suffix = &Uuid::new_v4().simple().to_string()[..8];
         let app = format!("sup-{suffix}");
@@ -142,6 +167,45 @@ impl Harness {
             self.docker.clone(),
             self.settings.clone(),
         )
+    }
+
+    async fn set_config(&self, pairs: &[(&str, &str)]) -> i32 {
+        let change = ConfigChange::parse(pairs.iter().map(|(k, v)| (*k, Some(*v)))).unwrap();
+        let (_, release) = self
+            .store
+            .update_config(self.app_id, &change)
+            .await
+            .unwrap();
+        release.unwrap().version
+    }
+
+    /// Runs the supervisor's own loop (nudges, Docker events, resync) until the returned
+    /// token is cancelled.
+    fn spawn_loop(
+        &self,
+        sup: Supervisor,
+    ) -> (CancellationToken, Arc<Notify>, tokio::task::JoinHandle<()>) {
+        let nudge = Arc::new(Notify::new());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(Arc::new(sup).run(nudge.clone(), shutdown.clone()));
+        (shutdown, nudge, task)
+    }
+
+    /// Waits (without reconciling) until `done` holds for the app's dynos.
+    async fn wait_for(
+        &self,
+        secs: u64,
+        done: impl Fn(&[ObservedContainer]) -> bool,
+    ) -> Vec<ObservedContainer> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let dynos = self.dynos().await;
+            if done(&dynos) {
+                return dynos;
+            }
+            assert!(Instant::now() < deadline, "not within {secs}s: {dynos:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn scale(&self, kind: &str, n: i64) {
@@ -486,4 +550,127 @@ async fn dynos_run_unprivileged_with_limits_on_their_apps_network(pool: PgPool) 
         "the image's unprivileged user: {text}"
     );
     assert_eq!(fields[8], format!("/{}.web.1.v2", h.app), "{text}");
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn dockers_events_wake_the_loop_for_crashes_and_removed_dynos(pool: PgPool) {
+    let mut h = Harness::new(pool, &format!("web: {WEB}\nworker: sleep 2; exit 3")).await;
+    // A resync far beyond the test: only a nudge or a Docker event can wake the loop.
+    h.settings.resync = Duration::from_secs(600);
+    h.scale("worker", 1).await;
+    let (sup, routes) = h.supervisor();
+    let (shutdown, _nudge, task) = h.spawn_loop(sup);
+    let host = format!("{}.localhost", h.app);
+    let dynos = h
+        .wait_for(60, |d| {
+            running(d, "web").len() == 1 && running(d, "worker").len() == 1
+        })
+        .await;
+    let first_worker = running(&dynos, "worker").into_iter().next().unwrap().1;
+
+    // The worker exits after 2 s; its replacement starts at once (first crash: no
+    // back-off), long before any resync.
+    let dynos = h
+        .wait_for(10, |d| {
+            d.iter()
+                .any(|c| c.process_type == "worker" && c.running && c.id != first_worker)
+        })
+        .await;
+
+    // A web dyno removed behind the supervisor's back comes back at once.
+    let web = running(&dynos, "web").into_iter().next().unwrap().1;
+    let removed = Instant::now();
+    assert!(
+        Command::new("docker")
+            .args(["rm", "-f", &web])
+            .status()
+            .unwrap()
+            .success()
+    );
+    h.wait_for(10, |d| {
+        d.iter()
+            .any(|c| c.process_type == "web" && c.running && c.id != web)
+    })
+    .await;
+    let recreated = removed.elapsed();
+    assert!(
+        recreated < Duration::from_secs(5),
+        "recreated in {recreated:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ready_web_count(&routes.borrow(), &host) != 1 {
+        assert!(Instant::now() < deadline, "the new web dyno is routed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn an_apps_health_path_gates_its_web_dynos(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}")).await;
+    let (sup, routes) = h.supervisor();
+    let host = format!("{}.localhost", h.app);
+    let dynos = h
+        .converge(&sup, 60, |_| ready_web_count(&routes.borrow(), &host) == 1)
+        .await;
+    let old = running(&dynos, "web");
+
+    // The server answers 404 there: the new dyno listens but never gets ready, so the
+    // rollout fails within the app's own 2 s limit and the old dyno keeps serving.
+    let failing = h
+        .set_config(&[
+            ("PAAS_HEALTH_PATH", "/not-there"),
+            ("PAAS_HEALTH_TIMEOUT", "2"),
+        ])
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        sup.reconcile_once().await.unwrap();
+        assert_eq!(ready_web_count(&routes.borrow(), &host), 1);
+        let releases = h.store.releases(h.app_id).await.unwrap();
+        let newest = releases.last().unwrap();
+        if newest.version == failing && newest.status == "failed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the rollout did not fail");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(running(&h.dynos().await, "web"), old);
+
+    // A path that answers 200 lets the next release roll out.
+    let good = h.set_config(&[("PAAS_HEALTH_PATH", "/")]).await;
+    let dynos = h
+        .converge(&sup, 60, |d| {
+            d.iter()
+                .filter(|c| c.process_type == "web")
+                .all(|c| c.version == good && c.running)
+                && ready_web_count(&routes.borrow(), &host) == 1
+        })
+        .await;
+    assert!(running(&dynos, "web").is_disjoint(&old));
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn an_apps_grace_period_bounds_how_long_a_retired_dyno_may_ignore_sigterm(pool: PgPool) {
+    let mut h = Harness::new(
+        pool,
+        &format!("web: {WEB}\nworker: trap '' TERM; while true; do sleep 1; done"),
+    )
+    .await;
+    h.settings.grace_secs = 30;
+    h.set_config(&[("PAAS_DYNO_GRACE", "1")]).await;
+    h.scale("worker", 1).await;
+    let (sup, _) = h.supervisor();
+    h.converge(&sup, 60, |d| running(d, "worker").len() == 1)
+        .await;
+    h.scale("worker", 0).await;
+    let retired = Instant::now();
+    h.converge(&sup, 20, |d| !d.iter().any(|c| c.process_type == "worker"))
+        .await;
+    let took = retired.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "SIGKILL after the app's 1 s grace, not paasd's 30 s: {took:?}"
+    );
 }
