@@ -419,6 +419,16 @@ pub struct OneOffSpec {
     pub detached: bool,
 }
 
+/// An exited one-off container (see [`Docker::exited_one_offs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitedOneOff {
+    pub id: String,
+    pub app_name: String,
+    /// `run.7`
+    pub dyno: String,
+    pub finished_at: Option<String>,
+}
+
 impl Docker {
     pub async fn run_one_off(&self, spec: &OneOffSpec) -> Result<String, DockerError> {
         let api = self.api().await?;
@@ -492,6 +502,58 @@ impl Docker {
             self.remove_container_now(&id).await?;
         }
         Ok(())
+    }
+
+    /// One-off containers of `instance` that have exited, with when (RFC 3339). A
+    /// one-off is normally removed by whoever follows its output; one that stays
+    /// exited lost its follower (the client went away, or paasd restarted).
+    pub async fn exited_one_offs(&self, instance: &str) -> Result<Vec<ExitedOneOff>, DockerError> {
+        let api = self.api().await?;
+        let filters = HashMap::from([
+            (
+                "label".to_owned(),
+                vec![
+                    "paas.managed=1".to_owned(),
+                    "paas.kind=one_off".to_owned(),
+                    format!("paas.instance={instance}"),
+                ],
+            ),
+            (
+                "status".to_owned(),
+                vec!["exited".to_owned(), "dead".to_owned()],
+            ),
+        ]);
+        let found = api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        let mut out = Vec::new();
+        for summary in found {
+            let Some(id) = summary.id else { continue };
+            let labels = summary.labels.unwrap_or_default();
+            let finished_at = match api
+                .inspect_container(&id, None::<InspectContainerOptions>)
+                .await
+            {
+                Ok(inspect) => inspect
+                    .state
+                    .and_then(|s| s.finished_at)
+                    .filter(|t| !t.starts_with("0001")),
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            out.push(ExitedOneOff {
+                id,
+                app_name: labels.get("paas.app_name").cloned().unwrap_or_default(),
+                dyno: labels.get("paas.dyno").cloned().unwrap_or_default(),
+                finished_at,
+            });
+        }
+        Ok(out)
     }
 
     /// The container of one-off dyno `name` (`run.7`) of `app`, if it still exists.

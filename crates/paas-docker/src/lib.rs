@@ -11,7 +11,7 @@ pub mod dynos;
 use tokio::sync::OnceCell;
 
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
-pub use dynos::{DynoEvent, DynoSpec, ObservedContainer, OneOffSpec};
+pub use dynos::{DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer, OneOffSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {

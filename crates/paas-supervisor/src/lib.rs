@@ -50,6 +50,9 @@ pub struct SupervisorSettings {
     /// Labels this paasd's containers, so two installations (or test runs) sharing one
     /// Docker engine never touch each other's dynos.
     pub instance: String,
+    /// An exited one-off dyno nobody removed (its client or paasd went away) is removed
+    /// this long after it exited.
+    pub one_off_ttl: Duration,
 }
 
 impl Default for SupervisorSettings {
@@ -63,6 +66,7 @@ impl Default for SupervisorSettings {
             resync: Duration::from_secs(5),
             web_port: 5000,
             instance: "paas".into(),
+            one_off_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -223,7 +227,25 @@ impl Supervisor {
         for (container, grace_secs) in to_stop {
             self.stop_in_background(container, grace_secs);
         }
+        if let Err(e) = self.reap_one_offs().await {
+            tracing::warn!(error = %e, "reaping exited one-off dynos failed");
+        }
         Ok(busy)
+    }
+
+    /// Removes one-off dynos that exited more than `one_off_ttl` ago: whoever was to
+    /// read their output and remove them is gone, and nothing the platform owns is left
+    /// behind.
+    async fn reap_one_offs(&self) -> Result<(), SupervisorError> {
+        let now = chrono::Utc::now();
+        for one_off in self.docker.exited_one_offs(&self.settings.instance).await? {
+            let exited = parse_time(one_off.finished_at.as_deref()).unwrap_or(now);
+            if (now - exited).to_std().unwrap_or_default() >= self.settings.one_off_ttl {
+                tracing::info!(app = %one_off.app_name, dyno = %one_off.dyno, "removing an exited one-off dyno nobody collected");
+                self.docker.remove_container_now(&one_off.id).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Observes, plans and acts for one app. Errors are logged and make the app `busy`

@@ -674,3 +674,53 @@ async fn an_apps_grace_period_bounds_how_long_a_retired_dyno_may_ignore_sigterm(
         "SIGKILL after the app's 1 s grace, not paasd's 30 s: {took:?}"
     );
 }
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn exited_one_offs_nobody_collected_are_removed_and_running_ones_kept(pool: PgPool) {
+    let mut h = Harness::new(pool, &format!("web: {WEB}")).await;
+    h.settings.one_off_ttl = Duration::from_secs(1);
+    let release = h.store.current_release(h.app_id).await.unwrap();
+    let one_off = |name: &str, command: &str| paas_docker::OneOffSpec {
+        instance: h.instance.clone(),
+        app_name: h.app.clone(),
+        release_id: release.release_id.to_string(),
+        version: release.version,
+        name: name.into(),
+        image: stack_image(),
+        command: command.into(),
+        env: vec![],
+        memory_bytes: 64 << 20,
+        pids: 64,
+        // Attached: only its follower would remove it, and there is none.
+        detached: false,
+    };
+    let done = h
+        .docker
+        .run_one_off(&one_off("run.1", "echo bye"))
+        .await
+        .unwrap();
+    let busy = h
+        .docker
+        .run_one_off(&one_off("run.2", "sleep 100000"))
+        .await
+        .unwrap();
+    let exists = |id: &str| {
+        Command::new("docker")
+            .args(["inspect", id])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let (sup, _) = h.supervisor();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while exists(&done) {
+        assert!(
+            Instant::now() < deadline,
+            "the exited one-off was not reaped"
+        );
+        sup.reconcile_once().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(exists(&busy), "a running one-off is left alone");
+}
