@@ -13,6 +13,7 @@ pub mod procfile;
 pub mod reconcile;
 pub mod release;
 pub mod routes;
+pub mod runtime;
 
 pub use config::{ConfigChange, ConfigKey, ConfigVars};
 pub use error::ParseError;

@@ -8,7 +8,6 @@
 //! limits, no host mounts, on their app's own bridge network.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
@@ -18,54 +17,9 @@ use bollard::query_parameters::{
 };
 use futures::{Stream, StreamExt};
 
+use paas_core::runtime::{ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer};
+
 use crate::{BUILD_USER, Docker, DockerError, is_not_found};
-
-/// What to run for one dyno.
-#[derive(Debug, Clone)]
-pub struct DynoSpec {
-    /// The installation this dyno belongs to (`paas.instance` label).
-    pub instance: String,
-    pub app_id: String,
-    pub app_name: String,
-    pub release_id: String,
-    pub version: i32,
-    pub process_type: String,
-    pub index: u32,
-    /// Restart generation (`ps:restart`), part of the name when non-zero.
-    pub generation: u32,
-    pub image: String,
-    pub command: String,
-    /// `KEY=value`, config vars and the platform's (`PORT`, `DYNO`).
-    pub env: Vec<String>,
-    pub memory_bytes: i64,
-    pub pids: i64,
-    pub network: String,
-    /// The HTTP path that must answer before this (web) dyno is ready, if any; kept as
-    /// the `paas.health_path` label so each dyno is checked by its own release's rule.
-    pub health_path: Option<String>,
-}
-
-/// A dyno container as Docker reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObservedContainer {
-    pub id: String,
-    pub app_id: String,
-    pub app_name: String,
-    pub release_id: String,
-    pub version: i32,
-    pub process_type: String,
-    pub index: u32,
-    pub generation: u32,
-    pub running: bool,
-    /// `created`, `running`, `exited`, …
-    pub status: String,
-    pub ip: Option<IpAddr>,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub exit_code: Option<i64>,
-    pub command: String,
-    pub health_path: Option<String>,
-}
 
 /// Sources `.profile.d` (buildpack runtime settings) and runs the process type's command
 /// through a shell in `/app`, as on Heroku. A simple command is `exec`ed, so the
@@ -354,14 +308,6 @@ impl Docker {
     }
 }
 
-/// A formation container of one installation changed state in Docker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DynoEvent {
-    pub container: String,
-    /// Docker's action: `start`, `die`, `oom`, `destroy`.
-    pub action: String,
-}
-
 impl Docker {
     /// Docker's event stream for the formation containers of `instance`: what starts,
     /// dies (crashes included) or is removed behind the supervisor's back. The stream
@@ -417,16 +363,6 @@ pub struct OneOffSpec {
     pub memory_bytes: i64,
     pub pids: i64,
     pub detached: bool,
-}
-
-/// An exited one-off container (see [`Docker::exited_one_offs`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExitedOneOff {
-    pub id: String,
-    pub app_name: String,
-    /// `run.7`
-    pub dyno: String,
-    pub finished_at: Option<String>,
 }
 
 impl Docker {
@@ -619,6 +555,64 @@ impl Docker {
         };
         self.remove_container_now(id).await?;
         Ok(code)
+    }
+}
+
+/// The supervisor's port (`paas_core::runtime`), by the methods above.
+impl ContainerRuntime for Docker {
+    type Error = DockerError;
+
+    fn ensure_network(&self, name: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Docker::ensure_network(self, name)
+    }
+
+    fn run_dyno(
+        &self,
+        spec: &DynoSpec,
+    ) -> impl Future<Output = Result<String, DockerError>> + Send {
+        Docker::run_dyno(self, spec)
+    }
+
+    fn list_dynos(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<ObservedContainer>, DockerError>> + Send {
+        Docker::list_dynos(self, instance)
+    }
+
+    fn stop_and_remove(
+        &self,
+        id: &str,
+        grace_secs: i32,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Docker::stop_and_remove(self, id, grace_secs)
+    }
+
+    fn remove_now(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
+        self.remove_container_now(id)
+    }
+
+    fn tail(&self, id: &str, lines: usize) -> impl Future<Output = Vec<String>> + Send {
+        Docker::tail(self, id, lines)
+    }
+
+    async fn watch_dynos<F: FnMut(DynoEvent) + Send>(
+        &self,
+        instance: &str,
+        mut on_event: F,
+    ) -> Result<(), DockerError> {
+        let mut events = std::pin::pin!(self.dyno_events(instance).await?);
+        while let Some(event) = events.next().await {
+            on_event(event?);
+        }
+        Ok(())
+    }
+
+    fn exited_one_offs(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<ExitedOneOff>, DockerError>> + Send {
+        Docker::exited_one_offs(self, instance)
     }
 }
 

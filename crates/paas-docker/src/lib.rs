@@ -11,7 +11,11 @@ pub mod dynos;
 use tokio::sync::OnceCell;
 
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
-pub use dynos::{DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer, OneOffSpec};
+pub use dynos::OneOffSpec;
+/// The dyno data of the supervisor's port, which [`Docker`] implements.
+pub use paas_core::runtime::{
+    ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {

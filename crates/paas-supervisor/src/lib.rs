@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use paas_core::reconcile::{self, Action, Desired, DynoSettings, DynoState, ObservedDyno, Slot};
 use paas_core::routes::{AppRoutes, Backend, RouteTable};
-use paas_docker::{Docker, DockerError, DynoSpec, ObservedContainer};
+use paas_core::runtime::{ContainerRuntime, DynoSpec, ObservedContainer};
 use paas_store::{DesiredApp, DynoReport, Store, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
@@ -30,7 +30,7 @@ pub enum SupervisorError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Docker(#[from] DockerError),
+    Runtime(Box<dyn std::error::Error + Send + Sync>),
 }
 
 #[derive(Debug, Clone)]
@@ -98,9 +98,9 @@ struct AppPass {
 const APPS_IN_PARALLEL: usize = 8;
 
 #[derive(Debug)]
-pub struct Supervisor {
+pub struct Supervisor<R> {
     store: Store,
-    docker: Docker,
+    runtime: R,
     settings: SupervisorSettings,
     routes: watch::Sender<Arc<RouteTable>>,
     retiring: Arc<Mutex<HashSet<String>>>,
@@ -110,17 +110,17 @@ pub struct Supervisor {
     memory: Mutex<Memory>,
 }
 
-impl Supervisor {
+impl<R: ContainerRuntime> Supervisor<R> {
     /// The supervisor and the receiving end of its route table.
     pub fn new(
         store: Store,
-        docker: Docker,
+        runtime: R,
         settings: SupervisorSettings,
     ) -> (Self, watch::Receiver<Arc<RouteTable>>) {
         let (routes, rx) = watch::channel(Arc::new(RouteTable::default()));
         let supervisor = Self {
             store,
-            docker,
+            runtime,
             settings,
             routes,
             retiring: Arc::default(),
@@ -137,13 +137,13 @@ impl Supervisor {
     pub async fn run(self: Arc<Self>, nudge: Arc<Notify>, shutdown: CancellationToken) {
         tracing::info!("supervisor started");
         let events = tokio::spawn(
-            watch_docker(
-                self.docker.clone(),
+            watch_runtime(
+                self.runtime.clone(),
                 self.settings.instance.clone(),
                 nudge.clone(),
                 shutdown.clone(),
             )
-            .instrument(tracing::info_span!("docker_events")),
+            .instrument(tracing::info_span!("container_events")),
         );
         loop {
             let busy = match self.reconcile_once().await {
@@ -177,7 +177,11 @@ impl Supervisor {
     /// its observation supports.
     pub async fn reconcile_once(&self) -> Result<bool, SupervisorError> {
         let desired = self.store.desired_apps().await?;
-        let observed = self.docker.list_dynos(&self.settings.instance).await?;
+        let observed = self
+            .runtime
+            .list_dynos(&self.settings.instance)
+            .await
+            .map_err(runtime_error)?;
         let retiring = self.retiring.lock().map(|r| r.clone()).unwrap_or_default();
         let mut by_app: BTreeMap<String, Vec<ObservedContainer>> = BTreeMap::new();
         for container in observed.into_iter().filter(|c| !retiring.contains(&c.id)) {
@@ -238,11 +242,19 @@ impl Supervisor {
     /// behind.
     async fn reap_one_offs(&self) -> Result<(), SupervisorError> {
         let now = chrono::Utc::now();
-        for one_off in self.docker.exited_one_offs(&self.settings.instance).await? {
+        for one_off in self
+            .runtime
+            .exited_one_offs(&self.settings.instance)
+            .await
+            .map_err(runtime_error)?
+        {
             let exited = parse_time(one_off.finished_at.as_deref()).unwrap_or(now);
             if (now - exited).to_std().unwrap_or_default() >= self.settings.one_off_ttl {
                 tracing::info!(app = %one_off.app_name, dyno = %one_off.dyno, "removing an exited one-off dyno nobody collected");
-                self.docker.remove_container_now(&one_off.id).await?;
+                self.runtime
+                    .remove_now(&one_off.id)
+                    .await
+                    .map_err(runtime_error)?;
             }
         }
         Ok(())
@@ -304,7 +316,7 @@ impl Supervisor {
         let mut rollout_failed = false;
         for c in unhealthy {
             busy = true;
-            let tail = self.docker.tail(&c.id, 10).await;
+            let tail = self.runtime.tail(&c.id, 10).await;
             tracing::error!(
                 app = %c.app_name, dyno = %format!("{}.{}", c.process_type, c.index), release = %format!("v{}", c.version),
                 last_lines = %tail.join(" | "),
@@ -315,7 +327,7 @@ impl Supervisor {
                 process_type: c.process_type.clone(),
                 index: c.index,
             };
-            if let Err(e) = self.docker.remove_container_now(&c.id).await {
+            if let Err(e) = self.runtime.remove_now(&c.id).await {
                 tracing::warn!(app = %c.app_name, error = %e, "removing an unhealthy dyno failed");
                 continue;
             }
@@ -446,7 +458,7 @@ impl Supervisor {
         if let Some(want) =
             want.filter(|_| actions.iter().any(|a| matches!(a, Action::Start { .. })))
             && let Err(e) = self
-                .docker
+                .runtime
                 .ensure_network(&network_name(&want.app_name))
                 .await
         {
@@ -468,7 +480,7 @@ impl Supervisor {
                     self.retire(container, slot, containers, grace_secs);
                 }
                 Action::Remove { container } => {
-                    if let Err(e) = self.docker.remove_container_now(&container).await {
+                    if let Err(e) = self.runtime.remove_now(&container).await {
                         tracing::warn!(app = %app_id, error = %e, "removing an exited dyno failed");
                     }
                 }
@@ -623,7 +635,7 @@ impl Supervisor {
                 .then(|| self.dyno_settings(want).health_path)
                 .flatten(),
         };
-        let id = self.docker.run_dyno(&spec).await?;
+        let id = self.runtime.run_dyno(&spec).await.map_err(runtime_error)?;
         tracing::info!(app = %want.app_name, dyno = %dyno, release = %format!("v{}", want.version), container = %&id[..12.min(id.len())], "dyno starting");
         Ok(())
     }
@@ -655,11 +667,11 @@ impl Supervisor {
     /// SIGTERM after a short drain (routers finish requests already sent to the dyno),
     /// SIGKILL after the grace period, then removal.
     fn stop_in_background(&self, container: String, grace: i32) {
-        let docker = self.docker.clone();
+        let runtime = self.runtime.clone();
         let retiring = self.retiring.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            if let Err(e) = docker.stop_and_remove(&container, grace).await {
+            if let Err(e) = runtime.stop_and_remove(&container, grace).await {
                 tracing::warn!(container = %container, error = %e, "stopping a dyno failed");
             }
             if let Ok(mut r) = retiring.lock() {
@@ -704,38 +716,32 @@ impl Supervisor {
     }
 }
 
-/// Wakes the loop on Docker's events for this installation's dynos, reconnecting (with
-/// a growing pause) whenever the engine goes away.
-async fn watch_docker(
-    docker: Docker,
+/// Wakes the loop on the runtime's events for this installation's dynos, reconnecting
+/// (with a growing pause) whenever the engine goes away.
+async fn watch_runtime<R: ContainerRuntime>(
+    runtime: R,
     instance: String,
     nudge: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let mut pause = Duration::from_millis(500);
+    const FIRST_PAUSE: Duration = Duration::from_millis(500);
+    let mut pause = FIRST_PAUSE;
     loop {
-        match docker.dyno_events(&instance).await {
-            Ok(events) => {
-                let mut events = std::pin::pin!(events);
-                loop {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        event = events.next() => match event {
-                            Some(Ok(event)) => {
-                                tracing::debug!(container = %event.container.get(..12).unwrap_or_default(), action = %event.action, "docker event");
-                                pause = Duration::from_millis(500);
-                                nudge.notify_one();
-                            }
-                            Some(Err(e)) => {
-                                tracing::warn!(error = %e, "docker event stream failed; reconnecting");
-                                break;
-                            }
-                            None => break,
-                        },
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot follow docker events; retrying"),
+        let since = Instant::now();
+        let watch = runtime.watch_dynos(&instance, |event| {
+            tracing::debug!(container = %event.container.get(..12).unwrap_or_default(), action = %event.action, "container event");
+            nudge.notify_one();
+        });
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = watch => result,
+        };
+        match result {
+            Ok(()) => tracing::debug!("container event stream ended; reconnecting"),
+            Err(e) => tracing::warn!(error = %e, "cannot follow container events; retrying"),
+        }
+        if since.elapsed() > Duration::from_secs(30) {
+            pause = FIRST_PAUSE;
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -743,6 +749,10 @@ async fn watch_docker(
         }
         pause = (pause * 2).min(Duration::from_secs(30));
     }
+}
+
+fn runtime_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> SupervisorError {
+    SupervisorError::Runtime(Box::new(e))
 }
 
 /// The status code of `GET path` on an open connection to a dyno.

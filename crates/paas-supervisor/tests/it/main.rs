@@ -159,7 +159,7 @@ impl Harness {
     fn supervisor(
         &self,
     ) -> (
-        Supervisor,
+        Supervisor<Docker>,
         tokio::sync::watch::Receiver<Arc<paas_core::routes::RouteTable>>,
     ) {
         Supervisor::new(
@@ -183,7 +183,7 @@ impl Harness {
     /// token is cancelled.
     fn spawn_loop(
         &self,
-        sup: Supervisor,
+        sup: Supervisor<Docker>,
     ) -> (CancellationToken, Arc<Notify>, tokio::task::JoinHandle<()>) {
         let nudge = Arc::new(Notify::new());
         let shutdown = CancellationToken::new();
@@ -225,7 +225,7 @@ impl Harness {
     /// Reconciles until `done` holds for the app's running dynos (or panics after `secs`).
     async fn converge(
         &self,
-        sup: &Supervisor,
+        sup: &Supervisor<Docker>,
         secs: u64,
         done: impl Fn(&[ObservedContainer]) -> bool,
     ) -> Vec<ObservedContainer> {
@@ -723,4 +723,35 @@ async fn exited_one_offs_nobody_collected_are_removed_and_running_ones_kept(pool
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(exists(&busy), "a running one-off is left alone");
+}
+
+/// The supervisor reaches Docker only through `paas_core::runtime::ContainerRuntime`:
+/// neither bollard nor `paas-docker` is among its normal dependencies.
+#[test]
+fn the_supervisor_depends_on_no_container_engine_crate() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "paas-supervisor",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    for forbidden in ["bollard ", "paas-docker "] {
+        assert!(!tree.contains(forbidden), "{forbidden}in:\n{tree}");
+    }
+    assert!(tree.contains("paas-core "), "{tree}");
 }

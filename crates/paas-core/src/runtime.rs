@@ -1,0 +1,123 @@
+//! The container runtime port: what the supervisor needs from a container engine, as
+//! plain data and one trait.
+//!
+//! The only implementation is `paas_docker::Docker`; the trait is the seam that keeps
+//! bollard (and any engine's types) out of `paas-supervisor`, names the contract in one
+//! place, and leaves room for another engine. Its methods return `impl Future + Send` so
+//! the supervisor can spawn what it calls. Labels are the record: everything the
+//! supervisor knows about a running dyno comes back through [`ContainerRuntime::list_dynos`].
+
+use std::future::Future;
+use std::net::IpAddr;
+
+/// What to run for one dyno.
+#[derive(Debug, Clone)]
+pub struct DynoSpec {
+    /// The installation this dyno belongs to (`paas.instance` label).
+    pub instance: String,
+    pub app_id: String,
+    pub app_name: String,
+    pub release_id: String,
+    pub version: i32,
+    pub process_type: String,
+    pub index: u32,
+    /// Restart generation (`ps:restart`), part of the name when non-zero.
+    pub generation: u32,
+    pub image: String,
+    pub command: String,
+    /// `KEY=value`, config vars and the platform's (`PORT`, `DYNO`).
+    pub env: Vec<String>,
+    pub memory_bytes: i64,
+    pub pids: i64,
+    pub network: String,
+    /// The HTTP path that must answer before this (web) dyno is ready, if any; kept as
+    /// the `paas.health_path` label so each dyno is checked by its own release's rule.
+    pub health_path: Option<String>,
+}
+
+/// A dyno container as the runtime reports it: its labels (the record of what it is)
+/// and its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub app_id: String,
+    pub app_name: String,
+    pub release_id: String,
+    pub version: i32,
+    pub process_type: String,
+    pub index: u32,
+    pub generation: u32,
+    pub running: bool,
+    /// `created`, `running`, `exited`, …
+    pub status: String,
+    pub ip: Option<IpAddr>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i64>,
+    pub command: String,
+    pub health_path: Option<String>,
+}
+
+/// A formation container of one installation changed state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynoEvent {
+    pub container: String,
+    /// What happened: `start`, `die`, `oom`, `destroy`.
+    pub action: String,
+}
+
+/// An exited one-off container (see [`ContainerRuntime::exited_one_offs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitedOneOff {
+    pub id: String,
+    pub app_name: String,
+    /// `run.7`
+    pub dyno: String,
+    pub finished_at: Option<String>,
+}
+
+/// A container engine that runs dynos.
+pub trait ContainerRuntime: Clone + Send + Sync + 'static {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Creates the app network `name` unless it exists.
+    fn ensure_network(&self, name: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Creates and starts a dyno, or adopts the container that already holds its name;
+    /// returns the container id.
+    fn run_dyno(&self, spec: &DynoSpec)
+    -> impl Future<Output = Result<String, Self::Error>> + Send;
+
+    /// Every formation container of `instance`, in any state.
+    fn list_dynos(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<ObservedContainer>, Self::Error>> + Send;
+
+    /// SIGTERM, SIGKILL after `grace_secs`, then removal; a missing container is fine.
+    fn stop_and_remove(
+        &self,
+        id: &str,
+        grace_secs: i32,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Removes a container at once, running or not; a missing container is fine.
+    fn remove_now(&self, id: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// The last `lines` lines a container printed (empty when unavailable).
+    fn tail(&self, id: &str, lines: usize) -> impl Future<Output = Vec<String>> + Send;
+
+    /// Calls `on_event` for each state change of `instance`'s formation containers until
+    /// the connection to the engine ends (`Ok`) or fails.
+    fn watch_dynos<F: FnMut(DynoEvent) + Send>(
+        &self,
+        instance: &str,
+        on_event: F,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// One-off containers of `instance` that have exited.
+    fn exited_one_offs(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<ExitedOneOff>, Self::Error>> + Send;
+}
