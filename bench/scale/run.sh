@@ -29,7 +29,8 @@ unset DATABASE_URL
 pid=$!
 cleanup() {
   kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
-  docker ps -aq --filter "label=paas.instance=$instance" --filter "label=paas.bench=$instance" | xargs -r docker rm -f >/dev/null
+  # (two --filter label=… flags must both match, so one command per label)
+  docker ps -aq --filter "label=paas.instance=$instance" | xargs -r docker rm -f >/dev/null
   docker ps -aq --filter "label=paas.bench=$instance" | xargs -r docker rm -f >/dev/null
   rm -rf "$work"
 }

@@ -21,6 +21,22 @@ use paas_core::runtime::{ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, Ob
 
 use crate::{BUILD_USER, Docker, DockerError, is_not_found};
 
+/// Whether a container's labels say it is the dyno `ours` describes: same installation,
+/// app, release, slot and restart generation.
+fn is_this_dyno(theirs: &HashMap<String, String>, ours: &HashMap<String, String>) -> bool {
+    [
+        "paas.kind",
+        "paas.instance",
+        "paas.app",
+        "paas.release",
+        "paas.type",
+        "paas.index",
+        "paas.generation",
+    ]
+    .iter()
+    .all(|k| theirs.get(*k).is_some() && theirs.get(*k) == ours.get(*k))
+}
+
 /// Sources `.profile.d` (buildpack runtime settings) and runs the process type's command
 /// through a shell in `/app`, as on Heroku. A simple command is `exec`ed, so the
 /// container's init (tini) hands SIGTERM straight to it; a compound one (`a; b`, pipes)
@@ -134,7 +150,7 @@ impl Docker {
             cmd: Some(dyno_command(&spec.command)),
             entrypoint: Some(vec![]),
             env: Some(spec.env.clone()),
-            labels: Some(labels),
+            labels: Some(labels.clone()),
             hostname: Some(format!("{}.{}", spec.process_type, spec.index)),
             host_config: Some(unprivileged(
                 spec.memory_bytes,
@@ -143,26 +159,47 @@ impl Docker {
             )),
             ..Default::default()
         };
-        let id = match api
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
-        {
-            Ok(created) => created.id,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => {
-                let existing = api
-                    .inspect_container(&name, None::<InspectContainerOptions>)
-                    .await?;
-                existing
-                    .id
-                    .ok_or_else(|| DockerError::Unexpected(format!("{name} has no id")))?
+        // The name is taken: adopt the container if it is this very dyno (a create that
+        // raced, or an earlier attempt); if another installation (or a deleted app of the
+        // same name) holds it, use a name of this installation's own instead.
+        let mut id = None;
+        for candidate in [name.clone(), format!("{name}.{}", spec.instance)] {
+            match api
+                .create_container(
+                    Some(
+                        CreateContainerOptionsBuilder::default()
+                            .name(&candidate)
+                            .build(),
+                    ),
+                    body.clone(),
+                )
+                .await
+            {
+                Ok(created) => {
+                    id = Some(created.id);
+                    break;
+                }
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => {
+                    let existing = api
+                        .inspect_container(&candidate, None::<InspectContainerOptions>)
+                        .await?;
+                    let theirs = existing.config.as_ref().and_then(|c| c.labels.as_ref());
+                    if theirs.is_some_and(|l| is_this_dyno(l, &labels)) {
+                        id = existing.id;
+                        break;
+                    }
+                    tracing::warn!(container = %candidate, "a container this dyno's name belongs to is not this installation's; leaving it alone");
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
-        };
+        }
+        let id = id.ok_or_else(|| {
+            DockerError::Unexpected(format!(
+                "{name}: the container names are taken by containers this installation does not own"
+            ))
+        })?;
         api.start_container(&id, None).await.or_else(|e| match e {
             // Already running (adopted).
             bollard::errors::Error::DockerResponseServerError {

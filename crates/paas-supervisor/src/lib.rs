@@ -195,6 +195,14 @@ impl<R: ContainerRuntime> Supervisor<R> {
             .map(|d| (d.app_id.to_string(), d))
             .collect();
         let apps: BTreeSet<String> = by_app.keys().chain(desired.keys()).cloned().collect();
+        // What the memory says of containers and apps that no longer exist goes.
+        if let Ok(mut m) = self.memory.lock() {
+            let present: HashSet<&str> = by_app.values().flatten().map(|c| c.id.as_str()).collect();
+            m.seen_exits.retain(|id| present.contains(id.as_str()));
+            m.starting_since
+                .retain(|id, _| present.contains(id.as_str()));
+            m.crashes.retain(|(app, _), _| apps.contains(app));
+        }
 
         let passes = apps.into_iter().map(|app_id| {
             let containers = by_app.remove(&app_id).unwrap_or_default();

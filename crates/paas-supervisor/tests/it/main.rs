@@ -755,3 +755,60 @@ fn the_supervisor_depends_on_no_container_engine_crate() {
     }
     assert!(tree.contains("paas-core "), "{tree}");
 }
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_container_of_another_installation_holding_a_dynos_name_is_left_alone(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}")).await;
+    // Another paasd on the same engine runs an app of the same name.
+    let name = format!("{}.web.1.v2", h.app);
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            "paas.managed=1",
+            "--label",
+            "paas.kind=formation",
+            "--label",
+            &format!("paas.instance=other-{}", h.instance),
+            &stack_image(),
+            "sleep",
+            "100000",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let foreign = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+
+    let (sup, routes) = h.supervisor();
+    let host = format!("{}.localhost", h.app);
+    let converged = tokio::time::timeout(
+        Duration::from_secs(60),
+        h.converge(&sup, 60, |_| ready_web_count(&routes.borrow(), &host) == 1),
+    )
+    .await;
+    let foreign_state = Command::new("docker")
+        .args(["inspect", "--format", "{{.State.Running}}", &foreign])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rm", "-f", &foreign]).output();
+    let dynos = converged.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&foreign_state.stdout).trim(),
+        "true"
+    );
+    let ours = running(&dynos, "web");
+    assert_eq!(ours.len(), 1);
+    assert!(!ours.iter().any(|(_, id)| *id == foreign), "not adopted");
+    let (_, id) = ours.iter().next().unwrap();
+    let our_name = Command::new("docker")
+        .args(["inspect", "--format", "{{.Name}}", id])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&our_name.stdout).trim(),
+        format!("/{name}.{}", h.instance)
+    );
+}
