@@ -76,12 +76,40 @@ pub struct ExitedOneOff {
     pub finished_at: Option<String>,
 }
 
+/// An app's network, as the runtime labelled it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppNetwork {
+    pub id: String,
+    pub app_name: String,
+    /// When it was made (Unix seconds), if known.
+    pub created_secs: Option<u64>,
+}
+
+/// Each app's dynos share a network of their own: `paas-<app>`.
+pub fn app_network_name(app_name: &str) -> String {
+    format!("paas-{app_name}")
+}
+
 /// A container engine that runs dynos.
 pub trait ContainerRuntime: Clone + Send + Sync + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Creates the app network `name` unless it exists.
-    fn ensure_network(&self, name: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Creates the network of `app_name` unless it exists; returns its name
+    /// ([`app_network_name`]).
+    fn ensure_network(
+        &self,
+        instance: &str,
+        app_name: &str,
+    ) -> impl Future<Output = Result<String, Self::Error>> + Send;
+
+    /// The app networks `instance` created.
+    fn app_networks(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<AppNetwork>, Self::Error>> + Send;
+
+    /// Removes a network; `false` when containers still use it.
+    fn remove_network(&self, id: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Creates and starts a dyno, or adopts the container that already holds its name;
     /// returns the container id.

@@ -17,7 +17,10 @@ use bollard::query_parameters::{
 };
 use futures::{Stream, StreamExt};
 
-use paas_core::runtime::{ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer};
+use paas_core::runtime::{
+    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer,
+    app_network_name,
+};
 
 use crate::{BUILD_USER, Docker, DockerError, is_not_found};
 
@@ -74,33 +77,92 @@ fn unprivileged(memory_bytes: i64, pids: i64, network: String) -> HostConfig {
 }
 
 impl Docker {
-    /// Creates the app's bridge network unless it exists; dynos of other apps are on
-    /// other networks and cannot reach these.
-    pub async fn ensure_network(&self, name: &str) -> Result<(), DockerError> {
+    /// Creates the app's bridge network (`paas-<app>`) unless it exists, and returns its
+    /// name; dynos of other apps are on other networks and cannot reach these. Labelled
+    /// with the installation and app, so networks of deleted apps can be found again.
+    pub async fn ensure_network(
+        &self,
+        instance: &str,
+        app_name: &str,
+    ) -> Result<String, DockerError> {
+        let name = app_network_name(app_name);
         let api = self.api().await?;
+        let _creating = self.network_lock.lock().await;
         match api
             .inspect_network(
-                name,
+                &name,
                 None::<bollard::query_parameters::InspectNetworkOptions>,
             )
             .await
         {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(name),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e.into()),
         }
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
         let request = NetworkCreateRequest {
-            name: name.to_owned(),
+            name: name.clone(),
             driver: Some("bridge".into()),
-            labels: Some(HashMap::from([("paas.managed".to_owned(), "1".to_owned())])),
+            labels: Some(HashMap::from([
+                ("paas.managed".to_owned(), "1".to_owned()),
+                ("paas.instance".to_owned(), instance.to_owned()),
+                ("paas.app_name".to_owned(), app_name.to_owned()),
+                ("paas.created".to_owned(), created.to_string()),
+            ])),
             ..Default::default()
         };
         match api.create_network(request).await {
-            Ok(_) => Ok(()),
-            // Created meanwhile by another reconcile.
+            Ok(_) => Ok(name),
+            // Created meanwhile by another process.
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
-            }) => Ok(()),
+            }) => Ok(name),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The app networks of `instance`.
+    pub async fn app_networks(&self, instance: &str) -> Result<Vec<AppNetwork>, DockerError> {
+        let api = self.api().await?;
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![
+                "paas.managed=1".to_owned(),
+                format!("paas.instance={instance}"),
+            ],
+        )]);
+        let networks = api
+            .list_networks(Some(
+                bollard::query_parameters::ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        Ok(networks
+            .into_iter()
+            .filter_map(|n| {
+                let labels = n.labels.unwrap_or_default();
+                Some(AppNetwork {
+                    id: n.id?,
+                    app_name: labels.get("paas.app_name")?.clone(),
+                    created_secs: labels.get("paas.created").and_then(|c| c.parse().ok()),
+                })
+            })
+            .collect())
+    }
+
+    /// Removes a network; `false` when containers still use it.
+    pub async fn remove_network(&self, id: &str) -> Result<bool, DockerError> {
+        match self.api().await?.remove_network(id).await {
+            Ok(()) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 403 | 409,
+                ..
+            }) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
@@ -405,8 +467,7 @@ pub struct OneOffSpec {
 impl Docker {
     pub async fn run_one_off(&self, spec: &OneOffSpec) -> Result<String, DockerError> {
         let api = self.api().await?;
-        self.ensure_network(&format!("paas-{}", spec.app_name))
-            .await?;
+        let network = self.ensure_network(&spec.instance, &spec.app_name).await?;
         let user = self.dyno_user(&spec.image).await?;
         let labels = HashMap::from([
             ("paas.managed".to_owned(), "1".to_owned()),
@@ -427,11 +488,7 @@ impl Docker {
             hostname: Some(spec.name.clone()),
             host_config: Some(HostConfig {
                 auto_remove: Some(spec.detached),
-                ..unprivileged(
-                    spec.memory_bytes,
-                    spec.pids,
-                    format!("paas-{}", spec.app_name),
-                )
+                ..unprivileged(spec.memory_bytes, spec.pids, network)
             }),
             ..Default::default()
         };
@@ -599,8 +656,23 @@ impl Docker {
 impl ContainerRuntime for Docker {
     type Error = DockerError;
 
-    fn ensure_network(&self, name: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
-        Docker::ensure_network(self, name)
+    fn ensure_network(
+        &self,
+        instance: &str,
+        app_name: &str,
+    ) -> impl Future<Output = Result<String, DockerError>> + Send {
+        Docker::ensure_network(self, instance, app_name)
+    }
+
+    fn app_networks(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<AppNetwork>, DockerError>> + Send {
+        Docker::app_networks(self, instance)
+    }
+
+    fn remove_network(&self, id: &str) -> impl Future<Output = Result<bool, DockerError>> + Send {
+        Docker::remove_network(self, id)
     }
 
     fn run_dyno(

@@ -14,7 +14,7 @@ pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
 pub use dynos::OneOffSpec;
 /// The dyno data of the supervisor's port, which [`Docker`] implements.
 pub use paas_core::runtime::{
-    ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer,
+    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,9 @@ pub enum DockerError {
 pub struct Docker {
     client: bollard::Docker,
     negotiated: std::sync::Arc<OnceCell<bollard::Docker>>,
+    /// Serializes network creation in this process: Docker lets two networks share a
+    /// name, and a dyno then cannot name its network.
+    network_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Docker {
@@ -38,6 +41,7 @@ impl Docker {
         Ok(Self {
             client,
             negotiated: Default::default(),
+            network_lock: Default::default(),
         })
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use paas_core::reconcile::{self, Action, Desired, DynoSettings, DynoState, ObservedDyno, Slot};
 use paas_core::routes::{AppRoutes, Backend, RouteTable};
-use paas_core::runtime::{ContainerRuntime, DynoSpec, ObservedContainer};
+use paas_core::runtime::{ContainerRuntime, DynoSpec, ObservedContainer, app_network_name};
 use paas_store::{DesiredApp, DynoReport, Store, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
@@ -53,6 +53,8 @@ pub struct SupervisorSettings {
     /// An exited one-off dyno nobody removed (its client or paasd went away) is removed
     /// this long after it exited.
     pub one_off_ttl: Duration,
+    /// A network of an app this pass does not know is removed only when older than this.
+    pub network_min_age: Duration,
 }
 
 impl Default for SupervisorSettings {
@@ -67,6 +69,7 @@ impl Default for SupervisorSettings {
             web_port: 5000,
             instance: "paas".into(),
             one_off_ttl: Duration::from_secs(300),
+            network_min_age: Duration::from_secs(60),
         }
     }
 }
@@ -84,7 +87,12 @@ struct Memory {
     starting_since: HashMap<String, Instant>,
     /// Releases whose malformed dyno settings were already reported.
     warned_releases: HashSet<Uuid>,
+    /// When networks of deleted apps were last looked for.
+    networks_swept: Option<Instant>,
 }
+
+/// How often networks of deleted apps are looked for.
+const NETWORK_SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// What one app's pass found: whether it needs another look soon, and its routes.
 #[derive(Debug, Default)]
@@ -242,7 +250,54 @@ impl<R: ContainerRuntime> Supervisor<R> {
         if let Err(e) = self.reap_one_offs().await {
             tracing::warn!(error = %e, "reaping exited one-off dynos failed");
         }
+        let sweep_due = self.memory.lock().is_ok_and(|mut m| {
+            let due = m
+                .networks_swept
+                .is_none_or(|at| at.elapsed() >= NETWORK_SWEEP_EVERY);
+            if due {
+                m.networks_swept = Some(Instant::now());
+            }
+            due
+        });
+        if sweep_due {
+            let keep: HashSet<&str> = desired.values().map(|d| d.app_name.as_str()).collect();
+            if let Err(e) = self.sweep_networks(&keep).await {
+                tracing::warn!(error = %e, "removing networks of deleted apps failed");
+            }
+        }
         Ok(busy)
+    }
+
+    /// Removes this installation's networks of apps that no longer exist, once no
+    /// container uses them (a network younger than a minute is left: its app may be
+    /// newer than this pass's snapshot).
+    async fn sweep_networks(&self, keep: &HashSet<&str>) -> Result<(), SupervisorError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        for network in self
+            .runtime
+            .app_networks(&self.settings.instance)
+            .await
+            .map_err(runtime_error)?
+        {
+            let young = network
+                .created_secs
+                .is_some_and(|at| now.saturating_sub(at) < self.settings.network_min_age.as_secs());
+            if keep.contains(network.app_name.as_str()) || young {
+                continue;
+            }
+            if self
+                .runtime
+                .remove_network(&network.id)
+                .await
+                .map_err(runtime_error)?
+            {
+                tracing::info!(app = %network.app_name, "removed the network of a deleted app");
+            }
+        }
+        Ok(())
     }
 
     /// Removes one-off dynos that exited more than `one_off_ttl` ago: whoever was to
@@ -467,7 +522,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
             want.filter(|_| actions.iter().any(|a| matches!(a, Action::Start { .. })))
             && let Err(e) = self
                 .runtime
-                .ensure_network(&network_name(&want.app_name))
+                .ensure_network(&self.settings.instance, &want.app_name)
                 .await
         {
             tracing::warn!(app = %want.app_name, error = %e, "creating the app's network failed");
@@ -608,7 +663,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
         let Some((_, command)) = want.formation.get(&slot.process_type) else {
             return Ok(());
         };
-        let network = network_name(&want.app_name);
+        let network = app_network_name(&want.app_name);
         let dyno = format!("{}.{}", slot.process_type, slot.index);
         let mut env: Vec<String> = want
             .config
@@ -788,11 +843,6 @@ async fn http_status(
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| std::io::Error::other("not an HTTP response"))
-}
-
-/// Each app's dynos share a bridge network of their own.
-fn network_name(app: &str) -> String {
-    format!("paas-{app}")
 }
 
 fn parse_time(raw: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {

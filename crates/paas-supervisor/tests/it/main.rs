@@ -812,3 +812,35 @@ async fn a_container_of_another_installation_holding_a_dynos_name_is_left_alone(
         format!("/{name}.{}", h.instance)
     );
 }
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_deleted_apps_dynos_and_network_are_removed(pool: PgPool) {
+    let mut h = Harness::new(pool, &format!("web: {WEB}")).await;
+    h.settings.network_min_age = Duration::ZERO;
+    let network_exists = |name: &str| {
+        Command::new("docker")
+            .args(["network", "inspect", name])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let network = format!("paas-{}", h.app);
+    let (sup, _) = h.supervisor();
+    h.converge(&sup, 60, |d| running(d, "web").len() == 1).await;
+    assert!(network_exists(&network));
+
+    h.store.delete_app(h.app_id).await.unwrap();
+    h.converge(&sup, 60, |d| d.is_empty()).await;
+    // A supervisor started afterwards (paasd restarted) finds the network orphaned.
+    let (fresh, _) = h.supervisor();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while network_exists(&network) {
+        assert!(
+            Instant::now() < deadline,
+            "the network of the deleted app is left"
+        );
+        fresh.reconcile_once().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
