@@ -153,18 +153,27 @@ impl<R: ContainerRuntime> Supervisor<R> {
             )
             .instrument(tracing::info_span!("container_events")),
         );
+        let mut failures = 0u32;
         loop {
-            let busy = match self.reconcile_once().await {
-                Ok(busy) => busy,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reconcile failed; retrying");
-                    true
+            let wait = match self.reconcile_once().await {
+                Ok(busy) => {
+                    failures = 0;
+                    if busy {
+                        Duration::from_millis(250)
+                    } else {
+                        self.settings.resync
+                    }
                 }
-            };
-            let wait = if busy {
-                Duration::from_millis(250)
-            } else {
-                self.settings.resync
+                // Postgres or Docker away: retry, less often the longer it lasts.
+                Err(e) => {
+                    failures += 1;
+                    let wait = reconcile::backoff_for(failures + 1).clamp(
+                        Duration::from_millis(250),
+                        self.settings.resync.max(Duration::from_secs(1)),
+                    );
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "reconcile failed; retrying");
+                    wait
+                }
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
