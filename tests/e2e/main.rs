@@ -5,6 +5,7 @@
     reason = "a panic in a test helper is a failed test"
 )]
 
+mod dynos;
 mod push;
 mod run;
 mod support;

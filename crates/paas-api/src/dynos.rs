@@ -34,6 +34,47 @@ async fn list(
 ) -> Result<Json<Vec<wire::Dyno>>, ApiError> {
     let app = apps::find(&state, &app).await?;
     let dynos = state.store.dynos(app.app_id).await?;
+    // One-off dynos (`run.N`) are not the supervisor's: Docker is their record.
+    let one_offs = state
+        .builder
+        .docker()
+        .one_offs(&state.settings.instance, &app.name)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let one_offs = one_offs.into_iter().map(|o| {
+        let at = chrono::DateTime::from_timestamp(o.created_secs, 0).unwrap_or_default();
+        wire::Dyno {
+            // Container ids are hex: their first 128 bits make a stable id.
+            id: o
+                .id
+                .get(..32)
+                .and_then(|hex| uuid::Uuid::parse_str(hex).ok())
+                .unwrap_or_default(),
+            name: o.name,
+            process_type: "run".into(),
+            state: match o.status.as_str() {
+                "running" => "up",
+                "created" => "starting",
+                _ => "down",
+            }
+            .into(),
+            command: o.command,
+            size: "basic".into(),
+            release: o
+                .release_id
+                .parse()
+                .ok()
+                .zip(o.version)
+                .map(|(id, version)| wire::ReleaseRefBody { id, version }),
+            app: wire::IdName {
+                id: app.app_id,
+                name: app.name.clone(),
+            },
+            attach_url: None,
+            created_at: at,
+            updated_at: at,
+        }
+    });
     Ok(Json(
         dynos
             .into_iter()
@@ -56,6 +97,7 @@ async fn list(
                 created_at: d.started_at.unwrap_or(d.created_at),
                 updated_at: d.updated_at,
             })
+            .chain(one_offs)
             .collect(),
     ))
 }
@@ -218,9 +260,22 @@ async fn restart_one(
             })
             .collect();
         if found.is_empty() {
-            return Err(ApiError::NotFound(format!(
-                "Couldn't find that dyno ({dyno})."
-            )));
+            // `ps:stop run.3`: a one-off is stopped and removed (never restarted).
+            let one_off = docker
+                .find_one_off(&state.settings.instance, &app.name, &name)
+                .await
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            let Some(id) = one_off else {
+                return Err(ApiError::NotFound(format!(
+                    "Couldn't find that dyno ({dyno})."
+                )));
+            };
+            docker
+                .remove_container_now(&id)
+                .await
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            tracing::info!(app = %app.name, dyno = %dyno, "one-off dyno stopped");
+            return Ok(StatusCode::ACCEPTED);
         }
         for c in found {
             docker

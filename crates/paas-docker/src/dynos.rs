@@ -464,6 +464,21 @@ pub struct OneOffSpec {
     pub detached: bool,
 }
 
+/// A one-off dyno's container, as `paas ps` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOff {
+    pub id: String,
+    /// `run.7`
+    pub name: String,
+    pub command: String,
+    pub release_id: String,
+    pub version: Option<i32>,
+    /// `created`, `running`, `exited`, …
+    pub status: String,
+    /// Unix seconds.
+    pub created_secs: i64,
+}
+
 impl Docker {
     pub async fn run_one_off(&self, spec: &OneOffSpec) -> Result<String, DockerError> {
         let api = self.api().await?;
@@ -477,6 +492,7 @@ impl Docker {
             ("paas.release".to_owned(), spec.release_id.clone()),
             ("paas.version".to_owned(), spec.version.to_string()),
             ("paas.dyno".to_owned(), spec.name.clone()),
+            ("paas.command".to_owned(), spec.command.clone()),
         ]);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -583,6 +599,44 @@ impl Docker {
                 finished_at,
             });
         }
+        Ok(out)
+    }
+
+    /// The one-off dynos of `app` that still have a container, for `paas ps`.
+    pub async fn one_offs(&self, instance: &str, app: &str) -> Result<Vec<OneOff>, DockerError> {
+        let api = self.api().await?;
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![
+                "paas.kind=one_off".to_owned(),
+                format!("paas.instance={instance}"),
+                format!("paas.app_name={app}"),
+            ],
+        )]);
+        let found = api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        let mut out: Vec<OneOff> = found
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                Some(OneOff {
+                    id: c.id?,
+                    name: labels.get("paas.dyno")?.clone(),
+                    command: labels.get("paas.command").cloned().unwrap_or_default(),
+                    release_id: labels.get("paas.release").cloned().unwrap_or_default(),
+                    version: labels.get("paas.version").and_then(|v| v.parse().ok()),
+                    status: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                    created_secs: c.created.unwrap_or_default(),
+                })
+            })
+            .collect();
+        out.sort_by_key(|o| o.created_secs);
         Ok(out)
     }
 

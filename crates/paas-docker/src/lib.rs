@@ -11,7 +11,7 @@ pub mod dynos;
 use tokio::sync::OnceCell;
 
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
-pub use dynos::OneOffSpec;
+pub use dynos::{OneOff, OneOffSpec};
 /// The dyno data of the supervisor's port, which [`Docker`] implements.
 pub use paas_core::runtime::{
     AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer,
