@@ -17,6 +17,8 @@ use crate::{ApiError, AppState, Authenticated, present};
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/apps", get(list).post(create))
+        // `heroku apps` lists "your" apps: `~` is the caller (as is its id or email).
+        .route("/users/{user}/apps", get(list_of_user))
         .route("/apps/{app}", get(info).delete(destroy))
 }
 
@@ -79,6 +81,21 @@ async fn list(
         .map(|a| present::app(a, &token, &state.settings))
         .collect();
     Ok((status, next, Json(apps)))
+}
+
+/// paas has one account per token and every token sees every app, so the caller's apps
+/// are all apps; another user is unknown.
+async fn list_of_user(
+    State(state): State<AppState>,
+    Authenticated(token): Authenticated,
+    ApiPath(user): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, HeaderMap, Json<Vec<wire::App>>), ApiError> {
+    let owner = present::owner(&token, &state.settings);
+    if user != "~" && user != owner.id.to_string() && user != owner.email {
+        return Err(ApiError::NotFound("Couldn't find that user.".into()));
+    }
+    list(State(state), Authenticated(token), headers).await
 }
 
 async fn info(

@@ -30,6 +30,7 @@ fn present(d: &Domain, app: &App, domain: &str) -> wire::Domain {
         cname: Some(format!("{}.{domain}", app.name)),
         status: "succeeded".into(),
         acm_status: None,
+        sni_endpoint: None,
         app: wire::IdName {
             id: app.app_id,
             name: app.name.clone(),
@@ -52,6 +53,7 @@ async fn list(
         cname: None,
         status: "succeeded".into(),
         acm_status: None,
+        sni_endpoint: None,
         app: wire::IdName {
             id: app.app_id,
             name: app.name.clone(),

@@ -6,6 +6,7 @@
 //! (in `present`). Every failure is an [`ApiError`], the only type that becomes an HTTP
 //! error response.
 
+mod absent;
 mod account;
 mod apps;
 mod builds;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(builds::router())
         .merge(dynos::router())
         .merge(domains::router())
+        .merge(absent::router())
         .merge(git::router())
         .fallback(|| async { ApiError::NoSuchRoute })
         .method_not_allowed_fallback(|| async { ApiError::NoSuchRoute })

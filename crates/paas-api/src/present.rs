@@ -71,6 +71,8 @@ pub(crate) fn release(r: &Release, token: &ApiToken, settings: &ApiSettings) -> 
         },
         addon_plan_names: Vec::new(),
         output_stream_url: None,
+        // The store rolls back to any succeeded release.
+        eligible_for_rollback: r.status == "succeeded",
     }
 }
 

@@ -56,6 +56,36 @@ pub mod timestamp {
     }
 }
 
+/// Formation quantities: the heroku CLI sends `ps:scale web=2` as `"quantity": "2"`,
+/// paas clients as a number; both mean the same. Relative changes (`"+1"`) are refused
+/// rather than read as absolute.
+pub mod quantity {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(i64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<Raw>::deserialize(d)? {
+            None => Ok(None),
+            Some(Raw::Number(n)) => Ok(Some(n)),
+            Some(Raw::Text(text)) => {
+                let text = text.trim();
+                if !text.bytes().all(|b| b.is_ascii_digit()) || text.is_empty() {
+                    return Err(serde::de::Error::custom(format!(
+                        "quantity {text:?} is not a whole number (relative changes like +1 are not supported)"
+                    )));
+                }
+                text.parse().map(Some).map_err(serde::de::Error::custom)
+            }
+        }
+    }
+}
+
 /// `{"id": "not_found", "message": "Couldn't find that app."}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -166,6 +196,10 @@ pub struct Release {
     pub app: IdName,
     pub addon_plan_names: Vec<String>,
     pub output_stream_url: Option<String>,
+    /// Whether `rollback` may target this release (the heroku CLI's bare `rollback`
+    /// picks the second newest eligible one).
+    #[serde(default)]
+    pub eligible_for_rollback: bool,
 }
 
 /// `POST /apps/{app}/releases`: roll back to this release (id, or version as text).
@@ -193,7 +227,11 @@ pub struct Formation {
 pub struct FormationUpdate {
     #[serde(rename = "type")]
     pub process_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "quantity::deserialize"
+    )]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
@@ -208,7 +246,11 @@ pub struct FormationBatchUpdate {
 /// `PATCH /apps/{app}/formation/{type}`
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormationTypeUpdate {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "quantity::deserialize"
+    )]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
@@ -275,6 +317,9 @@ pub struct Domain {
     pub cname: Option<String>,
     pub status: String,
     pub acm_status: Option<String>,
+    /// paas terminates no TLS for apps: always `null` (the heroku CLI prints it).
+    #[serde(default)]
+    pub sni_endpoint: Option<serde_json::Value>,
     pub app: IdName,
     #[serde(with = "timestamp")]
     pub created_at: DateTime<Utc>,
@@ -341,5 +386,21 @@ mod tests {
                 .unwrap();
         assert_eq!(u.updates[0].process_type, "web");
         assert_eq!(u.updates[0].quantity, Some(3));
+    }
+
+    #[test]
+    fn quantities_may_be_numeric_strings_as_the_heroku_cli_sends_them() {
+        let u: FormationBatchUpdate =
+            serde_json::from_str(r#"{"updates":[{"type":"web","quantity":"2"}]}"#).unwrap();
+        assert_eq!(u.updates[0].quantity, Some(2));
+        let u: FormationTypeUpdate = serde_json::from_str(r#"{"quantity":null}"#).unwrap();
+        assert_eq!(u.quantity, None);
+        for bad in [r#""+1""#, r#""-1""#, r#""two""#, r#""""#] {
+            let body = format!(r#"{{"quantity":{bad}}}"#);
+            assert!(
+                serde_json::from_str::<FormationTypeUpdate>(&body).is_err(),
+                "{bad}"
+            );
+        }
     }
 }
