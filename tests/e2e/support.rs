@@ -138,6 +138,8 @@ impl Paasd {
             .env("PAAS_API_ADDR", format!("127.0.0.1:{port}"))
             .env("PAAS_ROUTER_ADDR", format!("127.0.0.1:{}", free_port()))
             .env("PAAS_LOG_FORMAT", "json")
+            // Parallel paasds must not share the default TLS port.
+            .env("PAAS_TLS_ADDR", "127.0.0.1:0")
             .env("PAAS_BUILDPACKS_DIR", workspace_root().join("buildpacks"))
             // Builds share two cores with the tests.
             .env("PAAS_BUILD_CPUS", "1")

@@ -152,12 +152,15 @@ async fn create(
         .map_err(|e| ApiError::Internal(Box::new(e)))?;
     tracing::info!(app = %app.name, dyno = %name, release = %format!("v{}", target.version), detached, "one-off dyno started");
     let now = chrono::Utc::now();
-    let attach_url = (!detached).then(|| {
-        format!(
+    // Heroku's shape: a rendezvous URL on the TLS port. Without one, paas's own
+    // streaming endpoint (what `paas run` reads) is the best there is.
+    let attach_url = (!detached).then(|| match &state.settings.rendezvous_url {
+        Some(base) => format!("{base}/{}", state.rendezvous.register(&app.name, &name)),
+        None => format!(
             "{}/apps/{}/dynos/{name}/attach",
             state.settings.public_url.trim_end_matches('/'),
             app.name
-        )
+        ),
     });
     Ok((
         StatusCode::CREATED,
@@ -198,11 +201,34 @@ async fn attach(
         .await
         .map_err(|e| ApiError::Internal(Box::new(e)))?
         .ok_or_else(|| ApiError::NotFound(format!("Couldn't find that dyno ({name}).")))?;
-    let (tx, rx) = mpsc::unbounded_channel::<String>();
+    let rx = follow(docker, id);
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        let line = match rx.recv().await? {
+            Output::Line(line) => line,
+            Output::Exit(code) => format!("{}{code}", wire::EXIT_STATUS_PREFIX),
+        };
+        Some((Ok::<_, std::io::Error>(Bytes::from(line + "\n")), rx))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from_stream(body))
+        .map_err(|e| ApiError::Internal(Box::new(e)))
+}
+
+/// What a followed one-off dyno says: its output lines, then its exit status.
+pub(crate) enum Output {
+    Line(String),
+    Exit(i64),
+}
+
+/// Follows one-off container `id` from its start in a task of its own, and removes the
+/// container once it has exited; the channel ends after [`Output::Exit`].
+pub(crate) fn follow(docker: paas_docker::Docker, id: String) -> mpsc::UnboundedReceiver<Output> {
+    let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let lines = tx.clone();
         let status = docker.follow_and_reap(&id, move |line| {
-            let _ = lines.send(line);
+            let _ = lines.send(Output::Line(line));
         });
         let code = match status.await {
             Ok(code) => code,
@@ -211,17 +237,9 @@ async fn attach(
                 -1
             }
         };
-        let _ = tx.send(format!("{}{code}", wire::EXIT_STATUS_PREFIX));
+        let _ = tx.send(Output::Exit(code));
     });
-    let body = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|line| (Ok::<_, std::io::Error>(Bytes::from(line + "\n")), rx))
-    });
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Body::from_stream(body))
-        .map_err(|e| ApiError::Internal(Box::new(e)))
+    rx
 }
 
 /// `ps:restart`: every dyno of the app, replaced one by one as in a rollout.

@@ -20,6 +20,8 @@ mod git;
 mod present;
 mod range;
 mod releases;
+mod rendezvous;
+pub mod tls;
 
 use axum::extract::State;
 use axum::http::{HeaderName, StatusCode};
@@ -31,6 +33,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use extract::Authenticated;
+pub use rendezvous::RendezvousTable;
 
 /// What the API needs to describe apps to clients.
 #[derive(Debug, Clone)]
@@ -47,6 +50,9 @@ pub struct ApiSettings {
     pub instance: String,
     /// Memory limit of one-off dynos, as of formation dynos.
     pub dyno_memory_bytes: i64,
+    /// `rendezvous://<host>:<port>` of the TLS port, when paasd has one: attached
+    /// one-off dynos answer an `attach_url` under it (see `rendezvous`).
+    pub rendezvous_url: Option<String>,
 }
 
 /// Cheap-to-clone handles shared by every handler.
@@ -57,6 +63,8 @@ pub struct AppState {
     pub builder: std::sync::Arc<paas_builder::Builder>,
     /// Wakes the supervisor after anything that changes what should run.
     pub nudge: std::sync::Arc<tokio::sync::Notify>,
+    /// Secrets of attached one-off dynos awaiting their client on the TLS port.
+    pub rendezvous: RendezvousTable,
 }
 
 /// Every route of the control API, with request ids and tracing.

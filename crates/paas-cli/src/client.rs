@@ -82,6 +82,11 @@ impl Client {
         })
     }
 
+    /// The absolute URL of an API path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value, ApiError> {
         self.send(Method::GET, path, None, None::<&()>).await
     }

@@ -62,9 +62,11 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
         return Ok(());
     }
     action.done_with(format!("up, {}", dyno.name));
-    let url = dyno
-        .attach_url
-        .ok_or_else(|| Error::Refused("the API gave no attach URL".into()))?;
+    // `attach_url` is Heroku's rendezvous (TLS, no exit status); paas's own endpoint
+    // streams the output and ends with the exit status.
+    let url = ctx
+        .client
+        .url(&app_path(&app, &format!("/dynos/{}/attach", dyno.name)));
     let mut status = None;
     ctx.client
         .stream_lines(&url, |line| match line.strip_prefix(EXIT_STATUS_PREFIX) {

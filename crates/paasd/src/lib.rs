@@ -10,6 +10,7 @@
 pub mod embedded_pg;
 pub mod settings;
 pub mod telemetry;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -121,6 +122,24 @@ async fn serve_with(
             tracing::error!(error = %e, "the router could not start its threads");
         }
     });
+    // The TLS port is bound first: its port goes into every `attach_url`.
+    let public_host = public_host(&settings.public_url);
+    let tls = match settings.tls.addr {
+        Some(addr) => {
+            let acceptor = tls::acceptor(settings, &public_host)?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the TLS port on PAAS_TLS_ADDR={addr}"))?;
+            let port = listener.local_addr()?.port();
+            tracing::info!(addr = %listener.local_addr()?, "TLS port listening (heroku run, https git remotes)");
+            Some((
+                listener,
+                acceptor,
+                format!("rendezvous://{public_host}:{port}"),
+            ))
+        }
+        None => None,
+    };
     let state = AppState {
         store,
         settings: Arc::new(ApiSettings {
@@ -130,10 +149,20 @@ async fn serve_with(
             local_url: local_url(settings.api_addr),
             instance: settings.dynos.instance.clone(),
             dyno_memory_bytes: settings.dynos.memory_bytes,
+            rendezvous_url: tls.as_ref().map(|(_, _, url)| url.clone()),
         }),
         builder,
         nudge,
+        rendezvous: Default::default(),
     };
+    let tls = tls.map(|(listener, acceptor, _)| {
+        tokio::spawn(paas_api::tls::serve(
+            listener,
+            acceptor,
+            state.clone(),
+            shutdown.child_token(),
+        ))
+    });
     let listener = tokio::net::TcpListener::bind(settings.api_addr)
         .await
         .with_context(|| {
@@ -149,12 +178,33 @@ async fn serve_with(
         .context("serving the control API")?;
     tracing::info!("control API stopped");
     shutdown.cancel();
+    if let Some(tls) = tls
+        && let Err(e) = tls.await
+    {
+        tracing::error!(error = %e, task = "tls", "a task panicked");
+    }
     for (name, task) in [("supervisor", supervisor), ("router", router)] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, task = name, "a task panicked");
         }
     }
     Ok(())
+}
+
+/// The host part of `PAAS_PUBLIC_URL` (`http://host:port/` → `host`): clients reach the
+/// TLS port there too.
+fn public_host(public_url: &str) -> String {
+    let rest = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return format!("[{}]", v6.split(']').next().unwrap_or(v6));
+    }
+    authority.split(':').next().unwrap_or(authority).to_owned()
 }
 
 /// The builder, from the build settings; Docker is reached lazily, so paasd starts

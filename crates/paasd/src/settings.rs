@@ -20,6 +20,18 @@ pub struct Settings {
     pub db_max_connections: u32,
     pub build: BuildConfig,
     pub dynos: DynoConfig,
+    pub tls: TlsConfig,
+}
+
+/// The TLS port, for what the heroku CLI only does over TLS (`heroku run`'s rendezvous,
+/// `https://` git remotes).
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// `PAAS_TLS_ADDR`; `None` (`off`): no TLS port.
+    pub addr: Option<SocketAddr>,
+    /// `PAAS_TLS_CERT` and `PAAS_TLS_KEY` (PEM); `None`: a self-signed certificate made
+    /// once under `data_dir/tls`.
+    pub cert_and_key: Option<(PathBuf, PathBuf)>,
 }
 
 /// How dynos run (SPEC §4).
@@ -203,9 +215,21 @@ impl Settings {
             health_timeout_secs: seconds("PAAS_HEALTH_TIMEOUT", 60, 3600)?,
             instance,
         };
+        let tls = TlsConfig {
+            addr: match get("PAAS_TLS_ADDR").as_deref().map(str::trim) {
+                Some("off") => None,
+                _ => Some(addr("PAAS_TLS_ADDR", "127.0.0.1:5443")?),
+            },
+            cert_and_key: match (get("PAAS_TLS_CERT"), get("PAAS_TLS_KEY")) {
+                (Some(cert), Some(key)) => Some((cert.into(), key.into())),
+                (None, None) => None,
+                _ => bail!("PAAS_TLS_CERT and PAAS_TLS_KEY must be set together"),
+            },
+        };
         Ok(Self {
             dynos,
             build,
+            tls,
             database_url,
             data_dir: PathBuf::from(get("PAAS_DATA_DIR").unwrap_or_else(|| "./.paas".into())),
             api_addr,

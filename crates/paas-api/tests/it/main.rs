@@ -41,6 +41,7 @@ impl TestApi {
             local_url: "http://127.0.0.1:5000".into(),
             instance: "api-tests".into(),
             dyno_memory_bytes: 256 << 20,
+            rendezvous_url: None,
         };
         let data = tempfile::tempdir().expect("tempdir");
         let builder = paas_builder::Builder::new(
@@ -69,6 +70,7 @@ impl TestApi {
             settings: settings.into(),
             builder: builder.into(),
             nudge: Default::default(),
+            rendezvous: Default::default(),
         };
         let router = paas_api::router(state);
         Self {
