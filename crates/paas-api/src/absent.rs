@@ -3,33 +3,65 @@
 //! commands (`apps:info`, `domains:add`) read them before doing their real work and
 //! fail on a 404.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::ApiPath;
 use crate::{ApiError, AppState, Authenticated, apps};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/apps/{app}/addons", get(none))
-        .route("/apps/{app}/collaborators", get(none))
-        .route("/apps/{app}/sni-endpoints", get(none))
-        .route("/apps/{app}/pipeline-couplings", get(no_pipeline))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(addons))
+        .routes(routes!(collaborators))
+        .routes(routes!(sni_endpoints))
+        .routes(routes!(pipeline_couplings))
 }
 
 /// An empty list: the app exists and has none of these.
-async fn none(
+async fn none(state: &AppState, app: &str) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    apps::find(state, app).await?;
+    Ok(Json(Vec::new()))
+}
+
+/// None: paas has no add-ons.
+#[utoipa::path(get, path = "/apps/{app}/addons", tag = "absent", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, description = "Always empty", body = Vec<Object>), crate::openapi::Errors))]
+async fn addons(
     State(state): State<AppState>,
     _: Authenticated,
     ApiPath(app): ApiPath<String>,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    apps::find(&state, &app).await?;
-    Ok(Json(Vec::new()))
+    none(&state, &app).await
+}
+
+/// None: every token sees every app; there is no sharing to list.
+#[utoipa::path(get, path = "/apps/{app}/collaborators", tag = "absent", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, description = "Always empty", body = Vec<Object>), crate::openapi::Errors))]
+async fn collaborators(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    none(&state, &app).await
+}
+
+/// None: the router terminates no TLS for apps.
+#[utoipa::path(get, path = "/apps/{app}/sni-endpoints", tag = "absent", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, description = "Always empty", body = Vec<Object>), crate::openapi::Errors))]
+async fn sni_endpoints(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    none(&state, &app).await
 }
 
 /// Heroku answers 404 for an app outside any pipeline; so does paas, for every app.
-async fn no_pipeline(
+#[utoipa::path(get, path = "/apps/{app}/pipeline-couplings", tag = "absent", params(("app" = String, Path, description = "App name or id")),
+    responses(crate::openapi::Errors))]
+async fn pipeline_couplings(
     State(state): State<AppState>,
     _: Authenticated,
     ApiPath(app): ApiPath<String>,

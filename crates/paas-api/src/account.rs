@@ -1,16 +1,20 @@
 //! `/account`: the caller. paas has no user accounts; a token is the identity.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use paas_wire as wire;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::{AppState, Authenticated};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/account", get(account))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(account))
 }
 
+/// The caller: one account per API token.
+#[utoipa::path(get, path = "/account", tag = "account",
+    responses((status = 200, body = wire::Account), crate::openapi::Errors))]
 async fn account(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,

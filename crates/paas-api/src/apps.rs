@@ -1,25 +1,26 @@
 //! `/apps`: create, list, info, destroy.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
-use axum::{Json, Router};
 use paas_core::AppName;
 use paas_store::{App, StoreError};
 use paas_wire as wire;
 use rand::Rng;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::ApiPath;
 use crate::range::ListRange;
 use crate::{ApiError, AppState, Authenticated, present};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/apps", get(list).post(create))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
         // `heroku apps` lists "your" apps: `~` is the caller (as is its id or email).
-        .route("/users/{user}/apps", get(list_of_user))
-        .route("/apps/{app}", get(info).delete(destroy))
+        .routes(routes!(list_of_user))
+        .routes(routes!(info, destroy))
 }
 
 /// Finds the app a path names (id or name), or answers Heroku's 404.
@@ -30,6 +31,10 @@ pub(crate) async fn find(state: &AppState, id_or_name: &str) -> Result<App, ApiE
     })
 }
 
+/// A new app, named or with a generated name.
+#[utoipa::path(post, path = "/apps", tag = "apps",
+    request_body(content = wire::AppCreate, description = "May be empty: a name is generated"),
+    responses((status = 201, body = wire::App), crate::openapi::Errors))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
@@ -68,6 +73,9 @@ async fn create_with_generated_name(state: &AppState) -> Result<App, ApiError> {
     ))
 }
 
+/// Every app.
+#[utoipa::path(get, path = "/apps", tag = "apps", params(("Range" = Option<String>, Header, description = "Heroku list range: `name ..; order=desc, max=200`")),
+    responses((status = 200, body = Vec<wire::App>), (status = 206, description = "A page; `Next-Range` names the next", body = Vec<wire::App>), crate::openapi::Errors))]
 async fn list(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
@@ -85,6 +93,9 @@ async fn list(
 
 /// paas has one account per token and every token sees every app, so the caller's apps
 /// are all apps; another user is unknown.
+#[utoipa::path(get, path = "/users/{user}/apps", tag = "apps",
+    params(("user" = String, Path, description = "`~` (the caller), or the caller's id or email"), ("Range" = Option<String>, Header, description = "Heroku list range: `name ..; order=desc, max=200`")),
+    responses((status = 200, body = Vec<wire::App>), (status = 206, description = "A page; `Next-Range` names the next", body = Vec<wire::App>), crate::openapi::Errors))]
 async fn list_of_user(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
@@ -98,6 +109,8 @@ async fn list_of_user(
     list(State(state), Authenticated(token), headers).await
 }
 
+#[utoipa::path(get, path = "/apps/{app}", tag = "apps", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, body = wire::App), crate::openapi::Errors))]
 async fn info(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
@@ -108,6 +121,8 @@ async fn info(
 }
 
 /// Removes the app with its config, builds, ledger and formation; answers the app as it was.
+#[utoipa::path(delete, path = "/apps/{app}", tag = "apps", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, body = wire::App), crate::openapi::Errors))]
 async fn destroy(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,

@@ -1,22 +1,23 @@
 //! `/apps/{app}/builds`: what `git push` built, with its output.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
 use paas_store::StoreError;
 use paas_wire as wire;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::ApiPath;
 use crate::{ApiError, AppState, Authenticated, apps, present};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/apps/{app}/builds", get(list))
-        .route("/apps/{app}/builds/{id}", get(info))
-        .route("/apps/{app}/builds/{id}/output", get(output))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(info))
+        .routes(routes!(output))
 }
 
 fn not_found(e: StoreError) -> ApiError {
@@ -26,6 +27,8 @@ fn not_found(e: StoreError) -> ApiError {
     }
 }
 
+#[utoipa::path(get, path = "/apps/{app}/builds", tag = "builds", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, body = Vec<wire::Build>), crate::openapi::Errors))]
 async fn list(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
@@ -46,6 +49,8 @@ async fn list(
     Ok(Json(builds))
 }
 
+#[utoipa::path(get, path = "/apps/{app}/builds/{id}", tag = "builds", params(("app" = String, Path, description = "App name or id"), ("id" = Uuid, Path, description = "Build id")),
+    responses((status = 200, body = wire::Build), crate::openapi::Errors))]
 async fn info(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
@@ -64,6 +69,8 @@ async fn info(
 }
 
 /// The build's whole output as text (secrets were masked before it was stored).
+#[utoipa::path(get, path = "/apps/{app}/builds/{id}/output", tag = "builds", params(("app" = String, Path, description = "App name or id"), ("id" = Uuid, Path, description = "Build id")),
+    responses((status = 200, description = "The build output", content_type = "text/plain", body = String), crate::openapi::Errors))]
 async fn output(
     State(state): State<AppState>,
     _: Authenticated,

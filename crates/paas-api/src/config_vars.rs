@@ -1,18 +1,21 @@
 //! `/apps/{app}/config-vars`: every change is one release.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use paas_core::ConfigChange;
 use paas_wire as wire;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{ApiJson, ApiPath};
 use crate::{ApiError, AppState, Authenticated, apps};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/apps/{app}/config-vars", get(show).patch(update))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(show, update))
 }
 
+#[utoipa::path(get, path = "/apps/{app}/config-vars", tag = "config-vars", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, body = BTreeMap<String, String>), crate::openapi::Errors))]
 async fn show(
     State(state): State<AppState>,
     _: Authenticated,
@@ -24,6 +27,9 @@ async fn show(
 
 /// Sets (string) and removes (`null`) vars in one release; the whole body is checked
 /// before anything is stored.
+#[utoipa::path(patch, path = "/apps/{app}/config-vars", tag = "config-vars", params(("app" = String, Path, description = "App name or id")),
+    request_body(content = BTreeMap<String, Option<String>>, description = "A string sets a var, `null` removes it"),
+    responses((status = 200, description = "The whole resulting config", body = BTreeMap<String, String>), crate::openapi::Errors))]
 async fn update(
     State(state): State<AppState>,
     _: Authenticated,

@@ -1,24 +1,22 @@
 //! `/apps/{app}/domains`: the hostnames an app answers on. The default one
 //! (`<app>.<PAAS_DOMAIN>`) is listed as kind `heroku`; added ones are `custom`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use paas_core::Hostname;
 use paas_store::{App, Domain, StoreError};
 use paas_wire as wire;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{ApiJson, ApiPath};
 use crate::{ApiError, AppState, Authenticated, apps};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/apps/{app}/domains", get(list).post(add))
-        .route(
-            "/apps/{app}/domains/{domain}",
-            axum::routing::delete(remove),
-        )
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(remove))
 }
 
 /// `cname` is the app's default hostname: where a custom domain's DNS should point.
@@ -40,6 +38,8 @@ fn present(d: &Domain, app: &App, domain: &str) -> wire::Domain {
     }
 }
 
+#[utoipa::path(get, path = "/apps/{app}/domains", tag = "domains", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, body = Vec<wire::Domain>), crate::openapi::Errors))]
 async fn list(
     State(state): State<AppState>,
     _: Authenticated,
@@ -72,6 +72,8 @@ async fn list(
     Ok(Json(out))
 }
 
+#[utoipa::path(post, path = "/apps/{app}/domains", tag = "domains", params(("app" = String, Path, description = "App name or id")), request_body = wire::DomainCreate,
+    responses((status = 201, body = wire::Domain), crate::openapi::Errors))]
 async fn add(
     State(state): State<AppState>,
     _: Authenticated,
@@ -98,6 +100,8 @@ async fn add(
     ))
 }
 
+#[utoipa::path(delete, path = "/apps/{app}/domains/{domain}", tag = "domains", params(("app" = String, Path, description = "App name or id"), ("domain" = String, Path, description = "Hostname or id")),
+    responses((status = 200, body = wire::Domain), crate::openapi::Errors))]
 async fn remove(
     State(state): State<AppState>,
     _: Authenticated,

@@ -1,32 +1,29 @@
 //! `/apps/{app}/dynos`: the formation's dynos as the supervisor last observed them in
 //! Docker, and one-off dynos (`paas run`).
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
 use paas_core::{ConfigKey, DynoName};
 use paas_wire as wire;
 use tokio::sync::mpsc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{ApiJson, ApiPath};
 use crate::{ApiError, AppState, Authenticated, apps};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/apps/{app}/dynos",
-            get(list).post(create).delete(restart_all),
-        )
-        .route(
-            "/apps/{app}/dynos/{name}",
-            axum::routing::delete(restart_one),
-        )
-        .route("/apps/{app}/dynos/{name}/attach", get(attach))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create, restart_all))
+        .routes(routes!(restart_one))
+        .routes(routes!(attach))
 }
 
+#[utoipa::path(get, path = "/apps/{app}/dynos", tag = "dynos", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, body = Vec<wire::Dyno>), crate::openapi::Errors))]
 async fn list(
     State(state): State<AppState>,
     _: Authenticated,
@@ -104,6 +101,8 @@ async fn list(
 
 /// A one-off dyno from the current release, with its config (plus `env`). Attached, the
 /// answer's `attach_url` streams its output; detached, it runs and is removed when done.
+#[utoipa::path(post, path = "/apps/{app}/dynos", tag = "dynos", params(("app" = String, Path, description = "App name or id")), request_body = wire::DynoCreate,
+    responses((status = 201, body = wire::Dyno), crate::openapi::Errors))]
 async fn create(
     State(state): State<AppState>,
     _: Authenticated,
@@ -188,6 +187,8 @@ async fn create(
 
 /// Streams a one-off dyno's output from its start, ends with its exit status line, and
 /// removes the container.
+#[utoipa::path(get, path = "/apps/{app}/dynos/{name}/attach", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "One-off dyno name (`run.3`)")),
+    responses((status = 200, description = "The output, then a last line with the exit status", content_type = "text/plain", body = String), crate::openapi::Errors))]
 async fn attach(
     State(state): State<AppState>,
     _: Authenticated,
@@ -243,6 +244,8 @@ pub(crate) fn follow(docker: paas_docker::Docker, id: String) -> mpsc::Unbounded
 }
 
 /// `ps:restart`: every dyno of the app, replaced one by one as in a rollout.
+#[utoipa::path(delete, path = "/apps/{app}/dynos", tag = "dynos", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 202, description = "Every dyno will be replaced"), crate::openapi::Errors))]
 async fn restart_all(
     State(state): State<AppState>,
     _: Authenticated,
@@ -256,6 +259,8 @@ async fn restart_all(
 }
 
 /// `ps:restart web` rolls every web dyno; `ps:restart web.2` replaces that one dyno now.
+#[utoipa::path(delete, path = "/apps/{app}/dynos/{name}", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "Dyno name (`web.1`, `run.3`) or process type")),
+    responses((status = 202, description = "The dyno (or every dyno of the type) will be replaced; a one-off is stopped"), crate::openapi::Errors))]
 async fn restart_one(
     State(state): State<AppState>,
     _: Authenticated,

@@ -1,18 +1,19 @@
 //! `/apps/{app}/formation`: how many dynos of each process type should run.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use paas_core::{ProcessType, Quantity};
 use paas_wire as wire;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{ApiJson, ApiPath};
 use crate::{ApiError, AppState, Authenticated, apps, present};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/apps/{app}/formation", get(list).patch(batch_update))
-        .route("/apps/{app}/formation/{type}", get(info).patch(update_one))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, batch_update))
+        .routes(routes!(info, update_one))
 }
 
 /// Dyno sizes paas knows. Sizes do not change limits yet; anything else is refused
@@ -34,6 +35,8 @@ fn parse_update(
     Ok((kind, quantity.map(Quantity::new).transpose()?))
 }
 
+#[utoipa::path(get, path = "/apps/{app}/formation", tag = "formation", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, body = Vec<wire::Formation>), crate::openapi::Errors))]
 async fn list(
     State(state): State<AppState>,
     _: Authenticated,
@@ -44,6 +47,8 @@ async fn list(
     Ok(Json(formation.iter().map(present::formation).collect()))
 }
 
+#[utoipa::path(get, path = "/apps/{app}/formation/{type}", tag = "formation", params(("app" = String, Path, description = "App name or id"), ("type" = String, Path, description = "Process type or formation id")),
+    responses((status = 200, body = wire::Formation), crate::openapi::Errors))]
 async fn info(
     State(state): State<AppState>,
     _: Authenticated,
@@ -78,6 +83,8 @@ async fn scale(
 }
 
 /// `{"updates": [{"type": "web", "quantity": 3}]}`: all updates or none.
+#[utoipa::path(patch, path = "/apps/{app}/formation", tag = "formation", params(("app" = String, Path, description = "App name or id")), request_body = wire::FormationBatchUpdate,
+    responses((status = 200, body = Vec<wire::Formation>), crate::openapi::Errors))]
 async fn batch_update(
     State(state): State<AppState>,
     _: Authenticated,
@@ -106,6 +113,8 @@ async fn batch_update(
     ))
 }
 
+#[utoipa::path(patch, path = "/apps/{app}/formation/{type}", tag = "formation", params(("app" = String, Path, description = "App name or id"), ("type" = String, Path, description = "Process type or formation id")), request_body = wire::FormationTypeUpdate,
+    responses((status = 200, body = wire::Formation), crate::openapi::Errors))]
 async fn update_one(
     State(state): State<AppState>,
     _: Authenticated,

@@ -6,28 +6,28 @@
 //! build's output as it happens, ending with the line that tells the hook to accept or
 //! reject the push.
 
-use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use futures::{StreamExt, TryStreamExt};
 use paas_builder::git::{self, CgiRequest, PUSH_STATUS_FAILED, PUSH_STATUS_OK};
 use paas_builder::{ObjectDirs, PushOutcome};
 use paas_core::AppName;
 use tokio::sync::mpsc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::{ApiError, AppState, Authenticated, apps};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/{repo}/info/refs", get(info_refs))
-        .route("/{repo}/git-receive-pack", post(receive_pack))
-        .route("/{repo}/git-upload-pack", post(upload_pack))
-        .route("/internal/pushes/{id}", post(push_hook))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(info_refs))
+        .routes(routes!(receive_pack))
+        .routes(routes!(upload_pack))
+        .routes(routes!(push_hook))
 }
 
 /// git asks for credentials only after a 401 that offers basic auth.
@@ -54,11 +54,15 @@ struct ServiceQuery {
     service: Option<String>,
 }
 
+/// git's smart HTTP discovery (`git push`, `git clone`).
+#[utoipa::path(get, path = "/{repo}/info/refs", tag = "git",
+    params(("repo" = String, Path, description = "`<app>.git`"), ("service" = Option<String>, Query, description = "`git-receive-pack` or `git-upload-pack`")),
+    responses((status = 200, description = "git's advertisement", content_type = "application/octet-stream", body = Vec<u8>), crate::openapi::Errors))]
 async fn info_refs(
     State(state): State<AppState>,
     auth: Result<Authenticated, ApiError>,
     ApiPath(repo): ApiPath<String>,
-    Query(query): Query<ServiceQuery>,
+    ApiQuery(query): ApiQuery<ServiceQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if auth.is_err() {
@@ -86,6 +90,10 @@ async fn info_refs(
     .await
 }
 
+/// Fetch (`git clone`, `git pull`).
+#[utoipa::path(post, path = "/{repo}/git-upload-pack", tag = "git", params(("repo" = String, Path, description = "`<app>.git`")),
+    request_body(content = Vec<u8>, content_type = "application/x-git-upload-pack-request"),
+    responses((status = 200, description = "git's pack", content_type = "application/x-git-upload-pack-result", body = Vec<u8>), crate::openapi::Errors))]
 async fn upload_pack(
     State(state): State<AppState>,
     auth: Result<Authenticated, ApiError>,
@@ -112,6 +120,10 @@ async fn upload_pack(
     .await
 }
 
+/// Push (`git push`): builds and releases `main` or `master`.
+#[utoipa::path(post, path = "/{repo}/git-receive-pack", tag = "git", params(("repo" = String, Path, description = "`<app>.git`")),
+    request_body(content = Vec<u8>, content_type = "application/x-git-receive-pack-request"),
+    responses((status = 200, description = "git's report, with the build output as remote messages", content_type = "application/x-git-receive-pack-result", body = Vec<u8>), crate::openapi::Errors))]
 async fn receive_pack(
     State(state): State<AppState>,
     auth: Result<Authenticated, ApiError>,
@@ -205,12 +217,19 @@ async fn cgi(
 
 /// The pre-receive hook's call: build what was pushed, stream the output, end with the
 /// verdict line.
+#[utoipa::path(post, path = "/internal/pushes/{id}", tag = "git",
+    params(("id" = Uuid, Path, description = "The push, as registered by receive-pack")),
+    security(("push_secret" = [])),
+    request_body(content = String, content_type = "text/plain", description = "The pushed refs, as git's pre-receive hook reads them"),
+    responses((status = 200, description = "The build output, ending with the verdict line", content_type = "text/plain", body = String), crate::openapi::Errors))]
 async fn push_hook(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
-    refs: String,
+    refs: Bytes,
 ) -> Result<Response, ApiError> {
+    let refs = String::from_utf8(refs.to_vec())
+        .map_err(|_| ApiError::BadRequest("The pushed refs are not UTF-8.".into()))?;
     let secret = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

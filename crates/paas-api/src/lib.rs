@@ -17,6 +17,7 @@ mod error;
 mod extract;
 mod formation;
 mod git;
+mod openapi;
 mod present;
 mod range;
 mod releases;
@@ -25,11 +26,13 @@ pub mod tls;
 
 use axum::extract::State;
 use axum::http::{HeaderName, StatusCode};
-use axum::routing::get;
 use axum::{Json, Router};
 use paas_store::Store;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::ApiError;
 pub use extract::Authenticated;
@@ -67,11 +70,12 @@ pub struct AppState {
     pub rendezvous: RendezvousTable,
 }
 
-/// Every route of the control API, with request ids and tracing.
-pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("request-id");
-    Router::new()
-        .route("/healthz", get(healthz))
+/// Every route of the control API with its description: each module's routes come from
+/// its handlers' `#[utoipa::path]`, so the served router and `/openapi.json` agree.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(openapi::document))
         .merge(account::router())
         .merge(apps::router())
         .merge(config_vars::router())
@@ -82,6 +86,18 @@ pub fn router(state: AppState) -> Router {
         .merge(domains::router())
         .merge(absent::router())
         .merge(git::router())
+}
+
+/// The OpenAPI description of [`router`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// Every route of the control API, with request ids and tracing.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("request-id");
+    let (routes, _) = api_router().split_for_parts();
+    routes
         .fallback(|| async { ApiError::NoSuchRoute })
         .method_not_allowed_fallback(|| async { ApiError::NoSuchRoute })
         .with_state(state)
@@ -98,6 +114,16 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Liveness and readiness in one: 200 when the database answers, 503 when it does not.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    security(()),
+    responses(
+        (status = 200, description = "The database answers", body = Object),
+        (status = 503, description = "The database does not answer", body = Object),
+    )
+)]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),

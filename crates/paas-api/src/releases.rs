@@ -1,22 +1,23 @@
 //! `/apps/{app}/releases`: the ledger, read-only but for rollback (which appends).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
-use axum::{Json, Router};
 use paas_core::ReleaseRef;
 use paas_store::StoreError;
 use paas_wire as wire;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::{ApiJson, ApiPath};
 use crate::range::ListRange;
 use crate::{ApiError, AppState, Authenticated, apps, present};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/apps/{app}/releases", get(list).post(rollback))
-        .route("/apps/{app}/releases/{release}", get(info))
-        .route("/apps/{app}/releases/{release}/config-vars", get(config_at))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, rollback))
+        .routes(routes!(info))
+        .routes(routes!(config_at))
 }
 
 fn release_not_found(e: StoreError) -> ApiError {
@@ -26,6 +27,8 @@ fn release_not_found(e: StoreError) -> ApiError {
     }
 }
 
+#[utoipa::path(get, path = "/apps/{app}/releases", tag = "releases", params(("app" = String, Path, description = "App name or id"), ("Range" = Option<String>, Header, description = "Heroku list range: `name ..; order=desc, max=200`")),
+    responses((status = 200, body = Vec<wire::Release>), (status = 206, description = "A page; `Next-Range` names the next", body = Vec<wire::Release>), crate::openapi::Errors))]
 async fn list(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
@@ -43,6 +46,8 @@ async fn list(
     Ok((status, next, Json(releases)))
 }
 
+#[utoipa::path(get, path = "/apps/{app}/releases/{release}", tag = "releases", params(("app" = String, Path, description = "App name or id"), ("release" = String, Path, description = "Release id, or version (`3` or `v3`)")),
+    responses((status = 200, body = wire::Release), crate::openapi::Errors))]
 async fn info(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
@@ -57,6 +62,8 @@ async fn info(
     Ok(Json(present::release(&release, &token, &state.settings)))
 }
 
+#[utoipa::path(get, path = "/apps/{app}/releases/{release}/config-vars", tag = "releases", params(("app" = String, Path, description = "App name or id"), ("release" = String, Path, description = "Release id, or version (`3` or `v3`)")),
+    responses((status = 200, description = "The config of that release", body = BTreeMap<String, String>), crate::openapi::Errors))]
 async fn config_at(
     State(state): State<AppState>,
     _: Authenticated,
@@ -72,6 +79,8 @@ async fn config_at(
 }
 
 /// `POST /apps/{app}/releases {"release": "<id or version>"}`: roll back.
+#[utoipa::path(post, path = "/apps/{app}/releases", tag = "releases", params(("app" = String, Path, description = "App name or id")), request_body = wire::ReleaseCreate,
+    responses((status = 201, description = "The new release, a copy of the target", body = wire::Release), crate::openapi::Errors))]
 async fn rollback(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,

@@ -88,12 +88,14 @@ pub mod quantity {
 
 /// `{"id": "not_found", "message": "Couldn't find that app."}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub id: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdName {
     pub id: Uuid,
     pub name: String,
@@ -101,18 +103,21 @@ pub struct IdName {
 
 /// A named thing with a string id (regions and stacks are not uuids in paas).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NamedRef {
     pub id: String,
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Owner {
     pub id: Uuid,
     pub email: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub id: Uuid,
     pub email: String,
@@ -124,6 +129,7 @@ pub struct Account {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct App {
     pub id: Uuid,
     pub name: String,
@@ -154,6 +160,7 @@ pub struct App {
 
 /// `POST /apps` body; every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -169,17 +176,20 @@ pub type ConfigVars = BTreeMap<String, String>;
 pub type ConfigVarsPatch = BTreeMap<String, Option<String>>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdRef {
     pub id: Uuid,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleaseRefBody {
     pub id: Uuid,
     pub version: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Release {
     pub id: Uuid,
     pub version: i32,
@@ -204,11 +214,13 @@ pub struct Release {
 
 /// `POST /apps/{app}/releases`: roll back to this release (id, or version as text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleaseCreate {
     pub release: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Formation {
     pub id: Uuid,
     #[serde(rename = "type")]
@@ -224,6 +236,7 @@ pub struct Formation {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormationUpdate {
     #[serde(rename = "type")]
     pub process_type: String,
@@ -239,12 +252,14 @@ pub struct FormationUpdate {
 
 /// `PATCH /apps/{app}/formation`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormationBatchUpdate {
     pub updates: Vec<FormationUpdate>,
 }
 
 /// `PATCH /apps/{app}/formation/{type}`
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormationTypeUpdate {
     #[serde(
         default,
@@ -257,6 +272,7 @@ pub struct FormationTypeUpdate {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SourceBlob {
     pub url: Option<String>,
     pub version: Option<String>,
@@ -264,12 +280,14 @@ pub struct SourceBlob {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BuildpackRef {
     pub url: String,
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Build {
     pub id: Uuid,
     /// `pending`, `succeeded` or `failed`.
@@ -289,6 +307,7 @@ pub struct Build {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dyno {
     pub id: Uuid,
     /// `web.1`
@@ -309,6 +328,7 @@ pub struct Dyno {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Domain {
     pub id: Uuid,
     pub hostname: String,
@@ -328,12 +348,14 @@ pub struct Domain {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainCreate {
     pub hostname: String,
 }
 
 /// `POST /apps/{app}/dynos`: a one-off dyno.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DynoCreate {
     pub command: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@
 )]
 
 mod api;
+mod openapi;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
