@@ -21,7 +21,7 @@ paas_as_root() {
 
 # Installs the system packages paas needs that are missing: Docker, debootstrap, git,
 # curl, the CA bundle and the Postgres server binaries (for paasd's embedded Postgres and
-# the test suite).
+# the test suite), psql, npm (the heroku CLI tests) and python3-venv (schemathesis).
 ensure_packages() {
   local missing=()
   if ! command -v docker >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1; then
@@ -31,6 +31,9 @@ ensure_packages() {
   command -v git >/dev/null 2>&1 || missing+=(git)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+  command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
   if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql-15)
   fi
