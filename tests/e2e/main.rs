@@ -6,6 +6,7 @@
 )]
 
 mod dynos;
+mod heroku;
 mod push;
 mod run;
 mod support;

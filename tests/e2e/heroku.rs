@@ -1,0 +1,265 @@
+//! The official `heroku` CLI (from npm, pinned in `scripts/heroku-cli.sh`) against a real
+//! paasd: every command the issue lists, with real git pushes over the TLS port and real
+//! one-off dynos through Heroku's rendezvous protocol.
+//!
+//! The CLI's calls to other hosts are switched off by its own settings: telemetry
+//! (`DISABLE_TELEMETRY`), analytics (`HEROKU_SKIP_ANALYTICS`), auto-update
+//! (`HEROKU_DISABLE_AUTOUPDATE`), the update check (its cache file says the installed
+//! version is the latest), and the delinquency check of `GET /account`, which goes to
+//! `HEROKU_PARTICLEBOARD_URL` (paasd itself).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{
+    Paasd, commit_all, fixture_repo, free_port, git, stderr, stdout, workspace_root,
+};
+
+/// The CLI's executable, installed once into the shared cache by the script.
+fn heroku_bin() -> PathBuf {
+    let out = Command::new(workspace_root().join("scripts/heroku-cli.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/heroku-cli.sh");
+    assert!(out.status.success(), "installing the heroku CLI failed");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// A user of the heroku CLI: its own HOME, pointed at one paasd.
+struct Heroku {
+    bin: PathBuf,
+    /// Kept for the CLI's config and caches; removed on drop.
+    _home: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Heroku {
+    fn new(paasd: &Paasd, tls_port: u16) -> Self {
+        let bin = heroku_bin();
+        let home = tempfile::Builder::new()
+            .prefix("paas-heroku-home-")
+            .tempdir()
+            .unwrap();
+        let cache = home.path().join(".cache/heroku");
+        std::fs::create_dir_all(&cache).unwrap();
+        // The update check reads this cache first and asks the npm registry only when
+        // it is missing or stale.
+        let package = bin.parent().unwrap().join("../heroku/package.json");
+        let package: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(package).unwrap()).unwrap();
+        let version = package["version"].as_str().unwrap();
+        std::fs::write(
+            cache.join("version"),
+            serde_json::json!({"latest": version, "current": version}).to_string(),
+        )
+        .unwrap();
+        let cert = paasd.data.path().join("tls/cert.pem");
+        let h = |s: &Path| s.display().to_string();
+        let env = vec![
+            ("HOME", h(home.path())),
+            ("XDG_CACHE_HOME", h(&home.path().join(".cache"))),
+            ("XDG_DATA_HOME", h(&home.path().join(".local/share"))),
+            ("XDG_CONFIG_HOME", h(&home.path().join(".config"))),
+            ("HEROKU_HOST", paasd.url()),
+            ("HEROKU_API_KEY", paasd.token.clone()),
+            ("HEROKU_GIT_HOST", format!("127.0.0.1:{tls_port}")),
+            ("HEROKU_PARTICLEBOARD_URL", paasd.url()),
+            ("DISABLE_TELEMETRY", "true".into()),
+            ("HEROKU_SKIP_ANALYTICS", "1".into()),
+            ("HEROKU_DISABLE_AUTOUPDATE", "1".into()),
+            ("NO_COLOR", "1".into()),
+            // paasd's self-signed certificate, for `heroku run` (node) and git (https).
+            ("NODE_EXTRA_CA_CERTS", h(&cert)),
+            ("GIT_SSL_CAINFO", h(&cert)),
+            ("GIT_TERMINAL_PROMPT", "0".into()),
+        ];
+        Self {
+            bin,
+            _home: home,
+            env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        }
+    }
+
+    fn command(&self, program: &Path, cwd: &Path) -> Command {
+        let mut command = Command::new(program);
+        command
+            .current_dir(cwd)
+            .env_remove("HEROKU_APP")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.command(&self.bin, cwd)
+            .args(args)
+            .output()
+            .expect("run heroku")
+    }
+
+    /// `heroku ARGS`, which must succeed; returns stdout and stderr.
+    #[track_caller]
+    fn ok(&self, cwd: &Path, args: &[&str]) -> (String, String) {
+        let out = self.run(cwd, args);
+        assert!(
+            out.status.success(),
+            "heroku {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            stdout(&out),
+            stderr(&out)
+        );
+        (stdout(&out), stderr(&out))
+    }
+
+    /// `git push REMOTE main` with the CLI as git's credential helper, as Heroku users do.
+    fn push(&self, dir: &Path, remote: &str) -> Output {
+        let helper = format!("!{} git:credentials", self.bin.display());
+        self.command(Path::new("git"), dir)
+            .args(["-c", "credential.helper=", "-c"])
+            .arg(format!("credential.helper={helper}"))
+            .args(["push", remote, "main"])
+            .output()
+            .expect("git push")
+    }
+}
+
+#[track_caller]
+fn assert_contains(haystack: &str, needle: &str) {
+    assert!(haystack.contains(needle), "{needle:?} not in:\n{haystack}");
+}
+
+/// The whole session the issue asks for, in the order a user would go.
+#[tokio::test]
+async fn the_heroku_cli_drives_paasd_end_to_end() {
+    crate::support::require_stack_image();
+    let tls_port = free_port();
+    let paasd = Paasd::start_with(&[("PAAS_TLS_ADDR", &format!("127.0.0.1:{tls_port}"))]).await;
+    let heroku = Heroku::new(&paasd, tls_port);
+    let repo = fixture_repo("procfile-shell");
+    let dir = repo.path();
+    let app = "hk-e2e";
+
+    let (out, _) = heroku.ok(dir, &["apps"]);
+    assert_contains(&out, "You have no apps.");
+
+    // apps:create adds the `heroku` remote: https on paasd's TLS port.
+    let (out, _) = heroku.ok(dir, &["apps:create", app]);
+    let remote = format!("https://127.0.0.1:{tls_port}/{app}.git");
+    assert_contains(&out, &remote);
+    assert_eq!(git(dir, &["remote", "get-url", "heroku"]), remote);
+
+    let pushed = heroku.push(dir, "heroku");
+    assert!(pushed.status.success(), "push: {}", stderr(&pushed));
+    assert_contains(&stderr(&pushed), "Released v2");
+    paasd
+        .wait_dynos(app, 120, |d| {
+            d.iter().any(|d| d["name"] == "web.1" && d["state"] == "up")
+        })
+        .await;
+
+    let (out, _) = heroku.ok(dir, &["apps"]);
+    assert_contains(&out, app);
+    let (out, _) = heroku.ok(dir, &["apps:info", "-a", app]);
+    assert_contains(&out, &format!("=== {app}"));
+    assert_contains(&out, &format!("Web URL:        http://{app}.localhost:"));
+    assert_contains(&out, "Dynos:          web: 1");
+
+    // Config: each change is a release, reported with its version.
+    let (out, err) = heroku.ok(dir, &["config:set", "A=1", "B=2", "-a", app]);
+    assert_contains(&out, "A: 1");
+    assert_contains(&out, "B: 2");
+    assert_contains(&err, "done, v3");
+    let (out, _) = heroku.ok(dir, &["config:get", "A", "-a", app]);
+    assert_eq!(out, "1\n");
+    let (_, err) = heroku.ok(dir, &["config:unset", "A", "-a", app]);
+    assert_contains(&err, "done, v4");
+    let (out, _) = heroku.ok(dir, &["config", "-a", app]);
+    assert_contains(&out, "B: 2");
+    assert!(!out.contains("A: 1"), "{out}");
+
+    let (out, _) = heroku.ok(dir, &["releases", "-a", app]);
+    assert_contains(&out, "Current: v4");
+    for line in [
+        "v4 Remove A config vars",
+        "v3 Set A, B config vars",
+        "v2 Deploy",
+    ] {
+        assert_contains(&out, line);
+    }
+    let (out, _) = heroku.ok(dir, &["releases:info", "v3", "-a", app]);
+    assert_contains(&out, "=== Release v3");
+    assert_contains(&out, "Set A, B config vars");
+    assert_contains(&out, "Eligible for Rollback?: Yes");
+    assert_contains(&out, "A: 1");
+
+    // Rollback to a named release, then the bare form (the previous eligible one).
+    let (_, err) = heroku.ok(dir, &["rollback", "v2", "-a", app]);
+    assert_contains(&err, "Rolling back hk-e2e to v2... done, v5");
+    let (out, _) = heroku.ok(dir, &["config", "-a", app]);
+    assert!(!out.contains("B: 2"), "{out}");
+    let (_, err) = heroku.ok(dir, &["rollback", "-a", app]);
+    assert_contains(&err, "to v4... done, v6");
+    let (out, _) = heroku.ok(dir, &["config:get", "B", "-a", app]);
+    assert_eq!(out, "2\n");
+
+    // The formation.
+    let (out, _) = heroku.ok(dir, &["ps", "-a", app]);
+    assert_contains(&out, "=== web (basic): ./server.sh (1)");
+    let (_, err) = heroku.ok(dir, &["ps:scale", "web=2", "worker=1", "-a", app]);
+    assert_contains(&err, "now running web at 2:basic, worker at 1:basic");
+    paasd
+        .wait_dynos(app, 120, |d| {
+            let up = |n: &str| d.iter().any(|d| d["name"] == n && d["state"] == "up");
+            up("web.1") && up("web.2") && up("worker.1")
+        })
+        .await;
+    let (out, _) = heroku.ok(dir, &["ps", "-a", app]);
+    for line in ["web.1: up", "web.2: up", "worker.1: up"] {
+        assert_contains(&out, line);
+    }
+    let (_, err) = heroku.ok(dir, &["ps:restart", "-a", app]);
+    assert_contains(&err, "Restarting all dynos on hk-e2e... done");
+
+    // One-off dynos through rendezvous: output, and the exit status with -x.
+    let (out, err) = heroku.ok(dir, &["run", "echo", "hi", "-a", app]);
+    assert_eq!(out, "hi\n", "stderr: {err}");
+    assert_contains(&err, "up, run.");
+    let out = heroku.run(
+        dir,
+        &["run", "-x", "-a", app, "--", "sh", "-c", "echo out; exit 3"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "out\n");
+    assert_contains(&stderr(&out), "Process exited with code 3");
+    let (out, _) = heroku.ok(dir, &["run:detached", "echo", "hi", "-a", app]);
+    assert_contains(&out, &format!("Run heroku logs --app {app} --dyno run."));
+
+    // Domains.
+    let (_, err) = heroku.ok(dir, &["domains:add", "www.example.test", "-a", app]);
+    assert_contains(&err, "Adding www.example.test to hk-e2e... done");
+    let (out, _) = heroku.ok(dir, &["domains", "-a", app]);
+    assert_contains(&out, "hk-e2e.localhost");
+    assert_contains(&out, "www.example.test");
+
+    // git:remote adds a remote `git push` accepts (a second push deploys).
+    let (out, _) = heroku.ok(dir, &["git:remote", "-a", app, "-r", "second"]);
+    assert_contains(&out, &format!("set git remote second to {remote}"));
+    std::fs::write(dir.join("CHANGELOG"), "second push\n").unwrap();
+    commit_all(dir, "second");
+    let pushed = heroku.push(dir, "second");
+    assert!(pushed.status.success(), "push: {}", stderr(&pushed));
+    assert_contains(&stderr(&pushed), "Released v7");
+
+    // What paasd does not implement answers Heroku's error body, which the CLI prints.
+    let out = heroku.run(dir, &["features", "-a", app]);
+    assert!(!out.status.success());
+    assert_contains(&stderr(&out), "Error ID: not_found");
+
+    let (_, err) = heroku.ok(dir, &["apps:destroy", app, "--confirm", app]);
+    assert_contains(&err, "Destroying hk-e2e");
+    let out = heroku.run(dir, &["apps:info", "-a", app]);
+    assert!(!out.status.success());
+    assert_contains(&stderr(&out), "Couldn't find that app.");
+    let (out, _) = heroku.ok(dir, &["apps"]);
+    assert_contains(&out, "You have no apps.");
+}
