@@ -1,7 +1,6 @@
 //! `/apps`: create, list, info, destroy.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use paas_core::AppName;
@@ -11,7 +10,7 @@ use rand::Rng;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::extract::ApiPath;
+use crate::extract::{ApiBytes, ApiPath};
 use crate::range::ListRange;
 use crate::{ApiError, AppState, Authenticated, present};
 
@@ -38,7 +37,7 @@ pub(crate) async fn find(state: &AppState, id_or_name: &str) -> Result<App, ApiE
 async fn create(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<wire::App>), ApiError> {
     // The heroku CLI may send no body at all for `apps:create` without a name.
     let request: wire::AppCreate = if body.iter().all(u8::is_ascii_whitespace) {

@@ -1,7 +1,7 @@
 //! Extractors whose rejections are `ApiError`s, so a malformed body or path gets
 //! Heroku's JSON error instead of axum's plain text.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use base64::Engine;
@@ -21,6 +21,24 @@ impl From<JsonRejection> for ApiError {
             }
             other => ApiError::BadRequest(format!("Invalid request body: {}", other.body_text())),
         }
+    }
+}
+
+/// A raw body (too large, or cut short: Heroku's error body, not axum's text).
+#[derive(Debug)]
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(axum::body::Bytes::from_request(req, state).await?))
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        ApiError::BadRequest(format!("Invalid request body: {}", rejection.body_text()))
     }
 }
 

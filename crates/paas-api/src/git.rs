@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiBytes, ApiPath, ApiQuery};
 use crate::{ApiError, AppState, Authenticated, apps};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -226,7 +226,7 @@ async fn push_hook(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
-    refs: Bytes,
+    ApiBytes(refs): ApiBytes,
 ) -> Result<Response, ApiError> {
     let refs = String::from_utf8(refs.to_vec())
         .map_err(|_| ApiError::BadRequest("The pushed refs are not UTF-8.".into()))?;

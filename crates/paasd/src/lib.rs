@@ -282,3 +282,16 @@ pub fn cancel_on_signals(token: CancellationToken) -> anyhow::Result<()> {
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::public_host;
+
+    #[test]
+    fn the_public_host_is_the_host_of_the_public_url() {
+        assert_eq!(public_host("http://127.0.0.1:5000"), "127.0.0.1");
+        assert_eq!(public_host("https://paas.example.com/"), "paas.example.com");
+        assert_eq!(public_host("http://user@host:1/x"), "host");
+        assert_eq!(public_host("http://[::1]:5000"), "[::1]");
+    }
+}

@@ -267,6 +267,29 @@ mod tests {
         assert!(s.database_url.is_none());
         assert_eq!(s.build.memory_bytes, 2 << 30);
         assert_eq!(s.build.nano_cpus, 1_500_000_000);
+        assert_eq!(
+            s.tls.addr.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:5443")
+        );
+        assert!(s.tls.cert_and_key.is_none());
+    }
+
+    #[test]
+    fn the_tls_port_can_be_switched_off_or_given_a_certificate() {
+        assert!(
+            settings(&[("PAAS_TLS_ADDR", "off")])
+                .unwrap()
+                .tls
+                .addr
+                .is_none()
+        );
+        let s = settings(&[("PAAS_TLS_CERT", "/c.pem"), ("PAAS_TLS_KEY", "/k.pem")]).unwrap();
+        assert_eq!(
+            s.tls.cert_and_key,
+            Some((PathBuf::from("/c.pem"), PathBuf::from("/k.pem")))
+        );
+        let err = settings(&[("PAAS_TLS_CERT", "/c.pem")]).unwrap_err();
+        assert!(format!("{err:#}").starts_with("PAAS_TLS_CERT"), "{err:#}");
     }
 
     #[test]
@@ -293,6 +316,7 @@ mod tests {
             ("PAAS_DYNO_GRACE", "forever"),
             ("PAAS_HEALTH_TIMEOUT", "0"),
             ("PAAS_INSTANCE", "two words"),
+            ("PAAS_TLS_ADDR", "5443"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");
