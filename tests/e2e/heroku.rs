@@ -231,8 +231,21 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(stdout(&out), "out\n");
     assert_contains(&stderr(&out), "Process exited with code 3");
-    let (out, _) = heroku.ok(dir, &["run:detached", "echo", "hi", "-a", app]);
+    let (out, err) = heroku.ok(dir, &["run:detached", "sleep", "300", "-a", app]);
     assert_contains(&out, &format!("Run heroku logs --app {app} --dyno run."));
+    let one_off = err
+        .split("done, ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no dyno name in {err}"))
+        .to_owned();
+    let (out, _) = heroku.ok(dir, &["ps", "-a", app]);
+    assert_contains(&out, &format!("{one_off} (basic): up"));
+    assert_contains(&out, "sleep 300");
+    let (_, err) = heroku.ok(dir, &["ps:stop", "--dyno-name", &one_off, "-a", app]);
+    assert_contains(&err, &format!("Stopping dyno {one_off} on hk-e2e... done"));
+    let (out, _) = heroku.ok(dir, &["ps", "-a", app]);
+    assert!(!out.contains(&one_off), "{out}");
 
     // Domains.
     let (_, err) = heroku.ok(dir, &["domains:add", "www.example.test", "-a", app]);

@@ -19,6 +19,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create, restart_all))
         .routes(routes!(restart_one))
+        .routes(routes!(stop))
         .routes(routes!(attach))
 }
 
@@ -256,6 +257,19 @@ async fn restart_all(
     tracing::info!(app = %app.name, "restart of all dynos requested");
     state.nudge.notify_one();
     Ok(StatusCode::ACCEPTED)
+}
+
+/// `ps:stop DYNO`: a one-off is stopped and removed; a formation dyno is replaced, as
+/// on Heroku, where the platform restarts a stopped formation dyno.
+#[utoipa::path(post, path = "/apps/{app}/dynos/{name}/actions/stop", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "Dyno name (`web.1`, `run.3`)")),
+    responses((status = 202, description = "The dyno is stopped (a one-off) or replaced"), crate::openapi::Errors))]
+async fn stop(
+    state: State<AppState>,
+    auth: Authenticated,
+    ApiPath((app, name)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    DynoName::parse(&name)?;
+    restart_one(state, auth, ApiPath((app, name))).await
 }
 
 /// `ps:restart web` rolls every web dyno; `ps:restart web.2` replaces that one dyno now.
