@@ -162,7 +162,12 @@ pub struct App {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppCreate {
+    /// `paas_core::AppName`: 2–30 of `a-z`, `0-9`, `-`, starting with a letter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z][a-z0-9-]{0,28}[a-z0-9]$")
+    )]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
@@ -238,13 +243,16 @@ pub struct Formation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormationUpdate {
+    /// `paas_core::ProcessType`: a letter, then letters, digits, `_` or `-` (30 at most).
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z][A-Za-z0-9_-]{0,29}$"))]
     pub process_type: String,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "quantity::deserialize"
     )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
@@ -266,6 +274,7 @@ pub struct FormationTypeUpdate {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "quantity::deserialize"
     )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
