@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod formation;
 mod git;
+mod logs;
 mod present;
 mod range;
 mod releases;
@@ -56,6 +57,19 @@ pub struct AppState {
     pub builder: std::sync::Arc<paas_builder::Builder>,
     /// Wakes the supervisor after anything that changes what should run.
     pub nudge: std::sync::Arc<tokio::sync::Notify>,
+    /// The apps' log streams and log sessions.
+    pub logs: std::sync::Arc<paas_logs::LogHub>,
+    /// Wakes the drain forwarders after a drain is added or removed.
+    pub drains_changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Cancelled when paasd stops: endless responses (`logs --tail`) end then.
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// What `GET /metrics` shows (the router's counters), if anything.
+    pub metrics: Option<std::sync::Arc<dyn MetricsText>>,
+}
+
+/// Prometheus text for `GET /metrics`; paasd hands in the router's metrics.
+pub trait MetricsText: Send + Sync + std::fmt::Debug {
+    fn render(&self) -> String;
 }
 
 /// Every route of the control API, with request ids and tracing.
@@ -63,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("request-id");
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .merge(account::router())
         .merge(apps::router())
         .merge(config_vars::router())
@@ -72,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dynos::router())
         .merge(domains::router())
         .merge(git::router())
+        .merge(logs::router())
         .fallback(|| async { ApiError::NoSuchRoute })
         .method_not_allowed_fallback(|| async { ApiError::NoSuchRoute })
         .with_state(state)
@@ -85,6 +101,25 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http_request", method = %req.method(), path = %req.uri().path(), request_id = %id, token = tracing::field::Empty)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Prometheus text format; behind a token like every endpoint but `/healthz`.
+async fn metrics(
+    State(state): State<AppState>,
+    _: Authenticated,
+) -> impl axum::response::IntoResponse {
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|m| m.render())
+        .unwrap_or_default();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 /// Liveness and readiness in one: 200 when the database answers, 503 when it does not.

@@ -82,6 +82,8 @@ pub struct Builder {
     settings: BuildSettings,
     pushes: Pushes,
     locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// Builds and deploys are platform events in the app's log stream.
+    logs: Arc<dyn paas_core::logline::LogSink>,
 }
 
 /// Output lines go to the pusher (if still connected) and into the build record.
@@ -138,7 +140,14 @@ impl Builder {
             settings,
             pushes: Pushes::default(),
             locks: Mutex::default(),
+            logs: Arc::new(paas_core::logline::Discard),
         }
+    }
+
+    /// Platform events (`app[api]: Build started`) go to these streams.
+    pub fn with_logs(mut self, logs: Arc<dyn paas_core::logline::LogSink>) -> Self {
+        self.logs = logs;
+        self
     }
 
     pub fn repos(&self) -> &GitRepos {
@@ -225,6 +234,8 @@ impl Builder {
             )
             .await?;
         tracing::info!(app = %ticket.app, build_id = %build.build_id, commit = %commit, "build started");
+        self.logs
+            .api_event(ticket.app.as_str(), "Build started".to_owned());
         out.line(header(&format!(
             "Building {} (commit {})",
             ticket.app,
@@ -245,6 +256,8 @@ impl Builder {
         match result {
             Ok(Ok((image, procfile))) => {
                 let launch = Instant::now();
+                self.logs
+                    .api_event(ticket.app.as_str(), "Build succeeded".to_owned());
                 out.line(header("Launching...")).await;
                 let log = out.log.clone();
                 self.store
@@ -289,6 +302,13 @@ impl Builder {
                             out.fail("Push rejected: the release phase failed; the current release keeps running.")
                                 .await;
                             tracing::info!(app = %ticket.app, release = %format!("v{}", pending.version), code, "release phase failed");
+                            self.logs.api_event(
+                                ticket.app.as_str(),
+                                format!(
+                                    "Release v{} failed: {reason}; deploy failed",
+                                    pending.version
+                                ),
+                            );
                             return Ok(PushOutcome::Rejected);
                         }
                         self.store
@@ -317,6 +337,14 @@ impl Builder {
                 )))
                 .await;
                 tracing::info!(app = %ticket.app, build_id = %build.build_id, release = %format!("v{}", release.version), "build released");
+                self.logs.api_event(
+                    ticket.app.as_str(),
+                    format!(
+                        "Deploy {} (release v{} created)",
+                        &commit[..7],
+                        release.version
+                    ),
+                );
                 Ok(PushOutcome::Released {
                     version: release.version,
                 })
@@ -329,6 +357,8 @@ impl Builder {
                     .finish_build(build.build_id, Err(()), &out.log)
                     .await?;
                 tracing::info!(app = %ticket.app, build_id = %build.build_id, reason = %reason, "build failed");
+                self.logs
+                    .api_event(ticket.app.as_str(), format!("Build failed: {reason}"));
                 Ok(PushOutcome::Rejected)
             }
             Err(e) => {

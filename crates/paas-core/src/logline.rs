@@ -113,6 +113,32 @@ fn syslog_field(raw: &str) -> String {
     }
 }
 
+/// Where the platform writes into apps' log streams (the supervisor's `heroku[web.1]`
+/// state changes, the builder's `app[api]` events). A port, so those crates need not
+/// know the stream's machinery; `paas_logs::LogHub` is the implementation. It must not
+/// block.
+pub trait LogSink: Send + Sync + std::fmt::Debug {
+    fn publish(&self, app: &str, line: LogLine);
+
+    /// A platform event (`app[api]`).
+    fn api_event(&self, app: &str, message: String) {
+        self.publish(app, LogLine::api(message));
+    }
+
+    /// A dyno state change (`heroku[web.1]`).
+    fn dyno_event(&self, app: &str, dyno: &str, message: String) {
+        self.publish(app, LogLine::new(Source::Heroku, dyno, message));
+    }
+}
+
+/// Throws lines away (tests, tools that run without a stream).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Discard;
+
+impl LogSink for Discard {
+    fn publish(&self, _: &str, _: LogLine) {}
+}
+
 /// Which lines a reader wants (`paas logs --dyno web --source app`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogFilter {

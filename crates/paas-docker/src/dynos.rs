@@ -346,7 +346,11 @@ impl Docker {
     }
 
     /// SIGTERM, SIGKILL after `grace_secs`, then removal.
-    pub async fn stop_and_remove(&self, id: &str, grace_secs: i32) -> Result<(), DockerError> {
+    pub async fn stop_and_remove(
+        &self,
+        id: &str,
+        grace_secs: i32,
+    ) -> Result<Option<i64>, DockerError> {
         let api = self.api().await?;
         match api
             .stop_container(
@@ -356,13 +360,20 @@ impl Docker {
             .await
         {
             Ok(()) => {}
-            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) if is_not_found(&e) => return Ok(None),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
             }) => {}
             Err(e) => return Err(e.into()),
         }
-        self.remove_container_now(id).await
+        let exit_code = api
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .ok()
+            .and_then(|c| c.state)
+            .and_then(|s| s.exit_code);
+        self.remove_container_now(id).await?;
+        Ok(exit_code)
     }
 
     pub async fn remove_container_now(&self, id: &str) -> Result<(), DockerError> {
@@ -747,7 +758,7 @@ impl ContainerRuntime for Docker {
         &self,
         id: &str,
         grace_secs: i32,
-    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+    ) -> impl Future<Output = Result<Option<i64>, DockerError>> + Send {
         Docker::stop_and_remove(self, id, grace_secs)
     }
 

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use paas_core::logline::{HISTORY_LINES, LogFilter, LogLine, Source};
+use paas_core::logline::{HISTORY_LINES, LogFilter, LogLine};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -78,6 +78,12 @@ impl Subscription {
     }
 }
 
+impl paas_core::logline::LogSink for LogHub {
+    fn publish(&self, app: &str, line: LogLine) {
+        LogHub::publish(self, app, line);
+    }
+}
+
 impl Default for LogHub {
     fn default() -> Self {
         Self::new()
@@ -141,16 +147,6 @@ impl LogHub {
         // Sent under the history lock, so a reader that takes history and subscribes
         // under the same lock neither misses nor repeats a line. No receivers is fine.
         let _ = stream.live.send(line);
-    }
-
-    /// A platform event (`app[api]`).
-    pub fn api_event(&self, app: &str, message: impl Into<String>) {
-        self.publish(app, LogLine::api(message));
-    }
-
-    /// A dyno state change (`heroku[web.1]`).
-    pub fn dyno_event(&self, app: &str, dyno: &str, message: impl Into<String>) {
-        self.publish(app, LogLine::new(Source::Heroku, dyno, message));
     }
 
     /// The newest `lines` matching lines of history and, atomically with it, a live
@@ -226,6 +222,8 @@ impl LogHub {
 #[cfg(test)]
 mod tests {
     use chrono::{TimeDelta, Utc};
+
+    use paas_core::logline::Source;
 
     use super::*;
 

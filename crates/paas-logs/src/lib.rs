@@ -19,4 +19,4 @@ mod hub;
 pub use collect::Collector;
 pub use drain::{DrainTarget, DrainUrlError, Drains, overflow, parse_drain_url};
 pub use hub::{Delivery, LogHub, LogSession, MAX_MESSAGE_BYTES, Subscription};
-pub use paas_core::logline::{LogFilter, LogLine, Source};
+pub use paas_core::logline::{LogFilter, LogLine, LogSink, Source};

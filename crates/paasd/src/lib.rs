@@ -80,8 +80,23 @@ async fn serve_with(
             "no API tokens exist yet: make one with `paasd tokens create --name NAME` (same environment as paasd)"
         );
     }
-    let builder = Arc::new(builder(settings, store.clone())?);
+    let logs = Arc::new(paas_logs::LogHub::new());
+    let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
     let nudge = Arc::new(tokio::sync::Notify::new());
+    let collector = tokio::spawn(
+        Arc::new(paas_logs::Collector::new(
+            builder.docker().clone(),
+            store.clone(),
+            logs.clone(),
+            settings.dynos.instance.clone(),
+        ))
+        .run(shutdown.child_token()),
+    );
+    let drains_changed = Arc::new(tokio::sync::Notify::new());
+    let drains = tokio::spawn(
+        paas_logs::Drains::new(store.clone(), logs.clone())
+            .run(drains_changed.clone(), shutdown.child_token()),
+    );
     let (supervisor, routes) = paas_supervisor::Supervisor::new(
         store.clone(),
         builder.docker().clone(),
@@ -94,6 +109,7 @@ async fn serve_with(
             ..Default::default()
         },
     );
+    let supervisor = supervisor.with_logs(logs.clone());
     let supervisor = tokio::spawn(Arc::new(supervisor).run(nudge.clone(), shutdown.child_token()));
     let router_listener = tokio::net::TcpListener::bind(settings.router_addr)
         .await
@@ -104,13 +120,21 @@ async fn serve_with(
             )
         })?;
     tracing::info!(addr = %router_listener.local_addr()?, domain = %settings.domain, "router listening");
+    let request_logs = logs.clone();
     let router = paas_router::Router::new(
         routes,
         paas_router::RouterSettings {
             public_port: settings.router_addr.port(),
             ..Default::default()
         },
-    );
+    )
+    .with_log_sink(move |log: paas_router::RequestLog| {
+        request_logs.publish(
+            &log.app,
+            paas_logs::LogLine::new(paas_logs::Source::Heroku, "router", log.line),
+        );
+    });
+    let metrics = RouterMetrics(router.metrics());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let router_shutdown = shutdown.child_token();
     let router = tokio::spawn(async move {
@@ -133,6 +157,10 @@ async fn serve_with(
         }),
         builder,
         nudge,
+        logs,
+        drains_changed,
+        shutdown: shutdown.clone(),
+        metrics: Some(Arc::new(metrics)),
     };
     let listener = tokio::net::TcpListener::bind(settings.api_addr)
         .await
@@ -149,12 +177,27 @@ async fn serve_with(
         .context("serving the control API")?;
     tracing::info!("control API stopped");
     shutdown.cancel();
-    for (name, task) in [("supervisor", supervisor), ("router", router)] {
+    for (name, task) in [
+        ("supervisor", supervisor),
+        ("router", router),
+        ("log collector", collector),
+        ("log drains", drains),
+    ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, task = name, "a task panicked");
         }
     }
     Ok(())
+}
+
+/// The router's counters, as `GET /metrics` shows them.
+#[derive(Debug)]
+struct RouterMetrics(Arc<paas_router::Metrics>);
+
+impl paas_api::MetricsText for RouterMetrics {
+    fn render(&self) -> String {
+        self.0.render()
+    }
 }
 
 /// The builder, from the build settings; Docker is reached lazily, so paasd starts
