@@ -6,6 +6,7 @@
 )]
 
 mod dynos;
+mod logs;
 mod push;
 mod run;
 mod support;
