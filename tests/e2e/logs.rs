@@ -111,6 +111,24 @@ async fn a_pushed_apps_output_requests_and_events_reach_paas_logs_tail_and_a_dra
         router_line.contains(" dyno=web.1 ") && router_line.contains(" status=200 "),
         "{router_line}"
     );
+    // The same request counted in the router's metrics, behind a token like the API.
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", paasd.url()))
+        .bearer_auth(&paasd.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains("paas_router_requests_total{app=\"logsapp\",status=\"2xx\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("paas_router_request_duration_seconds_bucket{app=\"logsapp\""));
+    let anonymous = reqwest::get(format!("{}/metrics", paasd.url()))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
     // Filters.
     let app_only = ok(paasd.paas(repo.path(), &["logs", "-a", "logsapp", "--source", "app"]));
     assert!(
