@@ -339,3 +339,63 @@ async fn a_build_that_runs_out_of_memory_fails_cleanly() {
         "Initial release + the config change only"
     );
 }
+
+#[tokio::test]
+async fn a_push_waits_for_its_web_dynos_and_is_rejected_when_they_never_listen() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("booting").await;
+    let repo = fixture_repo("procfile-shell");
+    let out = paasd.push(repo.path(), "booting", "main");
+    let text = stderr(&out);
+    assert!(out.status.success(), "{text}");
+    // The push ends once the release runs, and says so.
+    assert!(
+        text.contains("1 of 1 web dynos of v2 up"),
+        "the push reports its dynos:\n{text}"
+    );
+    let (status, _) = paasd.get_via_router("booting").await;
+    assert_eq!(status, 200, "up when the push returns");
+
+    // A deploy whose web process never listens: the push fails with the reason and the
+    // previous release keeps serving.
+    paasd
+        .api(
+            Method::PATCH,
+            "/apps/booting/config-vars",
+            Some(serde_json::json!({"PAAS_HEALTH_TIMEOUT": "5"})),
+        )
+        .await;
+    std::fs::write(repo.path().join("Procfile"), "web: sleep 100000\n").unwrap();
+    let head = commit_all(repo.path(), "a web process that never binds $PORT");
+    let out = paasd.push(repo.path(), "booting", "main");
+    let text = stderr(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("v4 failed to start"), "{text}");
+    assert!(
+        text.contains("did not accept connections on $PORT"),
+        "{text}"
+    );
+    assert!(text.contains("[remote rejected]"), "{text}");
+    let list = releases(&paasd, "booting").await;
+    let newest = list.last().unwrap();
+    assert_eq!(newest["version"], 4);
+    assert_eq!(newest["status"], "failed");
+    assert_eq!(list[list.len() - 2]["current"], true, "v3 is current again");
+    let (status, _) = paasd.get_via_router("booting").await;
+    assert_eq!(status, 200, "the previous release keeps serving");
+    let bare = paasd.data.path().join("repos/booting.git");
+    let remote_head = support::git(&bare, &["rev-parse", "refs/heads/main"]);
+    assert_ne!(remote_head, head, "the branch did not move");
+
+    // One that crashes at once fails the same way, with its exit status.
+    std::fs::write(repo.path().join("Procfile"), "web: echo broken; exit 3\n").unwrap();
+    commit_all(repo.path(), "a web process that exits");
+    let out = paasd.push(repo.path(), "booting", "main");
+    let text = stderr(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("v5 failed to start"), "{text}");
+    assert!(text.contains("exited with status 3"), "{text}");
+    let (status, _) = paasd.get_via_router("booting").await;
+    assert_eq!(status, 200, "the previous release keeps serving");
+}

@@ -489,6 +489,48 @@ impl<R: ContainerRuntime> Supervisor<R> {
             }
         }
 
+        // A new release's web dyno that exits before it ever served, while an older
+        // release's web dynos serve: the rollout stops there too, as for one that never
+        // listens (a crash loop would otherwise keep the release half rolled forever).
+        if let Some(want) = want.filter(|_| !rollout_failed) {
+            let release = want.release_id.to_string();
+            let older_serving = observed.iter().any(|o| {
+                o.release != release
+                    && o.slot.process_type == "web"
+                    && matches!(o.state, DynoState::Running { ready: true })
+            });
+            let crashed = containers.iter().find(|c| {
+                c.process_type == "web"
+                    && c.release_id == release
+                    && !c.running
+                    && (c.status == "exited" || c.status == "dead")
+            });
+            if let (true, Some(c)) = (older_serving, crashed) {
+                let tail = self.runtime.tail(&c.id, 5).await;
+                let reason = format!(
+                    "web.{} exited with status {} before it accepted connections; last output: {}",
+                    c.index,
+                    c.exit_code.unwrap_or(-1),
+                    tail.join(" | ")
+                );
+                match self.store.fail_rollout(want.release_id, &reason).await {
+                    Ok(true) => {
+                        tracing::error!(app = %c.app_name, release = %format!("v{}", want.version), "rollout failed (the new web dyno crashed); the previous release is current again");
+                        self.logs.api_event(
+                            &c.app_name,
+                            format!("Release v{} failed: {reason}; deploy failed, the previous release keeps serving", want.version),
+                        );
+                        rollout_failed = true;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(app = %c.app_name, error = %e, "marking a rollout failed did not work");
+                        rollout_failed = true;
+                    }
+                }
+            }
+        }
+
         let crashes: BTreeMap<Slot, u32> = self
             .memory
             .lock()
