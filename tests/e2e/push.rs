@@ -382,6 +382,11 @@ async fn a_push_waits_for_its_web_dynos_and_is_rejected_when_they_never_listen()
     assert_eq!(newest["version"], 4);
     assert_eq!(newest["status"], "failed");
     assert_eq!(list[list.len() - 2]["current"], true, "v3 is current again");
+    let info = support::ok(paasd.paas(repo.path(), &["releases:info", "v4", "-a", "booting"]));
+    assert!(
+        info.contains("failed") && info.contains("did not accept connections"),
+        "{info}"
+    );
     let (status, _) = paasd.get_via_router("booting").await;
     assert_eq!(status, 200, "the previous release keeps serving");
     let bare = paasd.data.path().join("repos/booting.git");

@@ -156,6 +156,10 @@ pub struct Release {
     pub description: String,
     /// `pending`, `succeeded` or `failed`.
     pub status: String,
+    /// Why a release failed (its release command, or web dynos that never served);
+    /// a paas addition, absent on Heroku.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
     pub current: bool,
     #[serde(with = "timestamp")]
     pub created_at: DateTime<Utc>,
