@@ -8,6 +8,7 @@
 mod dynos;
 mod logs;
 mod push;
+mod router;
 mod run;
 mod support;
 
