@@ -275,4 +275,30 @@ async fn the_router_balances_forwards_streams_and_survives_kills_and_scaling_of_
     paasd.wait_dynos("probe", 90, |d| web_up(d) == 3).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     finish(stop, workers, "scaling 3 → 1 → 3", &paasd).await;
+
+    // No web dyno up: 503 and Heroku's H14 in the app's log stream.
+    scale(&paasd, 0).await;
+    paasd.wait_dynos("probe", 90, |d| d.is_empty()).await;
+    let response = client
+        .get(format!("{base}/"))
+        .header("host", "probe.localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("No web processes running")
+    );
+    let logs = support::ok(paasd.paas(
+        repo.path(),
+        &["logs", "-a", "probe", "-d", "router", "-n", "1"],
+    ));
+    assert!(
+        logs.contains("at=error code=H14 desc=\"No web processes running\""),
+        "{logs}"
+    );
 }
