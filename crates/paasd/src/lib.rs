@@ -125,6 +125,12 @@ async fn serve_with(
         routes,
         paas_router::RouterSettings {
             public_port: settings.router_addr.port(),
+            connect_timeout: std::time::Duration::from_secs(settings.router.connect_timeout_secs),
+            first_byte_timeout: std::time::Duration::from_secs(
+                settings.router.first_byte_timeout_secs,
+            ),
+            drain_timeout: std::time::Duration::from_secs(settings.router.drain_timeout_secs),
+            max_connections: settings.router.max_connections,
             ..Default::default()
         },
     )
@@ -135,7 +141,7 @@ async fn serve_with(
         );
     });
     let metrics = RouterMetrics(router.metrics());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = settings.router.threads;
     let router_shutdown = shutdown.child_token();
     let router = tokio::spawn(async move {
         if let Err(e) = router
