@@ -404,3 +404,81 @@ async fn a_push_waits_for_its_web_dynos_and_is_rejected_when_they_never_listen()
     let (status, _) = paasd.get_via_router("booting").await;
     assert_eq!(status, 200, "the previous release keeps serving");
 }
+
+#[tokio::test]
+async fn two_pushes_to_one_app_at_once_build_one_after_the_other_and_never_half_deploy() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("twice").await;
+    // Builds slow enough (a pip install) that the pushes overlap.
+    let first = fixture_repo("python-gunicorn");
+    let second = fixture_repo("python-gunicorn");
+    std::fs::write(second.path().join("version.txt"), "second").unwrap();
+    commit_all(second.path(), "the second push");
+    let push = |dir: std::path::PathBuf, force: bool| {
+        let url = format!(
+            "http://git:{}@127.0.0.1:{}/twice.git",
+            paasd.token, paasd.port
+        );
+        std::thread::spawn(move || {
+            let mut args = vec!["-c", "credential.helper=", "push"];
+            if force {
+                args.push("--force");
+            }
+            args.extend([url.as_str(), "main"]);
+            std::process::Command::new("git")
+                .args(&args)
+                .current_dir(dir)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .output()
+                .unwrap()
+        })
+    };
+    let pushes = [
+        push(first.path().to_owned(), false),
+        push(second.path().to_owned(), false),
+    ];
+    let outs: Vec<_> = pushes.into_iter().map(|p| p.join().unwrap()).collect();
+    let texts: Vec<String> = outs.iter().map(stderr).collect();
+    // One deployed; the other waited for it, then found the branch moved and was
+    // refused before building (git would have refused its ref update after a release).
+    let won: Vec<usize> = (0..2).filter(|i| outs[*i].status.success()).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{}\n---\n{}\n{}",
+        texts[0],
+        texts[1],
+        paasd.log()
+    );
+    let lost = 1 - won[0];
+    assert!(
+        texts[lost].contains("Waiting for the build already running for twice"),
+        "{}",
+        texts[lost]
+    );
+    assert!(
+        texts[lost].contains("main moved while this push waited"),
+        "{}",
+        texts[lost]
+    );
+    let builds = builds(&paasd, "twice").await;
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    let versions: Vec<i64> = releases(&paasd, "twice")
+        .await
+        .iter()
+        .map(|r| r["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 2]);
+
+    // Forced, the refused one deploys over the other.
+    let repos = [first.path().to_owned(), second.path().to_owned()];
+    let out = push(repos[lost].clone(), true).join().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bare = paasd.data.path().join("repos/twice.git");
+    assert_eq!(
+        support::git(&bare, &["rev-parse", "refs/heads/main"]),
+        support::git(&repos[lost], &["rev-parse", "HEAD"])
+    );
+    assert_eq!(releases(&paasd, "twice").await.len(), 3);
+}

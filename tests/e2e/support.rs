@@ -57,13 +57,12 @@ impl Paasd {
         // Under root the embedded cluster runs as `postgres`, who must enter this dir.
         std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
-        let port = free_port();
         let instance = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let router_port = free_port();
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let (port, router_port) = (free_port(), free_port());
         let child = Self::spawn(data.path(), port, router_port, &instance, &env);
         let mut paasd = Self {
             instance,
@@ -74,7 +73,29 @@ impl Paasd {
             token: String::new(),
             child,
         };
-        paasd.wait_healthy().await;
+        // A port picked free can be taken (as another connection's source port) before
+        // paasd binds it; paasd then exits at once, and gets other ports.
+        for attempt in 1.. {
+            match paasd.wait_healthy().await {
+                Ok(()) => break,
+                Err(why) if attempt < 3 => {
+                    eprintln!(
+                        "paasd did not start (attempt {attempt}), retrying on other ports: {why}"
+                    );
+                    paasd.port = free_port();
+                    paasd.router_port = free_port();
+                    paasd.child = Self::spawn(
+                        paasd.data.path(),
+                        paasd.port,
+                        paasd.router_port,
+                        &paasd.instance,
+                        &paasd.env,
+                    );
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+        let port = paasd.port;
         let out = Self::command(paasd.data.path(), port)
             .env("PAAS_INSTANCE", &paasd.instance)
             .args(["tokens", "create", "--name", "e2e"])
@@ -127,7 +148,9 @@ impl Paasd {
             &self.instance,
             &self.env,
         );
-        self.wait_healthy().await;
+        if let Err(why) = self.wait_healthy().await {
+            panic!("{why}");
+        }
     }
 
     fn command(data: &Path, port: u16) -> Command {
@@ -145,7 +168,8 @@ impl Paasd {
         command
     }
 
-    async fn wait_healthy(&mut self) {
+    /// Waits for `/healthz`; `Err` when paasd exited instead.
+    async fn wait_healthy(&mut self) -> Result<(), String> {
         let url = format!("{}/healthz", self.url());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -153,10 +177,10 @@ impl Paasd {
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return;
+                return Ok(());
             }
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("paasd exited with {status}: {}", self.log());
+                return Err(format!("paasd exited with {status}: {}", self.log()));
             }
             assert!(
                 Instant::now() < deadline,

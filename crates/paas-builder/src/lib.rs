@@ -68,6 +68,15 @@ pub struct BuildSettings {
 }
 
 /// The outcome of a push, as the hook needs it.
+/// What a push asks to update, as the pre-receive hook hears it.
+#[derive(Debug)]
+struct PushedRef {
+    /// Where the pusher thinks the ref is (all zeros: absent).
+    old: String,
+    commit: String,
+    name: String,
+}
+
 /// How long a push waits for its web dynos (the supervisor's own limit is 60 s).
 const ROLLOUT_WAIT: Duration = Duration::from_secs(100);
 
@@ -206,15 +215,15 @@ impl Builder {
             masker: Masker::new(config.as_map()),
             log: String::new(),
         };
-        let commit = match self.check_refs(ticket, refs, object_dirs).await? {
-            Ok(commit) => commit,
+        let pushed = match self.check_refs(ticket, refs, object_dirs).await? {
+            Ok(pushed) => pushed,
             Err(reason) => {
                 out.fail(&reason).await;
                 return Ok(PushOutcome::Rejected);
             }
         };
         let lock = self.lock_for(ticket.app_id);
-        let _guard = match lock.try_lock() {
+        let guard = match lock.clone().try_lock_owned() {
             Ok(guard) => guard,
             Err(_) => {
                 out.line(header(&format!(
@@ -222,9 +231,26 @@ impl Builder {
                     ticket.app
                 )))
                 .await;
-                lock.lock().await
+                lock.lock_owned().await
             }
         };
+        // Released when git is done with this push, not when its build is: until then
+        // the branch has not moved, and the next push must see where it ends up.
+        self.pushes.hold(ticket.id, guard);
+        // The other push may have moved the branch meanwhile; git would then refuse this
+        // one's ref update after its build and release, so refuse it before.
+        let now = self.repos.ref_target(&ticket.app, &pushed.name).await?;
+        let expected = (!pushed.old.bytes().all(|b| b == b'0')).then_some(pushed.old.as_str());
+        if now.as_deref() != expected {
+            out.fail(&format!(
+                "{} moved while this push waited (it is now at {}): fetch and merge, or push --force, then push again.",
+                pushed.name,
+                now.as_deref().map_or("nothing", |c| &c[..7.min(c.len())])
+            ))
+            .await;
+            return Ok(PushOutcome::Rejected);
+        }
+        let commit = pushed.commit;
         let started = Instant::now();
         let build = self
             .store
@@ -477,13 +503,13 @@ impl Builder {
         ticket: &PushTicket,
         refs: &str,
         object_dirs: &ObjectDirs,
-    ) -> Result<Result<String, String>, BuildError> {
+    ) -> Result<Result<PushedRef, String>, BuildError> {
         let lines: Vec<&str> = refs.lines().filter(|l| !l.trim().is_empty()).collect();
         let [line] = lines.as_slice() else {
             return Ok(Err("Push one branch at a time: git push paas main".into()));
         };
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let [_old, new, name] = fields.as_slice() else {
+        let [old, new, name] = fields.as_slice() else {
             return Ok(Err("paas could not read the pushed refs.".into()));
         };
         if !matches!(*name, "refs/heads/main" | "refs/heads/master") {
@@ -503,7 +529,11 @@ impl Builder {
             .await?
             .as_deref()
         {
-            Some("commit") => Ok(Ok((*new).to_owned())),
+            Some("commit") => Ok(Ok(PushedRef {
+                old: (*old).to_owned(),
+                commit: (*new).to_owned(),
+                name: (*name).to_owned(),
+            })),
             Some(other) => Ok(Err(format!(
                 "{name} must point at a commit, not a {other}."
             ))),
