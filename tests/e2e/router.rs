@@ -10,9 +10,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
 
-use crate::support::{self, Paasd, fixture_repo};
+use crate::support::{self, Paasd, SteadyLoad, fixture_repo};
 
 fn web_up(dynos: &[Value]) -> usize {
     dynos
@@ -26,59 +25,6 @@ fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
-}
-
-/// Four workers sending GET / one after the other until `stop`: (answered 200, failures).
-fn steady_load(
-    paasd: &Paasd,
-    stop: &CancellationToken,
-) -> Vec<tokio::task::JoinHandle<(u32, Vec<String>)>> {
-    let url = format!("http://127.0.0.1:{}/", paasd.router_port);
-    (0..4)
-        .map(|_| {
-            let (stop, url) = (stop.clone(), url.clone());
-            tokio::spawn(async move {
-                let client = client();
-                let (mut ok, mut failed) = (0u32, Vec::new());
-                while !stop.is_cancelled() {
-                    match client
-                        .get(&url)
-                        .header("host", "probe.localhost")
-                        .send()
-                        .await
-                    {
-                        Ok(r) if r.status() == 200 => ok += 1,
-                        Ok(r) => failed.push(r.status().to_string()),
-                        Err(e) => failed.push(e.to_string()),
-                    }
-                }
-                (ok, failed)
-            })
-        })
-        .collect()
-}
-
-async fn finish(
-    stop: CancellationToken,
-    workers: Vec<tokio::task::JoinHandle<(u32, Vec<String>)>>,
-    what: &str,
-    paasd: &Paasd,
-) {
-    stop.cancel();
-    let (mut ok, mut failed) = (0, Vec::new());
-    for w in workers {
-        let (o, f) = w.await.unwrap();
-        ok += o;
-        failed.extend(f);
-    }
-    assert!(ok > 50, "{what}: the load ran ({ok} requests)");
-    assert!(
-        failed.is_empty(),
-        "{what}: {} of {} requests failed: {failed:?}\n{}",
-        failed.len(),
-        ok as usize + failed.len(),
-        paasd.log()
-    );
 }
 
 async fn scale(paasd: &Paasd, n: u32) {
@@ -235,8 +181,7 @@ async fn the_router_balances_forwards_streams_and_survives_kills_and_scaling_of_
     }
 
     // A dyno killed mid-load: the others take its requests.
-    let stop = CancellationToken::new();
-    let workers = steady_load(&paasd, &stop);
+    let load = SteadyLoad::start(paasd.router_port, "probe");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let victim = Command::new("docker")
         .args([
@@ -261,12 +206,11 @@ async fn the_router_balances_forwards_streams_and_survives_kills_and_scaling_of_
             .success()
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    finish(stop, workers, "a dyno killed mid-load", &paasd).await;
+    load.finish("a dyno killed mid-load", 50).await;
     paasd.wait_dynos("probe", 90, |d| web_up(d) == 3).await;
 
     // Scaling down and up under load.
-    let stop = CancellationToken::new();
-    let workers = steady_load(&paasd, &stop);
+    let load = SteadyLoad::start(paasd.router_port, "probe");
     scale(&paasd, 1).await;
     paasd
         .wait_dynos("probe", 90, |d| web_up(d) == 1 && d.len() == 1)
@@ -274,7 +218,7 @@ async fn the_router_balances_forwards_streams_and_survives_kills_and_scaling_of_
     scale(&paasd, 3).await;
     paasd.wait_dynos("probe", 90, |d| web_up(d) == 3).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    finish(stop, workers, "scaling 3 → 1 → 3", &paasd).await;
+    load.finish("scaling 3 → 1 → 3", 50).await;
 
     // No web dyno up: 503 and Heroku's H14 in the app's log stream.
     scale(&paasd, 0).await;

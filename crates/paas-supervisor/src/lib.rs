@@ -471,21 +471,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
                         .collect::<Vec<_>>()
                         .join(" | ")
                 );
-                match self.store.fail_rollout(want.release_id, &reason).await {
-                    Ok(true) => {
-                        tracing::error!(app = %c.app_name, release = %format!("v{}", want.version), "rollout failed; the previous release is current again");
-                        self.logs.api_event(
-                            &c.app_name,
-                            format!("Release v{} failed: {reason}; deploy failed, the previous release keeps serving", want.version),
-                        );
-                        rollout_failed = true;
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(app = %c.app_name, error = %e, "marking a rollout failed did not work");
-                        rollout_failed = true;
-                    }
-                }
+                rollout_failed |= self.fail_rollout(&c.app_name, want, &reason).await;
             }
         }
 
@@ -513,21 +499,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
                     c.exit_code.unwrap_or(-1),
                     tail.join(" | ")
                 );
-                match self.store.fail_rollout(want.release_id, &reason).await {
-                    Ok(true) => {
-                        tracing::error!(app = %c.app_name, release = %format!("v{}", want.version), "rollout failed (the new web dyno crashed); the previous release is current again");
-                        self.logs.api_event(
-                            &c.app_name,
-                            format!("Release v{} failed: {reason}; deploy failed, the previous release keeps serving", want.version),
-                        );
-                        rollout_failed = true;
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(app = %c.app_name, error = %e, "marking a rollout failed did not work");
-                        rollout_failed = true;
-                    }
-                }
+                rollout_failed |= self.fail_rollout(&c.app_name, want, &reason).await;
             }
         }
 
@@ -703,6 +675,29 @@ impl<R: ContainerRuntime> Supervisor<R> {
             tokio::time::timeout(Duration::from_secs(2), http_status(stream, &host, path)).await,
             Ok(Ok(200..=399))
         )
+    }
+
+    /// Marks `want`'s release failed (the previous one is current again) and says so in
+    /// the app's stream. True when this pass must not act on the desired state it read.
+    async fn fail_rollout(&self, app_name: &str, want: &DesiredApp, reason: &str) -> bool {
+        match self.store.fail_rollout(want.release_id, reason).await {
+            Ok(true) => {
+                tracing::error!(app = %app_name, release = %format!("v{}", want.version), reason = %reason, "rollout failed; the previous release is current again");
+                self.logs.api_event(
+                    app_name,
+                    format!(
+                        "Release v{} failed: {reason}; deploy failed, the previous release keeps serving",
+                        want.version
+                    ),
+                );
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(app = %app_name, error = %e, "marking a rollout failed did not work");
+                true
+            }
+        }
     }
 
     fn remember_starting(&self, id: &str) -> Instant {
