@@ -138,7 +138,14 @@ async fn one_off_dynos_stream_output_forward_the_exit_status_and_are_removed() {
 
     let detached = paasd.paas(
         dir.path(),
-        &["run:detached", "-a", "oneoff", "--", "sleep", "1"],
+        &[
+            "run:detached",
+            "-a",
+            "oneoff",
+            "--",
+            "echo",
+            "detached-hello",
+        ],
     );
     assert!(detached.status.success(), "{}", support::stderr(&detached));
     assert!(
@@ -147,8 +154,9 @@ async fn one_off_dynos_stream_output_forward_the_exit_status_and_are_removed() {
         support::stderr(&detached)
     );
 
-    // Every one-off container is gone once done (the detached one after it exits).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // Every one-off container is gone once done (the detached one soon after it exits,
+    // once its output is in the log stream).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
     loop {
         let out = std::process::Command::new("docker")
             .args([
@@ -170,6 +178,13 @@ async fn one_off_dynos_stream_output_forward_the_exit_status_and_are_removed() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
+    // Their output went to the app's log stream too, the detached one's included.
+    let logs = support::ok(paasd.paas(dir.path(), &["logs", "-a", "oneoff", "-d", "run"]));
+    assert!(
+        logs.contains("app[run.1]: run.1 says from config"),
+        "{logs}"
+    );
+    assert!(logs.contains("app[run.3]: detached-hello"), "{logs}");
 }
 
 #[tokio::test]

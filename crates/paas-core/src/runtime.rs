@@ -74,6 +74,8 @@ pub struct ExitedOneOff {
     /// `run.7`
     pub dyno: String,
     pub finished_at: Option<String>,
+    /// Started by `run:detached`: nobody will collect it.
+    pub detached: bool,
 }
 
 /// An app's network, as the runtime labelled it.

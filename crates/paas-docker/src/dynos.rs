@@ -504,6 +504,7 @@ impl Docker {
             ("paas.version".to_owned(), spec.version.to_string()),
             ("paas.dyno".to_owned(), spec.name.clone()),
             ("paas.command".to_owned(), spec.command.clone()),
+            ("paas.detached".to_owned(), spec.detached.to_string()),
         ]);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -513,10 +514,9 @@ impl Docker {
             env: Some(spec.env.clone()),
             labels: Some(labels),
             hostname: Some(spec.name.clone()),
-            host_config: Some(HostConfig {
-                auto_remove: Some(spec.detached),
-                ..unprivileged(spec.memory_bytes, spec.pids, network)
-            }),
+            // Not auto-removed even when detached: its output must stay readable until
+            // the log collector has it; the supervisor removes it soon after it exits.
+            host_config: Some(unprivileged(spec.memory_bytes, spec.pids, network)),
             ..Default::default()
         };
         let name = format!("{}.{}.{}", spec.instance, spec.app_name, spec.name);
@@ -608,6 +608,7 @@ impl Docker {
                 app_name: labels.get("paas.app_name").cloned().unwrap_or_default(),
                 dyno: labels.get("paas.dyno").cloned().unwrap_or_default(),
                 finished_at,
+                detached: labels.get("paas.detached").is_some_and(|d| d == "true"),
             });
         }
         Ok(out)

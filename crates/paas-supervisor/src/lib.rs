@@ -75,6 +75,9 @@ impl Default for SupervisorSettings {
     }
 }
 
+/// An exited `run:detached` dyno is removed this long after it exited.
+const DETACHED_ONE_OFF_TTL: Duration = Duration::from_secs(10);
+
 /// A dyno that ran at least this long before exiting resets its crash count.
 const STABLE_AFTER_SECS: i64 = 60;
 
@@ -343,8 +346,15 @@ impl<R: ContainerRuntime> Supervisor<R> {
             .map_err(runtime_error)?
         {
             let exited = parse_time(one_off.finished_at.as_deref()).unwrap_or(now);
-            if (now - exited).to_std().unwrap_or_default() >= self.settings.one_off_ttl {
-                tracing::info!(app = %one_off.app_name, dyno = %one_off.dyno, "removing an exited one-off dyno nobody collected");
+            // A detached one-off's output goes only to the log stream: it is kept just
+            // long enough for the collector to read it to the end.
+            let ttl = if one_off.detached {
+                DETACHED_ONE_OFF_TTL.min(self.settings.one_off_ttl)
+            } else {
+                self.settings.one_off_ttl
+            };
+            if (now - exited).to_std().unwrap_or_default() >= ttl {
+                tracing::info!(app = %one_off.app_name, dyno = %one_off.dyno, detached = one_off.detached, "removing an exited one-off dyno");
                 self.runtime
                     .remove_now(&one_off.id)
                     .await
