@@ -7,7 +7,9 @@
 
 mod dynos;
 mod heroku;
+mod logs;
 mod push;
+mod router;
 mod run;
 mod support;
 

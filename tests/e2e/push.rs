@@ -339,3 +339,146 @@ async fn a_build_that_runs_out_of_memory_fails_cleanly() {
         "Initial release + the config change only"
     );
 }
+
+#[tokio::test]
+async fn a_push_waits_for_its_web_dynos_and_is_rejected_when_they_never_listen() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("booting").await;
+    let repo = fixture_repo("procfile-shell");
+    let out = paasd.push(repo.path(), "booting", "main");
+    let text = stderr(&out);
+    assert!(out.status.success(), "{text}");
+    // The push ends once the release runs, and says so.
+    assert!(
+        text.contains("1 of 1 web dynos of v2 up"),
+        "the push reports its dynos:\n{text}"
+    );
+    let (status, _) = paasd.get_via_router("booting").await;
+    assert_eq!(status, 200, "up when the push returns");
+
+    // A deploy whose web process never listens: the push fails with the reason and the
+    // previous release keeps serving.
+    paasd
+        .api(
+            Method::PATCH,
+            "/apps/booting/config-vars",
+            Some(serde_json::json!({"PAAS_HEALTH_TIMEOUT": "5"})),
+        )
+        .await;
+    std::fs::write(repo.path().join("Procfile"), "web: sleep 100000\n").unwrap();
+    let head = commit_all(repo.path(), "a web process that never binds $PORT");
+    let out = paasd.push(repo.path(), "booting", "main");
+    let text = stderr(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("v4 failed to start"), "{text}");
+    assert!(
+        text.contains("did not accept connections on $PORT"),
+        "{text}"
+    );
+    assert!(text.contains("[remote rejected]"), "{text}");
+    let list = releases(&paasd, "booting").await;
+    let newest = list.last().unwrap();
+    assert_eq!(newest["version"], 4);
+    assert_eq!(newest["status"], "failed");
+    assert_eq!(list[list.len() - 2]["current"], true, "v3 is current again");
+    let info = support::ok(paasd.paas(repo.path(), &["releases:info", "v4", "-a", "booting"]));
+    assert!(
+        info.contains("failed") && info.contains("did not accept connections"),
+        "{info}"
+    );
+    let (status, _) = paasd.get_via_router("booting").await;
+    assert_eq!(status, 200, "the previous release keeps serving");
+    let bare = paasd.data.path().join("repos/booting.git");
+    let remote_head = support::git(&bare, &["rev-parse", "refs/heads/main"]);
+    assert_ne!(remote_head, head, "the branch did not move");
+
+    // One that crashes at once fails the same way, with its exit status.
+    std::fs::write(repo.path().join("Procfile"), "web: echo broken; exit 3\n").unwrap();
+    commit_all(repo.path(), "a web process that exits");
+    let out = paasd.push(repo.path(), "booting", "main");
+    let text = stderr(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("v5 failed to start"), "{text}");
+    assert!(text.contains("exited with status 3"), "{text}");
+    let (status, _) = paasd.get_via_router("booting").await;
+    assert_eq!(status, 200, "the previous release keeps serving");
+}
+
+#[tokio::test]
+async fn two_pushes_to_one_app_at_once_build_one_after_the_other_and_never_half_deploy() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    paasd.create_app("twice").await;
+    // Builds slow enough (a pip install) that the pushes overlap.
+    let first = fixture_repo("python-gunicorn");
+    let second = fixture_repo("python-gunicorn");
+    std::fs::write(second.path().join("version.txt"), "second").unwrap();
+    commit_all(second.path(), "the second push");
+    let push = |dir: std::path::PathBuf, force: bool| {
+        let url = format!(
+            "http://git:{}@127.0.0.1:{}/twice.git",
+            paasd.token, paasd.port
+        );
+        std::thread::spawn(move || {
+            let mut args = vec!["-c", "credential.helper=", "push"];
+            if force {
+                args.push("--force");
+            }
+            args.extend([url.as_str(), "main"]);
+            std::process::Command::new("git")
+                .args(&args)
+                .current_dir(dir)
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .output()
+                .unwrap()
+        })
+    };
+    let pushes = [
+        push(first.path().to_owned(), false),
+        push(second.path().to_owned(), false),
+    ];
+    let outs: Vec<_> = pushes.into_iter().map(|p| p.join().unwrap()).collect();
+    let texts: Vec<String> = outs.iter().map(stderr).collect();
+    // One deployed; the other waited for it, then found the branch moved and was
+    // refused before building (git would have refused its ref update after a release).
+    let won: Vec<usize> = (0..2).filter(|i| outs[*i].status.success()).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{}\n---\n{}\n{}",
+        texts[0],
+        texts[1],
+        paasd.log()
+    );
+    let lost = 1 - won[0];
+    assert!(
+        texts[lost].contains("Waiting for the build already running for twice"),
+        "{}",
+        texts[lost]
+    );
+    assert!(
+        texts[lost].contains("main moved while this push waited"),
+        "{}",
+        texts[lost]
+    );
+    let builds = builds(&paasd, "twice").await;
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    let versions: Vec<i64> = releases(&paasd, "twice")
+        .await
+        .iter()
+        .map(|r| r["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 2]);
+
+    // Forced, the refused one deploys over the other.
+    let repos = [first.path().to_owned(), second.path().to_owned()];
+    let out = push(repos[lost].clone(), true).join().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bare = paasd.data.path().join("repos/twice.git");
+    assert_eq!(
+        support::git(&bare, &["rev-parse", "refs/heads/main"]),
+        support::git(&repos[lost], &["rev-parse", "HEAD"])
+    );
+    assert_eq!(releases(&paasd, "twice").await.len(), 3);
+}

@@ -57,13 +57,12 @@ impl Paasd {
         // Under root the embedded cluster runs as `postgres`, who must enter this dir.
         std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
-        let port = free_port();
         let instance = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let router_port = free_port();
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let (port, router_port) = (free_port(), free_port());
         let child = Self::spawn(data.path(), port, router_port, &instance, &env);
         let mut paasd = Self {
             instance,
@@ -74,7 +73,29 @@ impl Paasd {
             token: String::new(),
             child,
         };
-        paasd.wait_healthy().await;
+        // A port picked free can be taken (as another connection's source port) before
+        // paasd binds it; paasd then exits at once, and gets other ports.
+        for attempt in 1.. {
+            match paasd.wait_healthy().await {
+                Ok(()) => break,
+                Err(why) if attempt < 3 => {
+                    eprintln!(
+                        "paasd did not start (attempt {attempt}), retrying on other ports: {why}"
+                    );
+                    paasd.port = free_port();
+                    paasd.router_port = free_port();
+                    paasd.child = Self::spawn(
+                        paasd.data.path(),
+                        paasd.port,
+                        paasd.router_port,
+                        &paasd.instance,
+                        &paasd.env,
+                    );
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+        let port = paasd.port;
         let out = Self::command(paasd.data.path(), port)
             .env("PAAS_INSTANCE", &paasd.instance)
             .args(["tokens", "create", "--name", "e2e"])
@@ -127,7 +148,9 @@ impl Paasd {
             &self.instance,
             &self.env,
         );
-        self.wait_healthy().await;
+        if let Err(why) = self.wait_healthy().await {
+            panic!("{why}");
+        }
     }
 
     fn command(data: &Path, port: u16) -> Command {
@@ -147,7 +170,8 @@ impl Paasd {
         command
     }
 
-    async fn wait_healthy(&mut self) {
+    /// Waits for `/healthz`; `Err` when paasd exited instead.
+    async fn wait_healthy(&mut self) -> Result<(), String> {
         let url = format!("{}/healthz", self.url());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -155,10 +179,10 @@ impl Paasd {
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return;
+                return Ok(());
             }
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("paasd exited with {status}: {}", self.log());
+                return Err(format!("paasd exited with {status}: {}", self.log()));
             }
             assert!(
                 Instant::now() < deadline,
@@ -485,4 +509,59 @@ pub fn in_image(image: &str, script: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A separate client putting a steady load on an app through the router: four workers,
+/// each sending GET / after the other, until [`SteadyLoad::finish`].
+pub struct SteadyLoad {
+    stop: tokio_util::sync::CancellationToken,
+    workers: Vec<tokio::task::JoinHandle<(u32, Vec<String>)>>,
+}
+
+impl SteadyLoad {
+    pub fn start(router_port: u16, app: &str) -> Self {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let url = format!("http://127.0.0.1:{router_port}/");
+        let host = format!("{app}.localhost");
+        let workers = (0..4)
+            .map(|_| {
+                let (stop, url, host) = (stop.clone(), url.clone(), host.clone());
+                tokio::spawn(async move {
+                    let client = reqwest::Client::builder()
+                        .timeout(Duration::from_secs(30))
+                        .build()
+                        .expect("client");
+                    let (mut ok, mut failed) = (0u32, Vec::new());
+                    while !stop.is_cancelled() {
+                        match client.get(&url).header("host", &host).send().await {
+                            Ok(r) if r.status() == 200 => ok += 1,
+                            Ok(r) => failed.push(r.status().to_string()),
+                            Err(e) => failed.push(e.to_string()),
+                        }
+                    }
+                    (ok, failed)
+                })
+            })
+            .collect();
+        Self { stop, workers }
+    }
+
+    /// Stops the load and checks that it ran (`min_ok` answers) and nothing failed.
+    pub async fn finish(self, what: &str, min_ok: u32) {
+        self.stop.cancel();
+        let (mut ok, mut failed) = (0, Vec::new());
+        for worker in self.workers {
+            let (o, f) = worker.await.expect("load worker");
+            ok += o;
+            failed.extend(f);
+        }
+        assert!(ok >= min_ok, "{what}: the load ran only {ok} requests");
+        assert!(
+            failed.is_empty(),
+            "{what}: {} of {} requests failed: {:?}",
+            failed.len(),
+            ok as usize + failed.len(),
+            &failed[..failed.len().min(5)]
+        );
+    }
 }

@@ -51,6 +51,10 @@ async fn create(
         None => create_with_generated_name(&state).await?,
     };
     tracing::info!(app = %app.name, "app created");
+    state.logs.publish(
+        &app.name,
+        paas_logs::LogLine::api(format!("Initial release by user {}", token.name)),
+    );
     Ok((
         StatusCode::CREATED,
         Json(present::app(&app, &token, &state.settings)),
@@ -140,5 +144,7 @@ async fn destroy(
         Err(e) => tracing::warn!(app = %app.name, error = %e, "stored app name does not parse"),
     }
     tracing::info!(app = %app.name, "app destroyed");
+    state.logs.forget(&app.name);
+    state.drains_changed.notify_one();
     Ok(Json(present::app(&app, &token, &state.settings)))
 }

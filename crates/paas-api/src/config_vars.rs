@@ -32,7 +32,7 @@ async fn show(
     responses((status = 200, description = "The whole resulting config", body = BTreeMap<String, String>), crate::openapi::Errors))]
 async fn update(
     State(state): State<AppState>,
-    _: Authenticated,
+    Authenticated(token): Authenticated,
     ApiPath(app): ApiPath<String>,
     ApiJson(patch): ApiJson<wire::ConfigVarsPatch>,
 ) -> Result<Json<wire::ConfigVars>, ApiError> {
@@ -42,6 +42,7 @@ async fn update(
     if let Some(release) = release {
         // Names only: config values never reach the logs.
         tracing::info!(app = %app.name, release = %format!("v{}", release.version), description = %release.description, "config changed");
+        crate::logs::release_events(&state, &app.name, &release, &token.name);
         state.nudge.notify_one();
     }
     Ok(Json(config.into_map()))

@@ -51,6 +51,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(e.to_string())
             }
             StoreError::Invalid(p) => p.into(),
+            StoreError::Limit(message) => ApiError::Invalid(message),
             StoreError::Unavailable(_) => ApiError::Unavailable(e),
             StoreError::Db(_) | StoreError::Migrate(_) => ApiError::Internal(Box::new(e)),
         }

@@ -65,6 +65,7 @@ async fn info(
 
 async fn scale(
     state: &AppState,
+    who: &str,
     app: &paas_store::App,
     updates: Vec<(ProcessType, Option<Quantity>)>,
 ) -> Result<Vec<paas_store::Formation>, ApiError> {
@@ -78,6 +79,14 @@ async fn scale(
         .map(|(k, q)| format!("{k}={}", q.get()))
         .collect();
     tracing::info!(app = %app.name, scale = %summary.join(" "), "formation scaled");
+    let scaled: Vec<String> = updates
+        .iter()
+        .map(|(k, q)| format!("{k}@{}:Standard-1X", q.get()))
+        .collect();
+    state.logs.publish(
+        &app.name,
+        paas_logs::LogLine::api(format!("Scaled to {} by user {who}", scaled.join(" "))),
+    );
     state.nudge.notify_one();
     Ok(formation)
 }
@@ -87,7 +96,7 @@ async fn scale(
     responses((status = 200, body = Vec<wire::Formation>), crate::openapi::Errors))]
 async fn batch_update(
     State(state): State<AppState>,
-    _: Authenticated,
+    Authenticated(token): Authenticated,
     ApiPath(app): ApiPath<String>,
     ApiJson(body): ApiJson<wire::FormationBatchUpdate>,
 ) -> Result<Json<Vec<wire::Formation>>, ApiError> {
@@ -103,7 +112,7 @@ async fn batch_update(
         .map(|u| parse_update(&u.process_type, u.quantity, u.size.as_deref()))
         .collect::<Result<Vec<_>, _>>()?;
     let touched: Vec<String> = updates.iter().map(|(k, _)| k.to_string()).collect();
-    let formation = scale(&state, &app, updates).await?;
+    let formation = scale(&state, &token.name, &app, updates).await?;
     Ok(Json(
         formation
             .iter()
@@ -117,14 +126,14 @@ async fn batch_update(
     responses((status = 200, body = wire::Formation), crate::openapi::Errors))]
 async fn update_one(
     State(state): State<AppState>,
-    _: Authenticated,
+    Authenticated(token): Authenticated,
     ApiPath((app, kind)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<wire::FormationTypeUpdate>,
 ) -> Result<Json<wire::Formation>, ApiError> {
     let app = apps::find(&state, &app).await?;
     let update = parse_update(&kind, body.quantity, body.size.as_deref())?;
     let kind = update.0.clone();
-    let formation = scale(&state, &app, vec![update]).await?;
+    let formation = scale(&state, &token.name, &app, vec![update]).await?;
     formation
         .iter()
         .find(|f| f.process_type == kind.as_str())

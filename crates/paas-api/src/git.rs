@@ -255,9 +255,18 @@ async fn push_hook(
     let nudge = state.nudge.clone();
     tokio::spawn(async move {
         let verdict = match builder.build_push(&ticket, &refs, &dirs, tx.clone()).await {
-            Ok(PushOutcome::Released { .. }) => {
+            Ok(PushOutcome::Released { version }) => {
                 nudge.notify_one();
-                PUSH_STATUS_OK
+                // The push ends when the release runs (or failed to start), so a
+                // deploy that cannot boot is reported where the deployer is looking.
+                match builder.await_rollout(&ticket, version, &tx).await {
+                    Ok(true) => PUSH_STATUS_OK,
+                    Ok(false) => PUSH_STATUS_FAILED,
+                    Err(e) => {
+                        tracing::warn!(app = %ticket.app, error = %e, "following a rollout failed");
+                        PUSH_STATUS_OK
+                    }
+                }
             }
             Ok(PushOutcome::Rejected) => PUSH_STATUS_FAILED,
             Err(e) => {

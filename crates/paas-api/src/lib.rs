@@ -17,6 +17,7 @@ mod error;
 mod extract;
 mod formation;
 mod git;
+mod logs;
 mod openapi;
 mod present;
 mod range;
@@ -68,6 +69,19 @@ pub struct AppState {
     pub nudge: std::sync::Arc<tokio::sync::Notify>,
     /// Secrets of attached one-off dynos awaiting their client on the TLS port.
     pub rendezvous: RendezvousTable,
+    /// The apps' log streams and log sessions.
+    pub logs: std::sync::Arc<paas_logs::LogHub>,
+    /// Wakes the drain forwarders after a drain is added or removed.
+    pub drains_changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Cancelled when paasd stops: endless responses (`logs --tail`) end then.
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// What `GET /metrics` shows (the router's counters), if anything.
+    pub metrics: Option<std::sync::Arc<dyn MetricsText>>,
+}
+
+/// Prometheus text for `GET /metrics`; paasd hands in the router's metrics.
+pub trait MetricsText: Send + Sync + std::fmt::Debug {
+    fn render(&self) -> String;
 }
 
 /// Every route of the control API with its description: each module's routes come from
@@ -75,6 +89,7 @@ pub struct AppState {
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(healthz))
+        .routes(routes!(metrics))
         .routes(routes!(openapi::document))
         .merge(account::router())
         .merge(apps::router())
@@ -86,6 +101,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(domains::router())
         .merge(absent::router())
         .merge(git::router())
+        .merge(logs::router())
 }
 
 /// The OpenAPI description of [`router`].
@@ -111,6 +127,27 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http_request", method = %req.method(), path = %req.uri().path(), request_id = %id, token = tracing::field::Empty)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Prometheus text format; behind a token like every endpoint but `/healthz`.
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), openapi::Errors))]
+async fn metrics(
+    State(state): State<AppState>,
+    _: Authenticated,
+) -> impl axum::response::IntoResponse {
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|m| m.render())
+        .unwrap_or_default();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 /// Liveness and readiness in one: 200 when the database answers, 503 when it does not.

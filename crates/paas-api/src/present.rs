@@ -60,6 +60,7 @@ pub(crate) fn release(r: &Release, token: &ApiToken, settings: &ApiSettings) -> 
         version: r.version,
         description: r.description.clone(),
         status: r.status.clone(),
+        status_reason: r.status_reason.clone(),
         current: r.current,
         created_at: r.created_at,
         updated_at: r.updated_at,

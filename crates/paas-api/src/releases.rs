@@ -95,6 +95,7 @@ async fn rollback(
         .await
         .map_err(release_not_found)?;
     tracing::info!(app = %app.name, release = %format!("v{}", release.version), description = %release.description, "rolled back");
+    crate::logs::release_events(&state, &app.name, &release, &token.name);
     state.nudge.notify_one();
     Ok((
         StatusCode::CREATED,

@@ -57,11 +57,17 @@ pub const PUSH_STATUS_FAILED: &str = "::paas-push-status:: failed";
 #[derive(Debug, Clone)]
 pub struct GitRepos {
     root: PathBuf,
+    /// Serializes creating repositories and installing hooks: two first pushes to one
+    /// app arrive together.
+    setup: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl GitRepos {
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            setup: Default::default(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -72,30 +78,55 @@ impl GitRepos {
         self.root.join(format!("{app}.git"))
     }
 
-    /// Creates the app's bare repository on first use and (re)installs the hook.
+    /// Creates the app's bare repository on first use and (re)installs the hook. Both
+    /// appear whole or not at all: a repository is made under a temporary name and
+    /// renamed into place, the hook is written beside and renamed over the old one (a
+    /// running hook keeps its file; writing into it would fail with "text file busy").
     pub async fn ensure(&self, app: &AppName) -> Result<PathBuf, BuildError> {
         let path = self.path(app);
+        let _setup = self.setup.lock().await;
         if !path.join("HEAD").exists() {
             tokio::fs::create_dir_all(&self.root).await?;
-            git(
-                &self.root,
-                &[
-                    "init",
-                    "--quiet",
-                    "--bare",
-                    "--initial-branch=main",
-                    path_str(&path)?,
-                ],
-            )
-            .await?;
-            git(&path, &["config", "http.receivepack", "true"]).await?;
-            // Heroku accepts force pushes; deletions of the deploy branch make no sense.
-            git(&path, &["config", "receive.denyDeletes", "true"]).await?;
+            let staging = self
+                .root
+                .join(format!(".{app}.git.{}", uuid::Uuid::new_v4().simple()));
+            let made = async {
+                git(
+                    &self.root,
+                    &[
+                        "init",
+                        "--quiet",
+                        "--bare",
+                        "--initial-branch=main",
+                        path_str(&staging)?,
+                    ],
+                )
+                .await?;
+                git(&staging, &["config", "http.receivepack", "true"]).await?;
+                // Heroku accepts force pushes; deletions of the deploy branch make no sense.
+                git(&staging, &["config", "receive.denyDeletes", "true"]).await?;
+                if path.exists() {
+                    // Left half made by a crash before this code renamed into place.
+                    tokio::fs::remove_dir_all(&path).await?;
+                }
+                tokio::fs::rename(&staging, &path).await?;
+                Ok::<(), BuildError>(())
+            }
+            .await;
+            if made.is_err() {
+                let _ = tokio::fs::remove_dir_all(&staging).await;
+            }
+            made?;
         }
         let hook = path.join("hooks/pre-receive");
-        tokio::fs::create_dir_all(path.join("hooks")).await?;
-        tokio::fs::write(&hook, PRE_RECEIVE_HOOK).await?;
-        set_mode(&hook, 0o755).await?;
+        let current = tokio::fs::read(&hook).await.unwrap_or_default();
+        if current != PRE_RECEIVE_HOOK.as_bytes() {
+            tokio::fs::create_dir_all(path.join("hooks")).await?;
+            let staged = path.join("hooks/.pre-receive.new");
+            tokio::fs::write(&staged, PRE_RECEIVE_HOOK).await?;
+            set_mode(&staged, 0o755).await?;
+            tokio::fs::rename(&staged, &hook).await?;
+        }
         Ok(path)
     }
 
@@ -143,6 +174,24 @@ impl GitRepos {
         command.args(["cat-file", "-t", rev]).current_dir(&repo);
         object_dirs.apply(&mut command, &repo)?;
         let output = command.stdin(Stdio::null()).output().await?;
+        Ok(output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned()))
+    }
+
+    /// Where `name` (`refs/heads/main`) points now, if it exists.
+    pub async fn ref_target(
+        &self,
+        app: &AppName,
+        name: &str,
+    ) -> Result<Option<String>, BuildError> {
+        let output = Command::new("git")
+            .args(["rev-parse", "--verify", "--quiet", name])
+            .current_dir(self.path(app))
+            .stdin(Stdio::null())
+            .output()
+            .await?;
         Ok(output
             .status
             .success()

@@ -17,7 +17,7 @@ mod source;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use paas_core::{AppName, Procfile};
 use paas_store::{NewBuild, ReleaseStatus, Store, StoreError};
@@ -68,6 +68,18 @@ pub struct BuildSettings {
 }
 
 /// The outcome of a push, as the hook needs it.
+/// What a push asks to update, as the pre-receive hook hears it.
+#[derive(Debug)]
+struct PushedRef {
+    /// Where the pusher thinks the ref is (all zeros: absent).
+    old: String,
+    commit: String,
+    name: String,
+}
+
+/// How long a push waits for its web dynos (the supervisor's own limit is 60 s).
+const ROLLOUT_WAIT: Duration = Duration::from_secs(100);
+
 #[derive(Debug)]
 pub enum PushOutcome {
     Released { version: i32 },
@@ -82,6 +94,8 @@ pub struct Builder {
     settings: BuildSettings,
     pushes: Pushes,
     locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// Builds and deploys are platform events in the app's log stream.
+    logs: Arc<dyn paas_core::logline::LogSink>,
 }
 
 /// Output lines go to the pusher (if still connected) and into the build record.
@@ -138,7 +152,14 @@ impl Builder {
             settings,
             pushes: Pushes::default(),
             locks: Mutex::default(),
+            logs: Arc::new(paas_core::logline::Discard),
         }
+    }
+
+    /// Platform events (`app[api]: Build started`) go to these streams.
+    pub fn with_logs(mut self, logs: Arc<dyn paas_core::logline::LogSink>) -> Self {
+        self.logs = logs;
+        self
     }
 
     pub fn repos(&self) -> &GitRepos {
@@ -194,15 +215,15 @@ impl Builder {
             masker: Masker::new(config.as_map()),
             log: String::new(),
         };
-        let commit = match self.check_refs(ticket, refs, object_dirs).await? {
-            Ok(commit) => commit,
+        let pushed = match self.check_refs(ticket, refs, object_dirs).await? {
+            Ok(pushed) => pushed,
             Err(reason) => {
                 out.fail(&reason).await;
                 return Ok(PushOutcome::Rejected);
             }
         };
         let lock = self.lock_for(ticket.app_id);
-        let _guard = match lock.try_lock() {
+        let guard = match lock.clone().try_lock_owned() {
             Ok(guard) => guard,
             Err(_) => {
                 out.line(header(&format!(
@@ -210,9 +231,26 @@ impl Builder {
                     ticket.app
                 )))
                 .await;
-                lock.lock().await
+                lock.lock_owned().await
             }
         };
+        // Released when git is done with this push, not when its build is: until then
+        // the branch has not moved, and the next push must see where it ends up.
+        self.pushes.hold(ticket.id, guard);
+        // The other push may have moved the branch meanwhile; git would then refuse this
+        // one's ref update after its build and release, so refuse it before.
+        let now = self.repos.ref_target(&ticket.app, &pushed.name).await?;
+        let expected = (!pushed.old.bytes().all(|b| b == b'0')).then_some(pushed.old.as_str());
+        if now.as_deref() != expected {
+            out.fail(&format!(
+                "{} moved while this push waited (it is now at {}): fetch and merge, or push --force, then push again.",
+                pushed.name,
+                now.as_deref().map_or("nothing", |c| &c[..7.min(c.len())])
+            ))
+            .await;
+            return Ok(PushOutcome::Rejected);
+        }
+        let commit = pushed.commit;
         let started = Instant::now();
         let build = self
             .store
@@ -225,6 +263,8 @@ impl Builder {
             )
             .await?;
         tracing::info!(app = %ticket.app, build_id = %build.build_id, commit = %commit, "build started");
+        self.logs
+            .api_event(ticket.app.as_str(), "Build started".to_owned());
         out.line(header(&format!(
             "Building {} (commit {})",
             ticket.app,
@@ -245,6 +285,8 @@ impl Builder {
         match result {
             Ok(Ok((image, procfile))) => {
                 let launch = Instant::now();
+                self.logs
+                    .api_event(ticket.app.as_str(), "Build succeeded".to_owned());
                 out.line(header("Launching...")).await;
                 let log = out.log.clone();
                 self.store
@@ -289,6 +331,13 @@ impl Builder {
                             out.fail("Push rejected: the release phase failed; the current release keeps running.")
                                 .await;
                             tracing::info!(app = %ticket.app, release = %format!("v{}", pending.version), code, "release phase failed");
+                            self.logs.api_event(
+                                ticket.app.as_str(),
+                                format!(
+                                    "Release v{} failed: {reason}; deploy failed",
+                                    pending.version
+                                ),
+                            );
                             return Ok(PushOutcome::Rejected);
                         }
                         self.store
@@ -317,6 +366,14 @@ impl Builder {
                 )))
                 .await;
                 tracing::info!(app = %ticket.app, build_id = %build.build_id, release = %format!("v{}", release.version), "build released");
+                self.logs.api_event(
+                    ticket.app.as_str(),
+                    format!(
+                        "Deploy {} (release v{} created)",
+                        &commit[..7],
+                        release.version
+                    ),
+                );
                 Ok(PushOutcome::Released {
                     version: release.version,
                 })
@@ -329,6 +386,8 @@ impl Builder {
                     .finish_build(build.build_id, Err(()), &out.log)
                     .await?;
                 tracing::info!(app = %ticket.app, build_id = %build.build_id, reason = %reason, "build failed");
+                self.logs
+                    .api_event(ticket.app.as_str(), format!("Build failed: {reason}"));
                 Ok(PushOutcome::Rejected)
             }
             Err(e) => {
@@ -344,19 +403,113 @@ impl Builder {
         }
     }
 
+    /// After a push's release: waits until its web dynos are up, or the supervisor marks
+    /// the release failed (its web dynos never listened), and says which in the push
+    /// output. `false` when the rollout failed: the push is then rejected, as the
+    /// previous release is current again and keeps serving.
+    pub async fn await_rollout(
+        &self,
+        ticket: &PushTicket,
+        version: i32,
+        tx: &mpsc::Sender<String>,
+    ) -> Result<bool, BuildError> {
+        let started = Instant::now();
+        let mut announced = false;
+        loop {
+            let release = self
+                .store
+                .release(
+                    ticket.app_id,
+                    &paas_core::ReleaseRef::Version(
+                        paas_core::ReleaseVersion::new(version).map_err(StoreError::from)?,
+                    ),
+                )
+                .await?;
+            if release.status == "failed" {
+                let reason = release.status_reason.unwrap_or_default();
+                let _ = tx
+                    .send(format!(" !     v{version} failed to start: {reason}"))
+                    .await;
+                let _ = tx
+                    .send(" !     Push rejected: the previous release is current again and keeps serving (see `paas logs` and `paas releases`).".to_owned())
+                    .await;
+                return Ok(false);
+            }
+            let wanted = self
+                .store
+                .formation(ticket.app_id)
+                .await?
+                .iter()
+                .find(|f| f.process_type == "web")
+                .map_or(0, |f| f.quantity);
+            let dynos = self.store.dynos(ticket.app_id).await?;
+            let up = dynos
+                .iter()
+                .filter(|d| {
+                    d.process_type == "web" && d.version == Some(version) && d.state == "up"
+                })
+                .count();
+            if let Some(crashed) = dynos.iter().find(|d| {
+                d.process_type == "web" && d.version == Some(version) && d.state == "crashed"
+            }) {
+                // Nothing older serves (else the supervisor would fail the rollout): the
+                // release stays, like on Heroku, and the crash back-off keeps trying.
+                let _ = tx
+                    .send(format!(
+                        " !     {} of v{version} crashed (exit status {}); it will be restarted. See `paas logs -d {}`.",
+                        crashed.name,
+                        crashed.exit_code.unwrap_or(-1),
+                        crashed.name
+                    ))
+                    .await;
+                return Ok(true);
+            }
+            let superseded = dynos.iter().any(|d| d.version.is_some_and(|v| v > version));
+            if wanted == 0 || superseded || up >= usize::try_from(wanted).unwrap_or(0) {
+                if announced || wanted > 0 {
+                    let _ = tx
+                        .send(detail(&format!(
+                            "{up} of {wanted} web dynos of v{version} up ({:.1}s)",
+                            started.elapsed().as_secs_f64()
+                        )))
+                        .await;
+                }
+                return Ok(true);
+            }
+            if !announced {
+                announced = true;
+                let _ = tx
+                    .send(header(&format!(
+                        "Waiting for the web dynos of v{version} to accept connections..."
+                    )))
+                    .await;
+            }
+            if started.elapsed() > ROLLOUT_WAIT {
+                let _ = tx
+                    .send(detail(&format!(
+                        "still starting after {}s; `paas ps` shows how it goes",
+                        ROLLOUT_WAIT.as_secs()
+                    )))
+                    .await;
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// The pushed commit, or why the push is refused.
     async fn check_refs(
         &self,
         ticket: &PushTicket,
         refs: &str,
         object_dirs: &ObjectDirs,
-    ) -> Result<Result<String, String>, BuildError> {
+    ) -> Result<Result<PushedRef, String>, BuildError> {
         let lines: Vec<&str> = refs.lines().filter(|l| !l.trim().is_empty()).collect();
         let [line] = lines.as_slice() else {
             return Ok(Err("Push one branch at a time: git push paas main".into()));
         };
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let [_old, new, name] = fields.as_slice() else {
+        let [old, new, name] = fields.as_slice() else {
             return Ok(Err("paas could not read the pushed refs.".into()));
         };
         if !matches!(*name, "refs/heads/main" | "refs/heads/master") {
@@ -376,7 +529,11 @@ impl Builder {
             .await?
             .as_deref()
         {
-            Some("commit") => Ok(Ok((*new).to_owned())),
+            Some("commit") => Ok(Ok(PushedRef {
+                old: (*old).to_owned(),
+                commit: (*new).to_owned(),
+                name: (*name).to_owned(),
+            })),
             Some(other) => Ok(Err(format!(
                 "{name} must point at a commit, not a {other}."
             ))),

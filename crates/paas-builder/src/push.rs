@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub struct PushTicket {
+    /// The push's registration (see [`Pushes::hold`]).
+    pub id: Uuid,
     pub app_id: Uuid,
     pub app: AppName,
     secret: String,
@@ -16,7 +18,16 @@ pub struct PushTicket {
 
 #[derive(Debug, Clone, Default)]
 pub struct Pushes {
-    inner: Arc<Mutex<HashMap<Uuid, PushTicket>>>,
+    inner: Arc<Mutex<HashMap<Uuid, Registered>>>,
+}
+
+#[derive(Debug)]
+struct Registered {
+    ticket: PushTicket,
+    /// The app's build lock, once this push's build took it: held until git is done
+    /// with the push (its ref updated or refused), so the next push of the app sees
+    /// where the branch ended up.
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// Keeps a push registered while git runs; dropping it (the response ended) forgets it.
@@ -44,10 +55,14 @@ impl Pushes {
         if let Ok(mut map) = self.inner.lock() {
             map.insert(
                 id,
-                PushTicket {
-                    app_id,
-                    app,
-                    secret: secret.clone(),
+                Registered {
+                    ticket: PushTicket {
+                        id,
+                        app_id,
+                        app,
+                        secret: secret.clone(),
+                    },
+                    held: None,
                 },
             );
         }
@@ -61,8 +76,17 @@ impl Pushes {
     /// The push `id` if `secret` is its secret.
     pub fn check(&self, id: Uuid, secret: &str) -> Option<PushTicket> {
         let map = self.inner.lock().ok()?;
-        let ticket = map.get(&id)?;
+        let ticket = &map.get(&id)?.ticket;
         constant_time_eq(ticket.secret.as_bytes(), secret.as_bytes()).then(|| ticket.clone())
+    }
+
+    /// Keeps `guard` until push `id` is forgotten (its git request ended).
+    pub fn hold(&self, id: Uuid, guard: tokio::sync::OwnedMutexGuard<()>) {
+        if let Ok(mut map) = self.inner.lock()
+            && let Some(registered) = map.get_mut(&id)
+        {
+            registered.held = Some(guard);
+        }
     }
 }
 

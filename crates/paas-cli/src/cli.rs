@@ -8,7 +8,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{apps, buildpacks, builds, config, domains, git, ps, releases, run};
+use crate::{apps, buildpacks, builds, config, domains, git, logs, ps, releases, run};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -59,6 +59,8 @@ pub enum Command {
     Run(run::Command),
     #[command(flatten)]
     Domains(domains::Command),
+    #[command(flatten)]
+    Logs(logs::Command),
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod context;
 pub mod domains;
 mod error;
 pub mod git;
+pub mod logs;
 pub mod netrc;
 pub mod output;
 pub mod ps;
@@ -48,5 +49,6 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Buildpacks(cmd) => buildpacks::run(&ctx, cmd).await,
         cli::Command::Run(cmd) => run::run(&ctx, cmd).await,
         cli::Command::Domains(cmd) => domains::run(&ctx, cmd).await,
+        cli::Command::Logs(cmd) => logs::run(&ctx, cmd).await,
     }
 }

@@ -165,6 +165,9 @@ fn info_text(release: &Release, config: Option<&ConfigVars>, now: DateTime<Utc>)
         ("Status", release.status.clone()),
         ("When", output::timestamp(release.created_at, now)),
     ];
+    if let Some(reason) = &release.status_reason {
+        rows.push(("Reason", reason.clone()));
+    }
     if let Some(slug) = &release.slug {
         rows.push(("Slug", slug.id.to_string()));
     }

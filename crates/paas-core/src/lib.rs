@@ -2,12 +2,13 @@
 //! config vars, releases and the process formation, as plain functions over plain data.
 //!
 //! Nothing in here does IO or depends on an async runtime, a database or Docker
-//! (`tidy` tests in `paas-testkit` check that with `cargo tree`). Every edge crate
+//! (`tests/tidy.rs` checks that with `cargo tree`). Every edge crate
 //! parses raw input into these types once and passes the typed values inward.
 
 pub mod config;
 mod error;
 pub mod formation;
+pub mod logline;
 pub mod names;
 pub mod procfile;
 pub mod reconcile;

@@ -74,6 +74,8 @@ pub struct ExitedOneOff {
     /// `run.7`
     pub dyno: String,
     pub finished_at: Option<String>,
+    /// Started by `run:detached`: nobody will collect it.
+    pub detached: bool,
 }
 
 /// An app's network, as the runtime labelled it.
@@ -123,11 +125,13 @@ pub trait ContainerRuntime: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<ObservedContainer>, Self::Error>> + Send;
 
     /// SIGTERM, SIGKILL after `grace_secs`, then removal; a missing container is fine.
+    /// Returns the process's exit status when it is known (143 after SIGTERM, 137 after
+    /// SIGKILL).
     fn stop_and_remove(
         &self,
         id: &str,
         grace_secs: i32,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    ) -> impl Future<Output = Result<Option<i64>, Self::Error>> + Send;
 
     /// Removes a container at once, running or not; a missing container is fine.
     fn remove_now(&self, id: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;

@@ -346,7 +346,11 @@ impl Docker {
     }
 
     /// SIGTERM, SIGKILL after `grace_secs`, then removal.
-    pub async fn stop_and_remove(&self, id: &str, grace_secs: i32) -> Result<(), DockerError> {
+    pub async fn stop_and_remove(
+        &self,
+        id: &str,
+        grace_secs: i32,
+    ) -> Result<Option<i64>, DockerError> {
         let api = self.api().await?;
         match api
             .stop_container(
@@ -356,13 +360,20 @@ impl Docker {
             .await
         {
             Ok(()) => {}
-            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) if is_not_found(&e) => return Ok(None),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304, ..
             }) => {}
             Err(e) => return Err(e.into()),
         }
-        self.remove_container_now(id).await
+        let exit_code = api
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .ok()
+            .and_then(|c| c.state)
+            .and_then(|s| s.exit_code);
+        self.remove_container_now(id).await?;
+        Ok(exit_code)
     }
 
     pub async fn remove_container_now(&self, id: &str) -> Result<(), DockerError> {
@@ -493,6 +504,7 @@ impl Docker {
             ("paas.version".to_owned(), spec.version.to_string()),
             ("paas.dyno".to_owned(), spec.name.clone()),
             ("paas.command".to_owned(), spec.command.clone()),
+            ("paas.detached".to_owned(), spec.detached.to_string()),
         ]);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -502,10 +514,9 @@ impl Docker {
             env: Some(spec.env.clone()),
             labels: Some(labels),
             hostname: Some(spec.name.clone()),
-            host_config: Some(HostConfig {
-                auto_remove: Some(spec.detached),
-                ..unprivileged(spec.memory_bytes, spec.pids, network)
-            }),
+            // Not auto-removed even when detached: its output must stay readable until
+            // the log collector has it; the supervisor removes it soon after it exits.
+            host_config: Some(unprivileged(spec.memory_bytes, spec.pids, network)),
             ..Default::default()
         };
         let name = format!("{}.{}.{}", spec.instance, spec.app_name, spec.name);
@@ -597,6 +608,7 @@ impl Docker {
                 app_name: labels.get("paas.app_name").cloned().unwrap_or_default(),
                 dyno: labels.get("paas.dyno").cloned().unwrap_or_default(),
                 finished_at,
+                detached: labels.get("paas.detached").is_some_and(|d| d == "true"),
             });
         }
         Ok(out)
@@ -747,7 +759,7 @@ impl ContainerRuntime for Docker {
         &self,
         id: &str,
         grace_secs: i32,
-    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+    ) -> impl Future<Output = Result<Option<i64>, DockerError>> + Send {
         Docker::stop_and_remove(self, id, grace_secs)
     }
 

@@ -14,6 +14,9 @@ pub enum StoreError {
     Invalid(#[from] ParseError),
     #[error("{0}")]
     Conflict(String),
+    /// A per-app limit would be exceeded.
+    #[error("{0}")]
+    Limit(String),
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
     #[error("database error")]

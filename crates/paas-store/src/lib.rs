@@ -14,6 +14,7 @@ mod domains;
 mod dynos;
 mod error;
 mod formation;
+mod logs;
 mod releases;
 mod tokens;
 
@@ -23,6 +24,7 @@ pub use domains::Domain;
 pub use dynos::{DesiredApp, DynoReport, DynoRow};
 pub use error::StoreError;
 pub use formation::Formation;
+pub use logs::{LogDrain, MAX_DRAINS_PER_APP};
 pub use releases::{Release, ReleaseStatus};
 pub use tokens::{ApiToken, NewToken};
 

@@ -253,14 +253,34 @@ impl Store {
     /// healthy. The previous succeeded release is current again, so the supervisor keeps
     /// (or puts back) the dynos that served before.
     pub async fn fail_rollout(&self, release_id: Uuid, reason: &str) -> Result<bool, StoreError> {
+        let release = self.release_by_id(release_id).await?;
+        let mut tx = self.pool.begin().await?;
+        lock_app(&mut tx, release.app_id).await?;
         let done = sqlx::query(
             "update release_status set status = 'failed', reason = $2, updated_at = now()
               where release_id = $1 and status = 'succeeded'",
         )
         .bind(release_id)
         .bind(reason)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            // The app's config is the current release's again: a failed config change
+            // must not stay behind as the config the next release would take.
+            let config: Option<sqlx::types::Json<std::collections::BTreeMap<String, String>>> =
+                sqlx::query_scalar(
+                    "select r.config from release r join release_status s using (release_id)
+                      where r.app_id = $1 and s.status = 'succeeded'
+                      order by r.version desc limit 1",
+                )
+                .bind(release.app_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(config) = config {
+                crate::config::replace_config(&mut tx, release.app_id, &config.0).await?;
+            }
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use paas_core::logline::{Discard, LogSink};
 use paas_core::reconcile::{self, Action, Desired, DynoSettings, DynoState, ObservedDyno, Slot};
 use paas_core::routes::{AppRoutes, Backend, RouteTable};
 use paas_core::runtime::{ContainerRuntime, DynoSpec, ObservedContainer, app_network_name};
@@ -74,6 +75,9 @@ impl Default for SupervisorSettings {
     }
 }
 
+/// An exited `run:detached` dyno is removed this long after it exited.
+const DETACHED_ONE_OFF_TTL: Duration = Duration::from_secs(10);
+
 /// A dyno that ran at least this long before exiting resets its crash count.
 const STABLE_AFTER_SECS: i64 = 60;
 
@@ -89,6 +93,8 @@ struct Memory {
     warned_releases: HashSet<Uuid>,
     /// When networks of deleted apps were last looked for.
     networks_swept: Option<Instant>,
+    /// Dynos whose coming up was told to their app's log stream.
+    announced_up: HashSet<String>,
 }
 
 /// How often networks of deleted apps are looked for.
@@ -114,8 +120,19 @@ pub struct Supervisor<R> {
     retiring: Arc<Mutex<HashSet<String>>>,
     /// Retirements decided in this pass, stopped only after the route table without
     /// them is published.
-    to_stop: Mutex<Vec<(String, i32)>>,
+    to_stop: Mutex<Vec<Stopping>>,
     memory: Mutex<Memory>,
+    /// Dyno state changes go to the apps' log streams (`heroku[web.1]`).
+    logs: Arc<dyn LogSink>,
+}
+
+/// A dyno to stop once the routes without it are out.
+#[derive(Debug)]
+struct Stopping {
+    container: String,
+    grace_secs: i32,
+    app_name: String,
+    dyno: String,
 }
 
 impl<R: ContainerRuntime> Supervisor<R> {
@@ -134,8 +151,15 @@ impl<R: ContainerRuntime> Supervisor<R> {
             retiring: Arc::default(),
             to_stop: Mutex::default(),
             memory: Mutex::default(),
+            logs: Arc::new(Discard),
         };
         (supervisor, rx)
+    }
+
+    /// Dyno state changes go to these streams.
+    pub fn with_logs(mut self, logs: Arc<dyn LogSink>) -> Self {
+        self.logs = logs;
+        self
     }
 
     /// Reconciles until `shutdown`; never stops dynos on the way out. Besides `nudge`
@@ -218,6 +242,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
             m.seen_exits.retain(|id| present.contains(id.as_str()));
             m.starting_since
                 .retain(|id, _| present.contains(id.as_str()));
+            m.announced_up.retain(|id| present.contains(id.as_str()));
             m.crashes.retain(|(app, _), _| apps.contains(app));
         }
 
@@ -253,8 +278,8 @@ impl<R: ContainerRuntime> Supervisor<R> {
             .lock()
             .map(|mut v| std::mem::take(&mut *v))
             .unwrap_or_default();
-        for (container, grace_secs) in to_stop {
-            self.stop_in_background(container, grace_secs);
+        for stopping in to_stop {
+            self.stop_in_background(stopping);
         }
         if let Err(e) = self.reap_one_offs().await {
             tracing::warn!(error = %e, "reaping exited one-off dynos failed");
@@ -321,8 +346,15 @@ impl<R: ContainerRuntime> Supervisor<R> {
             .map_err(runtime_error)?
         {
             let exited = parse_time(one_off.finished_at.as_deref()).unwrap_or(now);
-            if (now - exited).to_std().unwrap_or_default() >= self.settings.one_off_ttl {
-                tracing::info!(app = %one_off.app_name, dyno = %one_off.dyno, "removing an exited one-off dyno nobody collected");
+            // A detached one-off's output goes only to the log stream: it is kept just
+            // long enough for the collector to read it to the end.
+            let ttl = if one_off.detached {
+                DETACHED_ONE_OFF_TTL.min(self.settings.one_off_ttl)
+            } else {
+                self.settings.one_off_ttl
+            };
+            if (now - exited).to_std().unwrap_or_default() >= ttl {
+                tracing::info!(app = %one_off.app_name, dyno = %one_off.dyno, detached = one_off.detached, "removing an exited one-off dyno");
                 self.runtime
                     .remove_now(&one_off.id)
                     .await
@@ -364,6 +396,13 @@ impl<R: ContainerRuntime> Supervisor<R> {
                     }
                 } else if let Ok(mut m) = self.memory.lock() {
                     m.starting_since.remove(&c.id);
+                    if m.announced_up.insert(c.id.clone()) {
+                        self.logs.dyno_event(
+                            &c.app_name,
+                            &format!("{}.{}", c.process_type, c.index),
+                            "State changed from starting to up".to_owned(),
+                        );
+                    }
                 }
                 DynoState::Running { ready }
             } else if c.status == "exited" || c.status == "dead" {
@@ -403,6 +442,20 @@ impl<R: ContainerRuntime> Supervisor<R> {
                 tracing::warn!(app = %c.app_name, error = %e, "removing an unhealthy dyno failed");
                 continue;
             }
+            let dyno = format!("{}.{}", c.process_type, c.index);
+            self.logs.dyno_event(
+                &c.app_name,
+                &dyno,
+                format!(
+                    "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within {} seconds of launch",
+                    health_timeout.as_secs()
+                ),
+            );
+            self.logs.dyno_event(
+                &c.app_name,
+                &dyno,
+                "Stopping process with SIGKILL".to_owned(),
+            );
             if let Ok(mut m) = self.memory.lock() {
                 *m.crashes.entry((app_id.to_owned(), slot)).or_default() += 1;
                 m.starting_since.remove(&c.id);
@@ -428,17 +481,35 @@ impl<R: ContainerRuntime> Supervisor<R> {
                         .collect::<Vec<_>>()
                         .join(" | ")
                 );
-                match self.store.fail_rollout(want.release_id, &reason).await {
-                    Ok(true) => {
-                        tracing::error!(app = %c.app_name, release = %format!("v{}", want.version), "rollout failed; the previous release is current again");
-                        rollout_failed = true;
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(app = %c.app_name, error = %e, "marking a rollout failed did not work");
-                        rollout_failed = true;
-                    }
-                }
+                rollout_failed |= self.fail_rollout(&c.app_name, want, &reason).await;
+            }
+        }
+
+        // A new release's web dyno that exits before it ever served, while an older
+        // release's web dynos serve: the rollout stops there too, as for one that never
+        // listens (a crash loop would otherwise keep the release half rolled forever).
+        if let Some(want) = want.filter(|_| !rollout_failed) {
+            let release = want.release_id.to_string();
+            let older_serving = observed.iter().any(|o| {
+                o.release != release
+                    && o.slot.process_type == "web"
+                    && matches!(o.state, DynoState::Running { ready: true })
+            });
+            let crashed = containers.iter().find(|c| {
+                c.process_type == "web"
+                    && c.release_id == release
+                    && !c.running
+                    && (c.status == "exited" || c.status == "dead")
+            });
+            if let (true, Some(c)) = (older_serving, crashed) {
+                let tail = self.runtime.tail(&c.id, 5).await;
+                let reason = format!(
+                    "web.{} exited with status {} before it accepted connections; last output: {}",
+                    c.index,
+                    c.exit_code.unwrap_or(-1),
+                    tail.join(" | ")
+                );
+                rollout_failed |= self.fail_rollout(&c.app_name, want, &reason).await;
             }
         }
 
@@ -616,6 +687,29 @@ impl<R: ContainerRuntime> Supervisor<R> {
         )
     }
 
+    /// Marks `want`'s release failed (the previous one is current again) and says so in
+    /// the app's stream. True when this pass must not act on the desired state it read.
+    async fn fail_rollout(&self, app_name: &str, want: &DesiredApp, reason: &str) -> bool {
+        match self.store.fail_rollout(want.release_id, reason).await {
+            Ok(true) => {
+                tracing::error!(app = %app_name, release = %format!("v{}", want.version), reason = %reason, "rollout failed; the previous release is current again");
+                self.logs.api_event(
+                    app_name,
+                    format!(
+                        "Release v{} failed: {reason}; deploy failed, the previous release keeps serving",
+                        want.version
+                    ),
+                );
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(app = %app_name, error = %e, "marking a rollout failed did not work");
+                true
+            }
+        }
+    }
+
     fn remember_starting(&self, id: &str) -> Instant {
         self.memory
             .lock()
@@ -640,6 +734,21 @@ impl<R: ContainerRuntime> Supervisor<R> {
         };
         if !m.seen_exits.insert(c.id.clone()) {
             return;
+        }
+        let retiring = self.retiring.lock().is_ok_and(|r| r.contains(&c.id));
+        if !retiring {
+            let dyno = format!("{}.{}", slot.process_type, slot.index);
+            let status = c.exit_code.unwrap_or(-1);
+            self.logs.dyno_event(
+                &c.app_name,
+                &dyno,
+                format!("Process exited with status {status}"),
+            );
+            self.logs.dyno_event(
+                &c.app_name,
+                &dyno,
+                "State changed from up to crashed".to_owned(),
+            );
         }
         if want.map(|w| w.release_id.to_string()) != Some(c.release_id.clone()) {
             return;
@@ -707,7 +816,23 @@ impl<R: ContainerRuntime> Supervisor<R> {
                 .then(|| self.dyno_settings(want).health_path)
                 .flatten(),
         };
+        self.logs.dyno_event(
+            &want.app_name,
+            &dyno,
+            format!("Starting process with command `{command}`"),
+        );
         let id = self.runtime.run_dyno(&spec).await.map_err(runtime_error)?;
+        if slot.process_type != "web" {
+            // Only web dynos have a readiness check; the others are up once started.
+            self.logs.dyno_event(
+                &want.app_name,
+                &dyno,
+                "State changed from starting to up".to_owned(),
+            );
+            if let Ok(mut m) = self.memory.lock() {
+                m.announced_up.insert(id.clone());
+            }
+        }
         tracing::info!(app = %want.app_name, dyno = %dyno, release = %format!("v{}", want.version), container = %&id[..12.min(id.len())], "dyno starting");
         Ok(())
     }
@@ -732,19 +857,53 @@ impl<R: ContainerRuntime> Supervisor<R> {
             "dyno stopping (SIGTERM, then SIGKILL after {grace_secs}s)"
         );
         if let Ok(mut v) = self.to_stop.lock() {
-            v.push((container, grace_secs));
+            v.push(Stopping {
+                container,
+                grace_secs,
+                app_name: who.map(|c| c.app_name.clone()).unwrap_or_default(),
+                dyno: format!("{}.{}", slot.process_type, slot.index),
+            });
         }
     }
 
     /// SIGTERM after a short drain (routers finish requests already sent to the dyno),
     /// SIGKILL after the grace period, then removal.
-    fn stop_in_background(&self, container: String, grace: i32) {
+    fn stop_in_background(&self, stopping: Stopping) {
         let runtime = self.runtime.clone();
         let retiring = self.retiring.clone();
+        let logs = self.logs.clone();
         tokio::spawn(async move {
+            let Stopping {
+                container,
+                grace_secs,
+                app_name,
+                dyno,
+            } = stopping;
             tokio::time::sleep(Duration::from_millis(500)).await;
-            if let Err(e) = runtime.stop_and_remove(&container, grace).await {
-                tracing::warn!(container = %container, error = %e, "stopping a dyno failed");
+            logs.dyno_event(
+                &app_name,
+                &dyno,
+                "Stopping all processes with SIGTERM".to_owned(),
+            );
+            match runtime.stop_and_remove(&container, grace_secs).await {
+                Ok(Some(status)) => {
+                    if status == 137 {
+                        logs.dyno_event(
+                            &app_name,
+                            &dyno,
+                            format!("Error R12 (Exit timeout) -> At least one process failed to exit within {grace_secs} seconds of SIGTERM; stopped with SIGKILL"),
+                        );
+                    }
+                    logs.dyno_event(
+                        &app_name,
+                        &dyno,
+                        format!("Process exited with status {status}"),
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(container = %container, error = %e, "stopping a dyno failed");
+                }
             }
             if let Ok(mut r) = retiring.lock() {
                 r.remove(&container);

@@ -81,8 +81,23 @@ async fn serve_with(
             "no API tokens exist yet: make one with `paasd tokens create --name NAME` (same environment as paasd)"
         );
     }
-    let builder = Arc::new(builder(settings, store.clone())?);
+    let logs = Arc::new(paas_logs::LogHub::new());
+    let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
     let nudge = Arc::new(tokio::sync::Notify::new());
+    let collector = tokio::spawn(
+        Arc::new(paas_logs::Collector::new(
+            builder.docker().clone(),
+            store.clone(),
+            logs.clone(),
+            settings.dynos.instance.clone(),
+        ))
+        .run(shutdown.child_token()),
+    );
+    let drains_changed = Arc::new(tokio::sync::Notify::new());
+    let drains = tokio::spawn(
+        paas_logs::Drains::new(store.clone(), logs.clone())
+            .run(drains_changed.clone(), shutdown.child_token()),
+    );
     let (supervisor, routes) = paas_supervisor::Supervisor::new(
         store.clone(),
         builder.docker().clone(),
@@ -95,6 +110,7 @@ async fn serve_with(
             ..Default::default()
         },
     );
+    let supervisor = supervisor.with_logs(logs.clone());
     let supervisor = tokio::spawn(Arc::new(supervisor).run(nudge.clone(), shutdown.child_token()));
     let router_listener = tokio::net::TcpListener::bind(settings.router_addr)
         .await
@@ -105,14 +121,28 @@ async fn serve_with(
             )
         })?;
     tracing::info!(addr = %router_listener.local_addr()?, domain = %settings.domain, "router listening");
+    let request_logs = logs.clone();
     let router = paas_router::Router::new(
         routes,
         paas_router::RouterSettings {
             public_port: settings.router_addr.port(),
+            connect_timeout: std::time::Duration::from_secs(settings.router.connect_timeout_secs),
+            first_byte_timeout: std::time::Duration::from_secs(
+                settings.router.first_byte_timeout_secs,
+            ),
+            drain_timeout: std::time::Duration::from_secs(settings.router.drain_timeout_secs),
+            max_connections: settings.router.max_connections,
             ..Default::default()
         },
-    );
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    )
+    .with_log_sink(move |log: paas_router::RequestLog| {
+        request_logs.publish(
+            &log.app,
+            paas_logs::LogLine::new(paas_logs::Source::Heroku, "router", log.line),
+        );
+    });
+    let metrics = RouterMetrics(router.metrics());
+    let threads = settings.router.threads;
     let router_shutdown = shutdown.child_token();
     let router = tokio::spawn(async move {
         if let Err(e) = router
@@ -154,6 +184,10 @@ async fn serve_with(
         builder,
         nudge,
         rendezvous: Default::default(),
+        logs,
+        drains_changed,
+        shutdown: shutdown.clone(),
+        metrics: Some(Arc::new(metrics)),
     };
     let tls = tls.map(|(listener, acceptor, _)| {
         tokio::spawn(paas_api::tls::serve(
@@ -183,7 +217,12 @@ async fn serve_with(
     {
         tracing::error!(error = %e, task = "tls", "a task panicked");
     }
-    for (name, task) in [("supervisor", supervisor), ("router", router)] {
+    for (name, task) in [
+        ("supervisor", supervisor),
+        ("router", router),
+        ("log collector", collector),
+        ("log drains", drains),
+    ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, task = name, "a task panicked");
         }
@@ -205,6 +244,16 @@ fn public_host(public_url: &str) -> String {
         return format!("[{}]", v6.split(']').next().unwrap_or(v6));
     }
     authority.split(':').next().unwrap_or(authority).to_owned()
+}
+
+/// The router's counters, as `GET /metrics` shows them.
+#[derive(Debug)]
+struct RouterMetrics(Arc<paas_router::Metrics>);
+
+impl paas_api::MetricsText for RouterMetrics {
+    fn render(&self) -> String {
+        self.0.render()
+    }
 }
 
 /// The builder, from the build settings; Docker is reached lazily, so paasd starts

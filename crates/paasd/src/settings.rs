@@ -20,6 +20,7 @@ pub struct Settings {
     pub db_max_connections: u32,
     pub build: BuildConfig,
     pub dynos: DynoConfig,
+    pub router: RouterConfig,
     pub tls: TlsConfig,
 }
 
@@ -35,6 +36,20 @@ pub struct TlsConfig {
 }
 
 /// How dynos run (SPEC §4).
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// `PAAS_ROUTER_THREADS`: one router per thread (default: one per core).
+    pub threads: usize,
+    /// `PAAS_ROUTER_CONNECT_TIMEOUT` (5 s): to open a connection to a dyno (then H19).
+    pub connect_timeout_secs: u64,
+    /// `PAAS_ROUTER_TIMEOUT` (30 s): to a response's first byte (then 503, H12).
+    pub first_byte_timeout_secs: u64,
+    /// `PAAS_ROUTER_DRAIN_TIMEOUT` (25 s): in-flight requests' time to finish at shutdown.
+    pub drain_timeout_secs: u64,
+    /// `PAAS_ROUTER_MAX_CONNECTIONS` (10,000): client connections served at once.
+    pub max_connections: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct DynoConfig {
     pub memory_bytes: i64,
@@ -226,10 +241,28 @@ impl Settings {
                 _ => bail!("PAAS_TLS_CERT and PAAS_TLS_KEY must be set together"),
             },
         };
+        let count = |name: &str, default: usize, max: usize| -> anyhow::Result<usize> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => match raw.trim().parse::<usize>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => bail!("{name}={raw:?} must be a number from 1 to {max}"),
+                },
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let router = RouterConfig {
+            threads: count("PAAS_ROUTER_THREADS", cores, 1024)?,
+            connect_timeout_secs: seconds("PAAS_ROUTER_CONNECT_TIMEOUT", 5, 300)?,
+            first_byte_timeout_secs: seconds("PAAS_ROUTER_TIMEOUT", 30, 3600)?,
+            drain_timeout_secs: seconds("PAAS_ROUTER_DRAIN_TIMEOUT", 25, 3600)?,
+            max_connections: count("PAAS_ROUTER_MAX_CONNECTIONS", 10_000, 1_000_000)?,
+        };
         Ok(Self {
             dynos,
             build,
             tls,
+            router,
             database_url,
             data_dir: PathBuf::from(get("PAAS_DATA_DIR").unwrap_or_else(|| "./.paas".into())),
             api_addr,
@@ -272,6 +305,15 @@ mod tests {
             Some("127.0.0.1:5443")
         );
         assert!(s.tls.cert_and_key.is_none());
+        assert_eq!(s.router.first_byte_timeout_secs, 30);
+        assert_eq!(s.router.connect_timeout_secs, 5);
+        assert!(s.router.threads >= 1);
+        let tuned =
+            settings(&[("PAAS_ROUTER_TIMEOUT", "55"), ("PAAS_ROUTER_THREADS", "3")]).unwrap();
+        assert_eq!(
+            (tuned.router.first_byte_timeout_secs, tuned.router.threads),
+            (55, 3)
+        );
     }
 
     #[test]
@@ -317,6 +359,11 @@ mod tests {
             ("PAAS_HEALTH_TIMEOUT", "0"),
             ("PAAS_INSTANCE", "two words"),
             ("PAAS_TLS_ADDR", "5443"),
+            ("PAAS_ROUTER_THREADS", "0"),
+            ("PAAS_ROUTER_TIMEOUT", "soon"),
+            ("PAAS_ROUTER_CONNECT_TIMEOUT", "0"),
+            ("PAAS_ROUTER_DRAIN_TIMEOUT", "-1"),
+            ("PAAS_ROUTER_MAX_CONNECTIONS", "many"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");

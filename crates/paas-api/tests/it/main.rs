@@ -7,6 +7,7 @@
 )]
 
 mod api;
+mod logs;
 mod openapi;
 
 use axum::body::Body;
@@ -22,6 +23,7 @@ pub struct TestApi {
     pub router: axum::Router,
     pub store: Store,
     pub token: String,
+    pub logs: std::sync::Arc<paas_logs::LogHub>,
     _data: tempfile::TempDir,
 }
 
@@ -66,18 +68,24 @@ impl TestApi {
                 dyno_memory_bytes: 256 << 20,
             },
         );
+        let logs = std::sync::Arc::new(paas_logs::LogHub::new());
         let state = AppState {
             store: store.clone(),
             settings: settings.into(),
             builder: builder.into(),
             nudge: Default::default(),
             rendezvous: Default::default(),
+            logs: logs.clone(),
+            drains_changed: Default::default(),
+            shutdown: Default::default(),
+            metrics: None,
         };
         let router = paas_api::router(state);
         Self {
             router,
             store,
             token,
+            logs,
             _data: data,
         }
     }

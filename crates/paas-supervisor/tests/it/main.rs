@@ -526,6 +526,47 @@ async fn a_release_whose_web_dyno_never_listens_leaves_the_old_one_serving(pool:
 }
 
 #[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_config_change_whose_web_dyno_never_listens_is_failed_and_its_config_undone(
+    pool: PgPool,
+) {
+    let h = Harness::new(
+        pool,
+        &format!("web: if [ -n \"$BREAK\" ]; then exec sleep 100000; fi; {WEB}"),
+    )
+    .await;
+    let (sup, routes) = h.supervisor();
+    let host = format!("{}.localhost", h.app);
+    h.converge(&sup, 60, |_| ready_web_count(&routes.borrow(), &host) == 1)
+        .await;
+    h.store
+        .update_config(
+            h.app_id,
+            &ConfigChange::parse([("BREAK", Some("1"))]).unwrap(),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        sup.reconcile_once().await.unwrap();
+        assert_eq!(
+            ready_web_count(&routes.borrow(), &host),
+            1,
+            "the old dyno keeps serving"
+        );
+        let releases = h.store.releases(h.app_id).await.unwrap();
+        if releases.last().unwrap().status == "failed" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{releases:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The config is the current release's again, so the next change does not carry the
+    // breaking var along.
+    let config = h.store.config_vars(h.app_id).await.unwrap();
+    assert!(!config.as_map().contains_key("BREAK"), "{config:?}");
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
 async fn dynos_run_unprivileged_with_limits_on_their_apps_network(pool: PgPool) {
     let h = Harness::new(pool, &format!("web: {WEB}")).await;
     let (sup, _) = h.supervisor();

@@ -1,0 +1,152 @@
+//! Dyno output, as Docker keeps it: which containers of an installation print (formation
+//! and one-off alike), when new ones start, and each one's output with Docker's own
+//! timestamps, so a follower can resume where it stopped.
+
+use std::collections::HashMap;
+
+use bollard::container::LogOutput;
+use bollard::query_parameters::{
+    EventsOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+};
+use futures::{Stream, StreamExt};
+
+use crate::{Docker, DockerError};
+
+/// A container whose output belongs to an app's log stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSource {
+    pub id: String,
+    pub app_name: String,
+    /// `web.1`, `run.3`.
+    pub dyno: String,
+    pub running: bool,
+}
+
+/// One line of a container's output, with the time Docker received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLine {
+    /// RFC 3339 with nanoseconds, as Docker wrote it.
+    pub timestamp: String,
+    pub text: String,
+}
+
+fn instance_filter(instance: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_owned(),
+        vec![
+            "paas.managed=1".to_owned(),
+            format!("paas.instance={instance}"),
+        ],
+    )])
+}
+
+fn source_from_labels(
+    id: String,
+    labels: &HashMap<String, String>,
+    running: bool,
+) -> Option<LogSource> {
+    let dyno = match labels.get("paas.dyno") {
+        Some(one_off) => one_off.clone(),
+        None => format!("{}.{}", labels.get("paas.type")?, labels.get("paas.index")?),
+    };
+    Some(LogSource {
+        id,
+        app_name: labels.get("paas.app_name")?.clone(),
+        dyno,
+        running,
+    })
+}
+
+impl Docker {
+    /// Every dyno container (formation and one-off, in any state) of `instance`.
+    pub async fn log_sources(&self, instance: &str) -> Result<Vec<LogSource>, DockerError> {
+        let api = self.api().await?;
+        let filters = instance_filter(instance);
+        let found = api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|c| {
+                let running = c.state.as_ref().map(|s| s.to_string()).as_deref() == Some("running");
+                source_from_labels(c.id?, &c.labels.unwrap_or_default(), running)
+            })
+            .collect())
+    }
+
+    /// The dyno containers of `instance` that start from now on, as they start; the
+    /// stream ends when the connection to the engine does (the caller reconnects).
+    pub async fn log_source_starts(
+        &self,
+        instance: &str,
+    ) -> Result<impl Stream<Item = Result<LogSource, DockerError>> + Send + 'static, DockerError>
+    {
+        let api = self.api().await?;
+        let mut filters = instance_filter(instance);
+        filters.insert("type".to_owned(), vec!["container".to_owned()]);
+        filters.insert("event".to_owned(), vec!["start".to_owned()]);
+        let options = EventsOptionsBuilder::default().filters(&filters).build();
+        Ok(api.events(Some(options)).filter_map(|event| async move {
+            match event {
+                Err(e) => Some(Err(e.into())),
+                Ok(event) => {
+                    let actor = event.actor?;
+                    source_from_labels(actor.id?, &actor.attributes.unwrap_or_default(), true)
+                        .map(Ok)
+                }
+            }
+        }))
+    }
+
+    /// A container's output (stdout and stderr) from `since_secs` (Unix seconds; 0 for
+    /// all Docker holds) on, following it until the container stops.
+    pub async fn follow_output(
+        &self,
+        id: &str,
+        since_secs: i64,
+    ) -> Result<impl Stream<Item = Result<OutputLine, DockerError>> + Send + 'static, DockerError>
+    {
+        let api = self.api().await?;
+        let options = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .since(i32::try_from(since_secs).unwrap_or(0))
+            .build();
+        Ok(api
+            .logs(id, Some(options))
+            .map(|chunk| -> Result<Vec<OutputLine>, DockerError> {
+                let bytes = match chunk? {
+                    LogOutput::StdOut { message }
+                    | LogOutput::StdErr { message }
+                    | LogOutput::Console { message }
+                    | LogOutput::StdIn { message } => message,
+                };
+                // Docker sends each line as a frame that starts with its timestamp; a
+                // line longer than its 16 KiB buffer comes as several such frames.
+                Ok(String::from_utf8_lossy(&bytes)
+                    .split_terminator('\n')
+                    .map(|line| {
+                        let line = line.trim_end_matches('\r');
+                        let (timestamp, text) = line.split_once(' ').unwrap_or((line, ""));
+                        OutputLine {
+                            timestamp: timestamp.to_owned(),
+                            text: text.to_owned(),
+                        }
+                    })
+                    .collect())
+            })
+            .flat_map(|lines| {
+                futures::stream::iter(match lines {
+                    Ok(lines) => lines.into_iter().map(Ok).collect::<Vec<_>>(),
+                    Err(e) => vec![Err(e)],
+                })
+            }))
+    }
+}
