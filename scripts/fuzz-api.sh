@@ -9,6 +9,7 @@
 #                                   embedded Postgres), make a token, fuzz, clean up
 #
 #   PAAS_FUZZ_EXAMPLES   examples per operation (default 30)
+#   PAAS_FUZZ_SEED       hypothesis seed (default 7: CI runs are reproducible)
 #   CARGO_TARGET_DIR     where the built paasd is (default ./target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
