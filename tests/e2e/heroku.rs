@@ -1,6 +1,7 @@
 //! The official `heroku` CLI (from npm, pinned in `scripts/heroku-cli.sh`) against a real
-//! paasd: every command the issue lists, with real git pushes over the TLS port and real
-//! one-off dynos through Heroku's rendezvous protocol.
+//! paasd: every command the issue lists, with real git pushes over the TLS port, real
+//! one-off dynos through Heroku's rendezvous protocol and `logs`/`logs --tail` through the
+//! CLI's EventSource. (CLI 10.17 has no `builds` command: that lives in a plugin.)
 //!
 //! The CLI's calls to other hosts are switched off by its own settings: telemetry
 //! (`DISABLE_TELEMETRY`), analytics (`HEROKU_SKIP_ANALYTICS`), auto-update
@@ -8,8 +9,11 @@
 //! version is the latest), and the delinquency check of `GET /account`, which goes to
 //! `HEROKU_PARTICLEBOARD_URL` (paasd itself).
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::support::{
     Paasd, commit_all, fixture_repo, free_port, git, stderr, stdout, workspace_root,
@@ -123,6 +127,82 @@ impl Heroku {
     }
 }
 
+impl Heroku {
+    /// `heroku logs -n 500` until every needle shows (lines reach the stream within
+    /// seconds, not at once); returns the last output.
+    #[track_caller]
+    fn logs_until(&self, cwd: &Path, app: &str, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (out, _) = self.ok(cwd, &["logs", "-n", "500", "-a", app]);
+            if needles.iter().all(|n| out.contains(n)) {
+                return out;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "heroku logs never showed all of {needles:?}:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// A running `heroku logs --tail -n 0`, its lines read on a thread.
+    fn tail(&self, cwd: &Path, app: &str) -> Tail {
+        let mut child = self
+            .command(&self.bin, cwd)
+            .args(["logs", "--tail", "-n", "0", "-a", app])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("heroku logs --tail");
+        let out = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Tail { child, lines }
+    }
+}
+
+/// `heroku logs --tail`, killed on drop.
+struct Tail {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Tail {
+    /// Waits up to 30 s until each needle has shown in some line, in any order.
+    #[track_caller]
+    fn expect(&mut self, needles: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut missing: Vec<&str> = needles.to_vec();
+        let mut seen = Vec::new();
+        while !missing.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                panic!(
+                    "heroku logs --tail never showed {missing:?}; it showed:\n{}",
+                    seen.join("\n")
+                );
+            };
+            missing.retain(|n| !line.contains(n));
+            seen.push(line);
+        }
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[track_caller]
 fn assert_contains(haystack: &str, needle: &str) {
     assert!(haystack.contains(needle), "{needle:?} not in:\n{haystack}");
@@ -157,6 +237,21 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
         })
         .await;
 
+    // `heroku logs`: the deploy's platform events and the dyno's state, Heroku's shape.
+    let out = heroku.logs_until(
+        dir,
+        app,
+        &[
+            "app[api]: Build succeeded",
+            "app[api]: Deploy ",
+            "heroku[web.1]: State changed from starting to up",
+        ],
+    );
+    assert!(
+        out.lines().all(|l| l.contains("+00:00 ")),
+        "not `<time> <source>[<dyno>]: <message>` lines:\n{out}"
+    );
+
     let (out, _) = heroku.ok(dir, &["apps"]);
     assert_contains(&out, app);
     let (out, _) = heroku.ok(dir, &["apps:info", "-a", app]);
@@ -164,11 +259,23 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
     assert_contains(&out, &format!("Web URL:        http://{app}.localhost:"));
     assert_contains(&out, "Dynos:          web: 1");
 
+    // `heroku logs --tail`, started before a request and a config change it must show live.
+    let mut tail = heroku.tail(dir, app);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, _) = paasd.get_via_router(app).await;
+    assert_eq!(status, 200);
+
     // Config: each change is a release, reported with its version.
     let (out, err) = heroku.ok(dir, &["config:set", "A=1", "B=2", "-a", app]);
     assert_contains(&out, "A: 1");
     assert_contains(&out, "B: 2");
     assert_contains(&err, "done, v3");
+    tail.expect(&[
+        "heroku[router]: at=info method=GET path=\"/\"",
+        "app[api]: Set A, B config vars by user",
+        "app[api]: Release v3 created by user",
+    ]);
+    drop(tail);
     let (out, _) = heroku.ok(dir, &["config:get", "A", "-a", app]);
     assert_eq!(out, "1\n");
     let (_, err) = heroku.ok(dir, &["config:unset", "A", "-a", app]);
@@ -219,6 +326,9 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
     }
     let (_, err) = heroku.ok(dir, &["ps:restart", "-a", app]);
     assert_contains(&err, "Restarting all dynos on hk-e2e... done");
+    // Relative scaling, resolved by paasd.
+    let (_, err) = heroku.ok(dir, &["ps:scale", "web-1", "worker+1", "-a", app]);
+    assert_contains(&err, "now running web at 1:basic, worker at 2:basic");
 
     // One-off dynos through rendezvous: output, and the exit status with -x.
     let (out, err) = heroku.ok(dir, &["run", "echo", "hi", "-a", app]);
@@ -246,6 +356,13 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
     assert_contains(&err, &format!("Stopping dyno {one_off} on hk-e2e... done"));
     let (out, _) = heroku.ok(dir, &["ps", "-a", app]);
     assert!(!out.contains(&one_off), "{out}");
+    // Every one-off at once.
+    heroku.ok(dir, &["run:detached", "sleep", "300", "-a", app]);
+    heroku.ok(dir, &["run:detached", "sleep", "301", "-a", app]);
+    let (_, err) = heroku.ok(dir, &["ps:stop", "--process-type", "run", "-a", app]);
+    assert_contains(&err, "Stopping all run dynos on hk-e2e... done");
+    let (out, _) = heroku.ok(dir, &["ps", "-a", app]);
+    assert!(!out.contains("sleep 30"), "{out}");
 
     // Domains.
     let (_, err) = heroku.ok(dir, &["domains:add", "www.example.test", "-a", app]);

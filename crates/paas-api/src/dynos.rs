@@ -20,6 +20,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create, restart_all))
         .routes(routes!(restart_one))
         .routes(routes!(stop))
+        .routes(routes!(stop_type))
         .routes(routes!(attach))
 }
 
@@ -270,6 +271,39 @@ async fn stop(
 ) -> Result<StatusCode, ApiError> {
     DynoName::parse(&name)?;
     restart_one(state, auth, ApiPath((app, name))).await
+}
+
+/// `ps:stop --process-type TYPE`: `run` stops and removes every one-off dyno of the app;
+/// a formation type is replaced, as on Heroku, where the platform restarts stopped
+/// formation dynos.
+#[utoipa::path(post, path = "/apps/{app}/formations/{type}/actions/stop", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("type" = String, Path, description = "Process type, or `run` for every one-off dyno")),
+    responses((status = 202, description = "The one-offs are stopped, or the type's dynos replaced"), crate::openapi::Errors))]
+async fn stop_type(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath((app, kind)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let kind = paas_core::ProcessType::parse(&kind)?;
+    if kind.as_str() == "run" {
+        let docker = state.builder.docker();
+        let one_offs = docker
+            .one_offs(&state.settings.instance, &app.name)
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        for one_off in &one_offs {
+            docker
+                .remove_container_now(&one_off.id)
+                .await
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        }
+        tracing::info!(app = %app.name, count = one_offs.len(), "one-off dynos stopped");
+        return Ok(StatusCode::ACCEPTED);
+    }
+    state.store.restart(app.app_id, Some(kind.as_str())).await?;
+    tracing::info!(app = %app.name, process_type = %kind, "stop (replace) of a process type requested");
+    state.nudge.notify_one();
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// `ps:restart web` rolls every web dyno; `ps:restart web.2` replaces that one dyno now.

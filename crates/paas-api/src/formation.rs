@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use paas_core::{ProcessType, Quantity};
+use paas_core::{ProcessType, Quantity, ScaleChange};
 use paas_wire as wire;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,9 +22,9 @@ const SIZES: &[&str] = &["basic", "standard-1x", "free", "eco", "hobby"];
 
 fn parse_update(
     kind: &str,
-    quantity: Option<i64>,
+    quantity: Option<wire::QuantityChange>,
     size: Option<&str>,
-) -> Result<(ProcessType, Option<Quantity>), ApiError> {
+) -> Result<(ProcessType, Option<ScaleChange>), ApiError> {
     let kind = ProcessType::parse(kind)?;
     if let Some(size) = size.filter(|size| !SIZES.iter().any(|s| s.eq_ignore_ascii_case(size))) {
         return Err(ApiError::Invalid(format!(
@@ -32,7 +32,12 @@ fn parse_update(
             SIZES.join(", ")
         )));
     }
-    Ok((kind, quantity.map(Quantity::new).transpose()?))
+    let change = match quantity {
+        None => None,
+        Some(wire::QuantityChange::To(n)) => Some(ScaleChange::To(Quantity::new(n)?)),
+        Some(wire::QuantityChange::By(n)) => Some(ScaleChange::By(n)),
+    };
+    Ok((kind, change))
 }
 
 #[utoipa::path(get, path = "/apps/{app}/formation", tag = "formation", params(("app" = String, Path, description = "App name or id")),
@@ -67,21 +72,24 @@ async fn scale(
     state: &AppState,
     who: &str,
     app: &paas_store::App,
-    updates: Vec<(ProcessType, Option<Quantity>)>,
+    updates: Vec<(ProcessType, Option<ScaleChange>)>,
 ) -> Result<Vec<paas_store::Formation>, ApiError> {
-    let updates: Vec<(ProcessType, Quantity)> = updates
+    let updates: Vec<(ProcessType, ScaleChange)> = updates
         .into_iter()
         .filter_map(|(k, q)| q.map(|q| (k, q)))
         .collect();
     let formation = state.store.scale(app.app_id, &updates).await?;
-    let summary: Vec<String> = updates
+    // What each touched type is at now (relative changes resolved by the store).
+    let now: Vec<(&str, i32)> = formation
         .iter()
-        .map(|(k, q)| format!("{k}={}", q.get()))
+        .filter(|f| updates.iter().any(|(k, _)| k.as_str() == f.process_type))
+        .map(|f| (f.process_type.as_str(), f.quantity))
         .collect();
+    let summary: Vec<String> = now.iter().map(|(k, q)| format!("{k}={q}")).collect();
     tracing::info!(app = %app.name, scale = %summary.join(" "), "formation scaled");
-    let scaled: Vec<String> = updates
+    let scaled: Vec<String> = now
         .iter()
-        .map(|(k, q)| format!("{k}@{}:Standard-1X", q.get()))
+        .map(|(k, q)| format!("{k}@{q}:Standard-1X"))
         .collect();
     state.logs.publish(
         &app.name,

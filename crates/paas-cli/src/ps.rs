@@ -230,7 +230,7 @@ fn resolve_changes(
         .into_iter()
         .map(|(kind, quantity)| FormationUpdate {
             process_type: kind.to_string(),
-            quantity: Some(quantity),
+            quantity: Some(paas_wire::QuantityChange::To(quantity)),
             size: None,
         })
         .collect())
@@ -317,7 +317,10 @@ mod tests {
     fn quantities(updates: &[FormationUpdate]) -> Vec<(String, i64)> {
         updates
             .iter()
-            .map(|u| (u.process_type.clone(), u.quantity.unwrap_or(-1)))
+            .map(|u| match u.quantity {
+                Some(paas_wire::QuantityChange::To(n)) => (u.process_type.clone(), n),
+                other => panic!("not an absolute quantity: {other:?}"),
+            })
             .collect()
     }
 

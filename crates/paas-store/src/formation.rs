@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use paas_core::formation::formation_for_release;
-use paas_core::{FormationEntry, ProcessType, Procfile, Quantity};
+use paas_core::{FormationEntry, ProcessType, Procfile, Quantity, ScaleChange};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -104,15 +104,26 @@ impl Store {
     }
 
     /// Sets quantities of existing process types, all or nothing. A type the current
-    /// release does not have is an error naming it (as on Heroku).
+    /// release does not have is an error naming it (as on Heroku). Relative changes are
+    /// resolved here, under the app's lock, so concurrent `web+1`s each count.
     pub async fn scale(
         &self,
         app_id: Uuid,
-        updates: &[(ProcessType, Quantity)],
+        updates: &[(ProcessType, ScaleChange)],
     ) -> Result<Vec<Formation>, StoreError> {
         let mut tx = self.pool.begin().await?;
         lock_app(&mut tx, app_id).await?;
-        for (kind, quantity) in updates {
+        for (kind, change) in updates {
+            let current: Option<i32> = sqlx::query_scalar(
+                "select quantity from formation where app_id = $1 and type = $2",
+            )
+            .bind(app_id)
+            .bind(kind.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let current =
+                current.ok_or_else(|| StoreError::UnknownProcessType(kind.to_string()))?;
+            let quantity = change.resolve(Quantity::new(current.into())?)?;
             let done = sqlx::query(
                 "update formation set quantity = $3, updated_at = now()
                   where app_id = $1 and type = $2",

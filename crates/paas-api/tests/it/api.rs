@@ -400,6 +400,10 @@ async fn formation_scales_known_types_all_or_nothing(pool: PgPool) {
         json!({"updates": [{"type": "web", "quantity": -1}]}),
         json!({"updates": [{"type": "web", "quantity": 2, "size": "galactic"}]}),
         json!({"updates": []}),
+        // Relative changes that would leave 0..=100, or that do not parse.
+        json!({"updates": [{"type": "web", "quantity": "+1"}, {"type": "worker", "quantity": "-1"}]}),
+        json!({"updates": [{"type": "web", "quantity": "+98"}]}),
+        json!({"updates": [{"type": "web", "quantity": "+x"}]}),
     ] {
         let reply = api
             .call(Method::PATCH, "/apps/scale/formation", Some(body.clone()))
@@ -411,4 +415,23 @@ async fn formation_scales_known_types_all_or_nothing(pool: PgPool) {
         3,
         "refused batches change nothing"
     );
+
+    // `heroku ps:scale web+2 worker-0` sends signed strings: relative to the stored quantity.
+    let reply = api
+        .call(
+            Method::PATCH,
+            "/apps/scale/formation",
+            Some(json!({"updates": [{"type": "web", "quantity": "+2"}, {"type": "worker", "quantity": "-0"}]})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert_eq!(reply.json[0]["quantity"], 5, "{}", reply.json);
+    let one = api
+        .call(
+            Method::PATCH,
+            "/apps/scale/formation/web",
+            Some(json!({"quantity": "-4"})),
+        )
+        .await;
+    assert_eq!(one.json["quantity"], 1, "{}", one.json);
 }

@@ -1,6 +1,6 @@
 //! Store rules beyond the ledger: names, validation that stores nothing, formation.
 
-use paas_core::{ConfigChange, ProcessType, Quantity};
+use paas_core::{ConfigChange, ProcessType, Quantity, ScaleChange};
 use paas_store::{ReleaseStatus, Store, StoreError};
 use sqlx::PgPool;
 
@@ -66,8 +66,8 @@ async fn a_deploy_starts_web_at_one_and_scaling_keeps_quantities_across_releases
         .scale(
             app,
             &[
-                (web.clone(), Quantity::new(3).unwrap()),
-                (worker, Quantity::new(2).unwrap()),
+                (web.clone(), ScaleChange::To(Quantity::new(3).unwrap())),
+                (worker, ScaleChange::To(Quantity::new(2).unwrap())),
             ],
         )
         .await
@@ -89,8 +89,8 @@ async fn a_deploy_starts_web_at_one_and_scaling_keeps_quantities_across_releases
         .scale(
             app,
             &[
-                (web, Quantity::new(5).unwrap()),
-                (unknown, Quantity::new(1).unwrap()),
+                (web, ScaleChange::To(Quantity::new(5).unwrap())),
+                (unknown, ScaleChange::To(Quantity::new(1).unwrap())),
             ],
         )
         .await
@@ -100,6 +100,33 @@ async fn a_deploy_starts_web_at_one_and_scaling_keeps_quantities_across_releases
         store.formation(app).await.unwrap()[0].quantity,
         3,
         "a refused batch changes nothing"
+    );
+
+    // Relative changes resolve against the stored quantity, under the app's lock: ten
+    // concurrent `web+1`s all count, and one that would go below 0 changes nothing.
+    let plus_one = || {
+        let store = store.clone();
+        let web = ProcessType::web();
+        async move { store.scale(app, &[(web, ScaleChange::By(1))]).await }
+    };
+    let results = futures::future::join_all((0..10).map(|_| plus_one())).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(store.formation(app).await.unwrap()[0].quantity, 13);
+    let err = store
+        .scale(
+            app,
+            &[
+                (ProcessType::web(), ScaleChange::By(-1)),
+                (ProcessType::parse("worker").unwrap(), ScaleChange::By(-3)),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(
+        quantities(store.formation(app).await.unwrap()),
+        [("web".to_owned(), 13), ("worker".to_owned(), 2)],
+        "a refused relative batch changes nothing"
     );
 }
 

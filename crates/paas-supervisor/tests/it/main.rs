@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paas_core::{AppName, ConfigChange, ProcessType, Procfile, Quantity};
+use paas_core::{AppName, ConfigChange, ProcessType, Procfile, Quantity, ScaleChange};
 use paas_docker::{Docker, ObservedContainer};
 use paas_store::{NewBuild, ReleaseStatus, Store};
 use paas_supervisor::{Supervisor, SupervisorSettings};
@@ -212,7 +212,10 @@ impl Harness {
         self.store
             .scale(
                 self.app_id,
-                &[(ProcessType::parse(kind).unwrap(), Quantity::new(n).unwrap())],
+                &[(
+                    ProcessType::parse(kind).unwrap(),
+                    ScaleChange::To(Quantity::new(n).unwrap()),
+                )],
             )
             .await
             .unwrap();
