@@ -9,7 +9,7 @@
 //! version is the latest), and the delinquency check of `GET /account`, which goes to
 //! `HEROKU_PARTICLEBOARD_URL` (paasd itself).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -99,6 +99,24 @@ impl Heroku {
             .args(args)
             .output()
             .expect("run heroku")
+    }
+
+    /// `heroku ARGS` with `input` on its stdin.
+    fn run_with_input(&self, cwd: &Path, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(&self.bin, cwd)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run heroku");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin
+            .write_all(input.as_bytes())
+            .expect("write heroku's stdin");
+        drop(stdin);
+        child.wait_with_output().expect("wait for heroku")
     }
 
     /// `heroku ARGS`, which must succeed; returns stdout and stderr.
@@ -341,6 +359,15 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(stdout(&out), "out\n");
     assert_contains(&stderr(&out), "Process exited with code 3");
+    // Input reaches the dyno through a terminal, as `heroku run bash` needs: the shell
+    // computes what it is sent, and the end of the CLI's input (it sends ^D) ends it.
+    let out = heroku.run_with_input(
+        dir,
+        &["run", "-a", app, "--", "sh"],
+        "echo computed-$((6*7))\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_contains(&stdout(&out), "computed-42");
     let (out, err) = heroku.ok(dir, &["run:detached", "sleep", "300", "-a", app]);
     assert_contains(&out, &format!("Run heroku logs --app {app} --dyno run."));
     let one_off = err

@@ -6,8 +6,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use futures::StreamExt;
 use paas_core::{ConfigKey, DynoName};
 use paas_wire as wire;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -101,8 +103,9 @@ async fn list(
     ))
 }
 
-/// A one-off dyno from the current release, with its config (plus `env`). Attached, the
-/// answer's `attach_url` streams its output; detached, it runs and is removed when done.
+/// A one-off dyno from the current release, with its config (plus `env`). Attached, it
+/// waits for its client at the answer's `attach_url` (a terminal, unless `force_no_tty`)
+/// and starts when the client comes; detached, it runs now and is removed when done.
 #[utoipa::path(post, path = "/apps/{app}/dynos", tag = "dynos", params(("app" = String, Path, description = "App name or id")), request_body = wire::DynoCreate,
     responses((status = 201, body = wire::Dyno), crate::openapi::Errors))]
 async fn create(
@@ -144,6 +147,7 @@ async fn create(
         memory_bytes: state.settings.dyno_memory_bytes,
         pids: 512,
         detached,
+        tty: !body.force_no_tty.unwrap_or(false),
     };
     state
         .builder
@@ -151,7 +155,7 @@ async fn create(
         .run_one_off(&spec)
         .await
         .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    tracing::info!(app = %app.name, dyno = %name, release = %format!("v{}", target.version), detached, "one-off dyno started");
+    tracing::info!(app = %app.name, dyno = %name, release = %format!("v{}", target.version), detached, "one-off dyno created");
     let now = chrono::Utc::now();
     // Heroku's shape: a rendezvous URL on the TLS port. Without one, paas's own
     // streaming endpoint (what `paas run` reads) is the best there is.
@@ -224,19 +228,43 @@ pub(crate) enum Output {
     Exit(i64),
 }
 
-/// Follows one-off container `id` from its start in a task of its own, and removes the
-/// container once it has exited; the channel ends after [`Output::Exit`].
+/// Attaches to one-off container `id`, which starts it, in a task of its own: its stdin
+/// is closed at once (`paas run` sends no input), its output comes line by line, and the
+/// container is removed once it has exited; the channel ends after [`Output::Exit`].
 pub(crate) fn follow(docker: paas_docker::Docker, id: String) -> mpsc::UnboundedReceiver<Output> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let lines = tx.clone();
-        let status = docker.follow_and_reap(&id, move |line| {
-            let _ = lines.send(Output::Line(line));
-        });
-        let code = match status.await {
-            Ok(code) => code,
+        let send_line = |line: &[u8]| {
+            let line = String::from_utf8_lossy(line);
+            let _ = tx.send(Output::Line(line.trim_end_matches(['\n', '\r']).to_owned()));
+        };
+        let code = match docker.attach_one_off(&id).await {
+            Ok(mut attached) => {
+                let _ = attached.input.shutdown().await;
+                let mut pending: Vec<u8> = Vec::new();
+                while let Some(chunk) = attached.output.next().await {
+                    match chunk {
+                        Ok(bytes) => pending.extend_from_slice(&bytes),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reading a one-off dyno's output failed");
+                            break;
+                        }
+                    }
+                    while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=end).collect();
+                        send_line(&line);
+                    }
+                }
+                if !pending.is_empty() {
+                    send_line(&pending);
+                }
+                docker.wait_and_remove(&id).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "waiting for a one-off dyno failed");
+                    -1
+                })
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "following a one-off dyno failed");
+                tracing::warn!(error = %e, "attaching to a one-off dyno failed");
                 -1
             }
         };

@@ -20,7 +20,9 @@ use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
 };
 
-use crate::{AppState, dynos};
+use futures::StreamExt;
+
+use crate::AppState;
 
 /// How long an `attach_url` stays valid after the dyno was created.
 const SECRET_TTL: Duration = Duration::from_secs(300);
@@ -68,9 +70,8 @@ impl RendezvousTable {
     }
 }
 
-/// Serves one rendezvous connection whose first line has not been read yet: streams the
-/// dyno's output from its start and closes once it exits. The client's input (the CLI
-/// forwards its stdin) is read and dropped: one-off dynos have no stdin in paas.
+/// Serves one rendezvous connection whose first line has not been read yet: attaches to
+/// the dyno, which starts it, and joins the client to it (see [`pump`]) until it exits.
 pub(crate) async fn serve<S>(state: AppState, mut stream: S)
 where
     S: AsyncBufRead + AsyncRead + AsyncWrite + Unpin,
@@ -111,32 +112,67 @@ where
     if stream.write_all(b"rendezvous\r\n").await.is_err() || stream.flush().await.is_err() {
         return;
     }
-    let mut output = dynos::follow(docker, id);
-    let mut input_open = true;
-    let mut sink = [0u8; 1024];
-    loop {
-        tokio::select! {
-            event = output.recv() => match event {
-                Some(dynos::Output::Line(line)) => {
-                    if stream.write_all(format!("{line}\n").as_bytes()).await.is_err()
-                        || stream.flush().await.is_err()
-                    {
-                        return;
-                    }
-                }
-                Some(dynos::Output::Exit(code)) => {
-                    tracing::info!(app = %app, dyno = %dyno, code, "one-off dyno exited");
-                }
-                None => break,
-            },
-            read = stream.read(&mut sink), if input_open => {
-                if !matches!(read, Ok(n) if n > 0) {
-                    input_open = false;
-                }
-            }
+    let attached = match docker.attach_one_off(&id).await {
+        Ok(attached) => attached,
+        Err(e) => {
+            tracing::warn!(app = %app, dyno = %dyno, error = %e, "rendezvous: attaching failed");
+            let _ = stream.shutdown().await;
+            return;
+        }
+    };
+    let client_gone = pump(stream, attached).await;
+    if client_gone {
+        // As on Heroku, a one-off whose client went away is stopped.
+        tracing::info!(app = %app, dyno = %dyno, "rendezvous client gone: stopping the one-off");
+        if let Err(e) = docker.remove_container_now(&id).await {
+            tracing::warn!(app = %app, dyno = %dyno, error = %e, "stopping a one-off failed");
+        }
+        return;
+    }
+    match docker.wait_and_remove(&id).await {
+        Ok(code) => tracing::info!(app = %app, dyno = %dyno, code, "one-off dyno exited"),
+        Err(e) => {
+            tracing::warn!(app = %app, dyno = %dyno, error = %e, "waiting for a one-off failed")
         }
     }
-    let _ = stream.shutdown().await;
+}
+
+/// Copies the client's bytes to the dyno's stdin (closing it when the client stops
+/// sending) and the dyno's output to the client, byte for byte (prompts have no newline),
+/// until the output ends; then closes the connection. Returns whether the client went
+/// away first. Two directions at once, so a dyno that is not reading its input never
+/// stops its output from flowing, nor the other way round.
+async fn pump<S>(stream: S, attached: paas_docker::AttachedOneOff) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let paas_docker::AttachedOneOff {
+        mut output,
+        mut input,
+    } = attached;
+    let (mut from_client, mut to_client) = tokio::io::split(stream);
+    let to_dyno = async {
+        let _ = tokio::io::copy(&mut from_client, &mut input).await;
+        let _ = input.shutdown().await;
+    };
+    let from_dyno = async {
+        while let Some(chunk) = output.next().await {
+            let Ok(bytes) = chunk else { break };
+            if to_client.write_all(&bytes).await.is_err() || to_client.flush().await.is_err() {
+                return true;
+            }
+        }
+        let _ = to_client.shutdown().await;
+        false
+    };
+    tokio::pin!(to_dyno, from_dyno);
+    let mut input_done = false;
+    loop {
+        tokio::select! {
+            gone = &mut from_dyno => return gone,
+            () = &mut to_dyno, if !input_done => input_done = true,
+        }
+    }
 }
 
 #[cfg(test)]

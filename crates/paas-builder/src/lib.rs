@@ -847,7 +847,9 @@ impl Builder {
             env,
             memory_bytes: self.settings.dyno_memory_bytes,
             pids: 512,
-            detached: false,
+            // Started at once, with no input: the builder follows its output below.
+            detached: true,
+            tty: false,
         };
         let id = self.docker.run_one_off(&spec).await?;
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();

@@ -50,6 +50,9 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
     let body = DynoCreate {
         command,
         attach: Some(attach),
+        // paas reads the output over HTTP line by line (`/attach`): no terminal, so
+        // stdout and stderr keep their own lines.
+        force_no_tty: Some(true),
         ..DynoCreate::default()
     };
     let raw = ctx.client.post(&app_path(&app, "/dynos"), &body).await?;

@@ -472,7 +472,20 @@ pub struct OneOffSpec {
     pub env: Vec<String>,
     pub memory_bytes: i64,
     pub pids: i64,
+    /// Started now, output to the log stream only. Otherwise the dyno waits, created,
+    /// for its client: [`Docker::attach_one_off`] starts it once attached, so no output
+    /// is missed and the client's input reaches it.
     pub detached: bool,
+    /// A terminal for an attached client (`heroku run bash`), as on Heroku unless the
+    /// client asked for none: stdout and stderr become one stream.
+    pub tty: bool,
+}
+
+/// An attached one-off dyno: its output (stdout and stderr, or the terminal) from its
+/// start, and its input. Shutting `input` down closes the dyno's stdin.
+pub struct AttachedOneOff {
+    pub output: std::pin::Pin<Box<dyn Stream<Item = Result<bytes::Bytes, DockerError>> + Send>>,
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
 }
 
 /// A one-off dyno's container, as `paas ps` lists it.
@@ -514,6 +527,11 @@ impl Docker {
             env: Some(spec.env.clone()),
             labels: Some(labels),
             hostname: Some(spec.name.clone()),
+            // An attached dyno's stdin is its client's, closed when the client closes it.
+            open_stdin: Some(!spec.detached),
+            stdin_once: Some(!spec.detached),
+            attach_stdin: Some(!spec.detached),
+            tty: Some(spec.tty && !spec.detached),
             // Not auto-removed even when detached: its output must stay readable until
             // the log collector has it; the supervisor removes it soon after it exits.
             host_config: Some(unprivileged(spec.memory_bytes, spec.pids, network)),
@@ -527,8 +545,63 @@ impl Docker {
             )
             .await?
             .id;
-        api.start_container(&id, None).await?;
+        if spec.detached {
+            api.start_container(&id, None).await?;
+        }
         Ok(id)
+    }
+
+    /// Attaches to one-off `id` (created by [`Docker::run_one_off`]) and then starts it,
+    /// so the output is complete from the first byte. Attaching to a dyno that already
+    /// runs replays its output so far.
+    pub async fn attach_one_off(&self, id: &str) -> Result<AttachedOneOff, DockerError> {
+        use bollard::container::LogOutput;
+        let api = self.api().await?;
+        let options = bollard::query_parameters::AttachContainerOptionsBuilder::default()
+            .stdin(true)
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .logs(true)
+            .build();
+        let attached = api.attach_container(id, Some(options)).await?;
+        match api.start_container(id, None).await {
+            Ok(()) => {}
+            // Already running: a second client.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let output = attached.output.filter_map(|item| async move {
+            match item {
+                Ok(LogOutput::StdOut { message })
+                | Ok(LogOutput::StdErr { message })
+                | Ok(LogOutput::Console { message }) => Some(Ok(message)),
+                Ok(LogOutput::StdIn { .. }) => None,
+                Err(e) => Some(Err(DockerError::from(e))),
+            }
+        });
+        Ok(AttachedOneOff {
+            output: Box::pin(output),
+            input: attached.input,
+        })
+    }
+
+    /// Waits for one-off `id` to exit, removes it and returns its exit status.
+    pub async fn wait_and_remove(&self, id: &str) -> Result<i64, DockerError> {
+        let api = self.api().await?;
+        let mut wait =
+            api.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+        let code = match wait.next().await {
+            Some(Ok(exit)) => exit.status_code,
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) if is_not_found(&e) => -1,
+            Some(Err(e)) => return Err(e.into()),
+            None => -1,
+        };
+        self.remove_container_now(id).await?;
+        Ok(code)
     }
 
     /// Removes every container (formation and one-off) of `app` in this installation, at
@@ -561,9 +634,11 @@ impl Docker {
         Ok(())
     }
 
-    /// One-off containers of `instance` that have exited, with when (RFC 3339). A
-    /// one-off is normally removed by whoever follows its output; one that stays
-    /// exited lost its follower (the client went away, or paasd restarted).
+    /// One-off containers of `instance` that have exited, with when (RFC 3339), and
+    /// attached ones that never started, with when they were created. A one-off is
+    /// normally removed by whoever follows its output; one that stays exited lost its
+    /// follower (the client went away, or paasd restarted), and one still waiting
+    /// for its client long after `heroku run` asked for it will not get one.
     pub async fn exited_one_offs(&self, instance: &str) -> Result<Vec<ExitedOneOff>, DockerError> {
         let api = self.api().await?;
         let filters = HashMap::from([
@@ -577,7 +652,7 @@ impl Docker {
             ),
             (
                 "status".to_owned(),
-                vec!["exited".to_owned(), "dead".to_owned()],
+                vec!["exited".to_owned(), "dead".to_owned(), "created".to_owned()],
             ),
         ]);
         let found = api
@@ -596,10 +671,19 @@ impl Docker {
                 .inspect_container(&id, None::<InspectContainerOptions>)
                 .await
             {
-                Ok(inspect) => inspect
-                    .state
-                    .and_then(|s| s.finished_at)
-                    .filter(|t| !t.starts_with("0001")),
+                Ok(inspect) => {
+                    let never_started = inspect.state.as_ref().is_some_and(|s| {
+                        s.status == Some(bollard::models::ContainerStateStatusEnum::CREATED)
+                    });
+                    if never_started {
+                        inspect.created
+                    } else {
+                        inspect
+                            .state
+                            .and_then(|s| s.finished_at)
+                            .filter(|t| !t.starts_with("0001"))
+                    }
+                }
                 Err(e) if is_not_found(&e) => continue,
                 Err(e) => return Err(e.into()),
             };
@@ -705,16 +789,7 @@ impl Docker {
         if !pending.is_empty() {
             on_line(pending);
         }
-        let mut wait =
-            api.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
-        let code = match wait.next().await {
-            Some(Ok(exit)) => exit.status_code,
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-            Some(Err(e)) => return Err(e.into()),
-            None => -1,
-        };
-        self.remove_container_now(id).await?;
-        Ok(code)
+        self.wait_and_remove(id).await
     }
 }
 

@@ -12,7 +12,7 @@ pub mod logs;
 use tokio::sync::OnceCell;
 
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
-pub use dynos::{OneOff, OneOffSpec};
+pub use dynos::{AttachedOneOff, OneOff, OneOffSpec};
 pub use logs::{LogSource, OutputLine};
 /// The dyno data of the supervisor's port, which [`Docker`] implements.
 pub use paas_core::runtime::{

@@ -418,6 +418,9 @@ pub struct DynoCreate {
     pub process_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_live: Option<i64>,
+    /// An attached dyno gets a terminal unless this is true (`heroku run --no-tty`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_no_tty: Option<bool>,
 }
 
 /// The last line of an attached one-off dyno's stream, carrying its exit status.

@@ -737,15 +737,27 @@ async fn exited_one_offs_nobody_collected_are_removed_and_running_ones_kept(pool
         pids: 64,
         // Attached: only its follower would remove it, and there is none.
         detached: false,
+        tty: false,
     };
-    let done = h
+    // Attached, its client never came: it waits, created, until reaped.
+    let never_attached = h
         .docker
         .run_one_off(&one_off("run.1", "echo bye"))
         .await
         .unwrap();
+    // Attached, its client went away before it exited.
+    let done = h
+        .docker
+        .run_one_off(&one_off("run.2", "echo bye"))
+        .await
+        .unwrap();
+    drop(h.docker.attach_one_off(&done).await.unwrap());
     let busy = h
         .docker
-        .run_one_off(&one_off("run.2", "sleep 100000"))
+        .run_one_off(&paas_docker::OneOffSpec {
+            detached: true,
+            ..one_off("run.3", "sleep 100000")
+        })
         .await
         .unwrap();
     let exists = |id: &str| {
@@ -758,10 +770,10 @@ async fn exited_one_offs_nobody_collected_are_removed_and_running_ones_kept(pool
     };
     let (sup, _) = h.supervisor();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while exists(&done) {
+    while exists(&done) || exists(&never_attached) {
         assert!(
             Instant::now() < deadline,
-            "the exited one-off was not reaped"
+            "the exited or never attached one-off was not reaped"
         );
         sup.reconcile_once().await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
