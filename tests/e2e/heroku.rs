@@ -368,6 +368,40 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_contains(&stdout(&out), "computed-42");
+    // On a terminal (`script` gives the CLI one) the CLI puts it in raw mode and sends
+    // its size as numbers in `env`; the dyno gets a terminal of that width.
+    let on_terminal = format!(
+        "stty cols 100 rows 30; {} run -a {app} -- 'tty; echo cols=$COLUMNS'",
+        heroku.bin.display()
+    );
+    let out = heroku
+        .command(Path::new("script"), dir)
+        .args(["-qec", &on_terminal, "/dev/null"])
+        .output()
+        .expect("script");
+    let text = stdout(&out).replace('\r', "");
+    assert!(out.status.success(), "{text}");
+    assert_contains(&text, "/dev/pts/");
+    assert_contains(&text, "cols=100");
+    // A one-off whose `heroku run` goes away is stopped, as on Heroku.
+    let mut session = heroku
+        .command(&heroku.bin, dir)
+        .args(["run", "-a", app, "--", "sleep", "299"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("heroku run");
+    let is_session = |d: &serde_json::Value| d["command"] == "sleep 299";
+    paasd
+        .wait_dynos(app, 60, |d| {
+            d.iter().any(|d| is_session(d) && d["state"] == "up")
+        })
+        .await;
+    session.kill().expect("kill heroku run");
+    session.wait().expect("reap heroku run");
+    paasd
+        .wait_dynos(app, 30, |d| !d.iter().any(is_session))
+        .await;
     let (out, err) = heroku.ok(dir, &["run:detached", "sleep", "300", "-a", app]);
     assert_contains(&out, &format!("Run heroku logs --app {app} --dyno run."));
     let one_off = err

@@ -137,11 +137,12 @@ where
     }
 }
 
-/// Copies the client's bytes to the dyno's stdin (closing it when the client stops
-/// sending) and the dyno's output to the client, byte for byte (prompts have no newline),
-/// until the output ends; then closes the connection. Returns whether the client went
-/// away first. Two directions at once, so a dyno that is not reading its input never
-/// stops its output from flowing, nor the other way round.
+/// Copies the client's bytes to the dyno's stdin and the dyno's output to the client,
+/// byte for byte (prompts have no newline), until the output ends; then closes the
+/// connection. Returns whether the client went away first: the heroku CLI never
+/// half-closes (at the end of its input it sends ^D), so the end of what it sends means
+/// it is gone, as does a failed write to it. Both directions at once, so a dyno that is
+/// not reading its input never stops its output, nor the other way round.
 async fn pump<S>(stream: S, attached: paas_docker::AttachedOneOff) -> bool
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -151,11 +152,22 @@ where
         mut input,
     } = attached;
     let (mut from_client, mut to_client) = tokio::io::split(stream);
-    let to_dyno = async {
-        let _ = tokio::io::copy(&mut from_client, &mut input).await;
-        let _ = input.shutdown().await;
+    let client_gone = async {
+        let mut buf = vec![0u8; 8192];
+        let mut stdin_open = true;
+        loop {
+            match from_client.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                // A dyno that closed its stdin: what the client still sends is dropped.
+                Ok(n) if stdin_open => {
+                    stdin_open =
+                        input.write_all(&buf[..n]).await.is_ok() && input.flush().await.is_ok();
+                }
+                Ok(_) => {}
+            }
+        }
     };
-    let from_dyno = async {
+    let output_done = async {
         while let Some(chunk) = output.next().await {
             let Ok(bytes) = chunk else { break };
             if to_client.write_all(&bytes).await.is_err() || to_client.flush().await.is_err() {
@@ -165,13 +177,9 @@ where
         let _ = to_client.shutdown().await;
         false
     };
-    tokio::pin!(to_dyno, from_dyno);
-    let mut input_done = false;
-    loop {
-        tokio::select! {
-            gone = &mut from_dyno => return gone,
-            () = &mut to_dyno, if !input_done => input_done = true,
-        }
+    tokio::select! {
+        gone = output_done => gone,
+        () = client_gone => true,
     }
 }
 

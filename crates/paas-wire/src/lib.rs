@@ -133,6 +133,41 @@ impl utoipa::PartialSchema for QuantityChange {
 #[cfg(feature = "openapi")]
 impl utoipa::ToSchema for QuantityChange {}
 
+/// A map of environment values that may be strings, numbers or booleans.
+mod scalar_env {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Number(serde_json::Number),
+        Bool(bool),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+        let Some(map) = Option::<BTreeMap<String, Scalar>>::deserialize(d)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Scalar::Text(s) => s,
+                        Scalar::Number(n) => n.to_string(),
+                        Scalar::Bool(b) => b.to_string(),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ))
+    }
+}
+
 /// `{"id": "not_found", "message": "Couldn't find that app."}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -410,7 +445,13 @@ pub struct DynoCreate {
     pub command: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attach: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Extra environment. The heroku CLI on a terminal sends `COLUMNS` and `LINES` as
+    /// numbers: numbers and booleans are taken as their text.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "scalar_env::deserialize"
+    )]
     pub env: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
@@ -461,6 +502,23 @@ mod tests {
                 .unwrap();
         assert_eq!(u.updates[0].process_type, "web");
         assert_eq!(u.updates[0].quantity, Some(QuantityChange::To(3)));
+    }
+
+    #[test]
+    fn one_off_env_values_may_be_numbers_as_the_heroku_cli_sends_them_on_a_terminal() {
+        let body: DynoCreate = serde_json::from_str(
+            r#"{"command":"bash","attach":true,"env":{"COLUMNS":120,"LINES":30,"TERM":"xterm","X":true}}"#,
+        )
+        .unwrap();
+        let env = body.env.unwrap();
+        assert_eq!(env["COLUMNS"], "120");
+        assert_eq!(env["LINES"], "30");
+        assert_eq!(env["TERM"], "xterm");
+        assert_eq!(env["X"], "true");
+        for bad in [r#"{"A":null}"#, r#"{"A":[1]}"#, r#"{"A":{}}"#, "[]"] {
+            let body = format!(r#"{{"command":"x","env":{bad}}}"#);
+            assert!(serde_json::from_str::<DynoCreate>(&body).is_err(), "{bad}");
+        }
     }
 
     #[test]
