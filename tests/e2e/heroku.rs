@@ -431,6 +431,41 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
     let (out, _) = heroku.ok(dir, &["domains", "-a", app]);
     assert_contains(&out, "hk-e2e.localhost");
     assert_contains(&out, "www.example.test");
+    let (out, _) = heroku.ok(dir, &["domains:info", "www.example.test", "-a", app]);
+    assert_contains(&out, "www.example.test");
+    assert_contains(&out, "hk-e2e.localhost");
+
+    // Maintenance mode: visitors get the maintenance page, the dynos keep running.
+    let (out, _) = heroku.ok(dir, &["maintenance", "-a", app]);
+    assert_eq!(out, "off\n");
+    let (_, err) = heroku.ok(dir, &["maintenance:on", "-a", app]);
+    assert_contains(&err, "Enabling maintenance mode for hk-e2e... done");
+    let (out, _) = heroku.ok(dir, &["maintenance", "-a", app]);
+    assert_eq!(out, "on\n");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = paasd.get_via_router(app).await;
+        if status == 503 {
+            assert_contains(&body, "Offline for maintenance");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still served in maintenance mode: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    heroku.ok(dir, &["maintenance:off", "-a", app]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while paasd.get_via_router(app).await.0 != 200 {
+        assert!(Instant::now() < deadline, "still in maintenance mode");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A rename is refused with the reason, and changes nothing.
+    let out = heroku.run(dir, &["apps:rename", "hk-renamed", "-a", app]);
+    assert!(!out.status.success());
+    assert_contains(&stderr(&out), "paas cannot rename apps");
+    heroku.ok(dir, &["apps:info", "-a", app]);
 
     // git:remote adds a remote `git push` accepts (a second push deploys).
     let (out, _) = heroku.ok(dir, &["git:remote", "-a", app, "-r", "second"]);

@@ -10,7 +10,7 @@ use rand::Rng;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::extract::{ApiBytes, ApiPath};
+use crate::extract::{ApiBytes, ApiJson, ApiPath};
 use crate::range::ListRange;
 use crate::{ApiError, AppState, Authenticated, present};
 
@@ -19,7 +19,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         // `heroku apps` lists "your" apps: `~` is the caller (as is its id or email).
         .routes(routes!(list_of_user))
-        .routes(routes!(info, destroy))
+        .routes(routes!(info, update, destroy))
 }
 
 /// Finds the app a path names (id or name), or answers Heroku's 404.
@@ -120,6 +120,38 @@ async fn info(
     ApiPath(app): ApiPath<String>,
 ) -> Result<Json<wire::App>, ApiError> {
     let app = find(&state, &app).await?;
+    Ok(Json(present::app(&app, &token, &state.settings)))
+}
+
+/// Maintenance mode on or off. A new name or stack is refused: the app's dynos, network,
+/// git repository and log stream all carry its name, and there is one stack.
+#[utoipa::path(patch, path = "/apps/{app}", tag = "apps", params(("app" = String, Path, description = "App name or id")), request_body = wire::AppUpdate,
+    responses((status = 200, body = wire::App), crate::openapi::Errors))]
+async fn update(
+    State(state): State<AppState>,
+    Authenticated(token): Authenticated,
+    ApiPath(app): ApiPath<String>,
+    ApiJson(body): ApiJson<wire::AppUpdate>,
+) -> Result<Json<wire::App>, ApiError> {
+    let mut app = find(&state, &app).await?;
+    if let Some(name) = body.name.as_deref().filter(|n| *n != app.name) {
+        AppName::parse(name)?;
+        return Err(ApiError::Invalid(format!(
+            "paas cannot rename apps ({} to {name}): create {name} and move the config and domains to it.",
+            app.name
+        )));
+    }
+    if let Some(stack) = body.build_stack.as_deref().filter(|s| *s != present::STACK) {
+        return Err(ApiError::Invalid(format!(
+            "Unknown stack {stack:?}: paas has one, {}.",
+            present::STACK
+        )));
+    }
+    if let Some(on) = body.maintenance.filter(|on| *on != app.maintenance) {
+        app = state.store.set_maintenance(app.app_id, on).await?;
+        tracing::info!(app = %app.name, maintenance = on, "maintenance mode changed");
+        state.nudge.notify_one();
+    }
     Ok(Json(present::app(&app, &token, &state.settings)))
 }
 

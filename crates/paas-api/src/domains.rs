@@ -16,7 +16,7 @@ use crate::{ApiError, AppState, Authenticated, apps};
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, add))
-        .routes(routes!(remove))
+        .routes(routes!(info, remove))
 }
 
 /// `cname` is the app's default hostname: where a custom domain's DNS should point.
@@ -46,6 +46,28 @@ async fn list(
     ApiPath(app): ApiPath<String>,
 ) -> Result<Json<Vec<wire::Domain>>, ApiError> {
     let app = apps::find(&state, &app).await?;
+    Ok(Json(all(&state, &app).await?))
+}
+
+/// One of the app's hostnames (`heroku domains:info`), the default one included.
+#[utoipa::path(get, path = "/apps/{app}/domains/{domain}", tag = "domains", params(("app" = String, Path, description = "App name or id"), ("domain" = String, Path, description = "Hostname or id")),
+    responses((status = 200, body = wire::Domain), crate::openapi::Errors))]
+async fn info(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath((app, domain)): ApiPath<(String, String)>,
+) -> Result<Json<wire::Domain>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    all(&state, &app)
+        .await?
+        .into_iter()
+        .find(|d| d.hostname.eq_ignore_ascii_case(&domain) || d.id.to_string() == domain)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("Couldn't find that domain.".into()))
+}
+
+/// The default hostname, then the custom ones.
+async fn all(state: &AppState, app: &App) -> Result<Vec<wire::Domain>, ApiError> {
     let mut out = vec![wire::Domain {
         id: app.app_id,
         hostname: format!("{}.{}", app.name, state.settings.domain),
@@ -67,9 +89,9 @@ async fn list(
             .domains(app.app_id)
             .await?
             .iter()
-            .map(|d| present(d, &app, &state.settings.domain)),
+            .map(|d| present(d, app, &state.settings.domain)),
     );
-    Ok(Json(out))
+    Ok(out)
 }
 
 #[utoipa::path(post, path = "/apps/{app}/domains", tag = "domains", params(("app" = String, Path, description = "App name or id")), request_body = wire::DomainCreate,

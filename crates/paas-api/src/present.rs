@@ -13,14 +13,17 @@ pub(crate) fn owner(token: &ApiToken, settings: &ApiSettings) -> wire::Owner {
     }
 }
 
+/// The one stack apps build and run on.
+pub(crate) const STACK: &str = "paas-stack";
+
 pub(crate) fn app(app: &App, token: &ApiToken, settings: &ApiSettings) -> wire::App {
     let port = match settings.router_port {
         80 => String::new(),
         p => format!(":{p}"),
     };
     let stack = wire::NamedRef {
-        id: "paas-stack".into(),
-        name: "paas-stack".into(),
+        id: STACK.into(),
+        name: STACK.into(),
     };
     wire::App {
         id: app.app_id,
@@ -42,7 +45,7 @@ pub(crate) fn app(app: &App, token: &ApiToken, settings: &ApiSettings) -> wire::
         build_stack: stack.clone(),
         stack,
         buildpack_provided_description: None,
-        maintenance: false,
+        maintenance: app.maintenance,
         archived_at: None,
         repo_size: None,
         slug_size: None,

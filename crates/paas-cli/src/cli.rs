@@ -8,7 +8,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{apps, buildpacks, builds, config, domains, git, logs, ps, releases, run};
+use crate::{apps, buildpacks, builds, config, domains, git, logs, maintenance, ps, releases, run};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -61,6 +61,8 @@ pub enum Command {
     Domains(domains::Command),
     #[command(flatten)]
     Logs(logs::Command),
+    #[command(flatten)]
+    Maintenance(maintenance::Command),
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod domains;
 mod error;
 pub mod git;
 pub mod logs;
+pub mod maintenance;
 pub mod netrc;
 pub mod output;
 pub mod ps;
@@ -50,5 +51,6 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Run(cmd) => run::run(&ctx, cmd).await,
         cli::Command::Domains(cmd) => domains::run(&ctx, cmd).await,
         cli::Command::Logs(cmd) => logs::run(&ctx, cmd).await,
+        cli::Command::Maintenance(cmd) => maintenance::run(&ctx, cmd).await,
     }
 }

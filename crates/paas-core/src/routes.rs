@@ -17,6 +17,8 @@ pub struct Backend {
 pub struct AppRoutes {
     pub app: String,
     pub backends: Vec<Backend>,
+    /// Maintenance mode: visitors get a 503 maintenance page (`H80`), not a dyno.
+    pub maintenance: bool,
 }
 
 /// Host (lowercase, without port) → the app answering it.
@@ -54,6 +56,7 @@ mod tests {
         table.insert(
             "Demo.localhost",
             AppRoutes {
+                maintenance: false,
                 app: "demo".into(),
                 backends: vec![],
             },

@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     table.insert(
         &host,
         AppRoutes {
+            maintenance: false,
             app: "bench".into(),
             backends,
         },

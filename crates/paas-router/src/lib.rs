@@ -7,7 +7,8 @@
 //!    [`Snapshot`](snapshot::Snapshot) of the supervisor's [`RouteTable`]; unknown → 404.
 //! 2. `pick_backend`: power of two choices on outstanding requests over the app's
 //!    dynos, skipping dynos that refused a connection in the last 5 s ([`balance`]);
-//!    none → 503 `H14`.
+//!    none → 503 `H14`. An app in maintenance mode gets a 503 maintenance page (`H80`)
+//!    and its dynos nothing.
 //! 3. `forward`: the request with forwarding headers ([`headers`]) on a pooled
 //!    keep-alive connection; bodies stream both ways; a `101 Switching Protocols`
 //!    answer splices the two upgraded connections.
@@ -59,7 +60,7 @@ pub use metrics::Metrics;
 use crate::balance::Outstanding;
 use crate::body::{BodySource, Finish, RequestBody, ResponseBody};
 use crate::connect::{ConnectTiming, TimedConnector};
-use crate::log::{Ctx, H12, H13, H14, H19, H21, H99, RouterError};
+use crate::log::{Ctx, H12, H13, H14, H19, H21, H80, H99, RouterError};
 use crate::metrics::AppMetrics;
 use crate::snapshot::{App, Snapshot};
 
@@ -359,6 +360,16 @@ impl Router {
                 finish,
             );
         };
+        if app.maintenance {
+            ctx.error = Some(H80);
+            let finish = self.finisher(ctx, started, Some(app), None, 503);
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Offline for maintenance",
+                "This app is undergoing maintenance right now. Please check back later.",
+                finish,
+            );
+        }
         match self.proxy(req, &app, &mut ctx).await {
             Ok((response, outstanding)) => {
                 let status = response.status().as_u16();

@@ -77,6 +77,10 @@ pub const H27: RouterError = RouterError {
     code: "H27",
     desc: "Client Request Interrupted",
 };
+pub const H80: RouterError = RouterError {
+    code: "H80",
+    desc: "Maintenance mode",
+};
 pub const H99: RouterError = RouterError {
     code: "H99",
     desc: "Platform error",

@@ -19,6 +19,7 @@ use crate::metrics::{AppMetrics, Metrics};
 #[derive(Debug)]
 pub struct App {
     pub name: String,
+    pub maintenance: bool,
     pub backends: Vec<Arc<BackendState>>,
     pub metrics: Arc<AppMetrics>,
 }
@@ -54,6 +55,7 @@ impl Snapshot {
                 .collect();
             let app = App {
                 name: routes.app.clone(),
+                maintenance: routes.maintenance,
                 backends,
                 metrics: metrics.app(&routes.app),
             };
@@ -97,6 +99,7 @@ mod tests {
             t.insert(
                 host,
                 AppRoutes {
+                    maintenance: false,
                     app: "demo".into(),
                     backends: backends
                         .iter()

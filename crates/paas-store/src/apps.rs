@@ -13,9 +13,11 @@ pub struct App {
     pub updated_at: DateTime<Utc>,
     /// When the current release was made.
     pub released_at: Option<DateTime<Utc>>,
+    /// Visitors get the router's maintenance page; the dynos keep running.
+    pub maintenance: bool,
 }
 
-const SELECT_APP: &str = "select a.app_id, a.name, a.created_at, a.updated_at,
+const SELECT_APP: &str = "select a.app_id, a.name, a.created_at, a.updated_at, a.maintenance,
     (select r.created_at from release r join release_status s using (release_id)
       where r.app_id = a.app_id and s.status = 'succeeded'
       order by r.version desc limit 1) as released_at
@@ -77,6 +79,20 @@ impl Store {
             }
         };
         row.ok_or_else(|| StoreError::not_found("app"))
+    }
+
+    /// Turns maintenance mode on or off; returns the app as it is now.
+    pub async fn set_maintenance(&self, app_id: Uuid, on: bool) -> Result<App, StoreError> {
+        sqlx::query(
+            "update app set maintenance = $2, updated_at = now()
+              where app_id = $1 and maintenance <> $2",
+        )
+        .bind(app_id)
+        .bind(on)
+        .execute(&self.pool)
+        .await?;
+        // Also when nothing changed; a missing app is NotFound here.
+        self.app(&app_id.to_string()).await
     }
 
     /// Destroys an app with its whole history in one statement (the cascade is the one

@@ -23,9 +23,11 @@ pub struct DesiredApp {
     pub generations: BTreeMap<String, u32>,
     /// Custom domains, besides `<app>.<PAAS_DOMAIN>`.
     pub hostnames: Vec<String>,
+    /// The router shows the maintenance page instead of forwarding.
+    pub maintenance: bool,
 }
 
-/// app, name, current release, version, image, config.
+/// app, name, current release, version, image, config, maintenance.
 type CurrentRow = (
     Uuid,
     String,
@@ -33,6 +35,7 @@ type CurrentRow = (
     i32,
     String,
     sqlx::types::Json<BTreeMap<String, String>>,
+    bool,
 );
 
 /// A dyno as the supervisor last saw it, for `GET /apps/{app}/dynos`.
@@ -77,7 +80,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let rows: Vec<CurrentRow> = sqlx::query_as(
-            "select a.app_id, a.name, r.release_id, r.version, b.image, r.config
+            "select a.app_id, a.name, r.release_id, r.version, b.image, r.config, a.maintenance
                from app a
                join lateral (
                     select r.release_id, r.version, r.build_id, r.config
@@ -100,7 +103,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(app_id, app_name, release_id, version, image, config)| DesiredApp {
+                |(app_id, app_name, release_id, version, image, config, maintenance)| DesiredApp {
                     app_id,
                     app_name,
                     release_id,
@@ -129,6 +132,7 @@ impl Store {
                         .filter(|(a, _)| *a == app_id)
                         .map(|(_, h)| h.clone())
                         .collect(),
+                    maintenance,
                 },
             )
             .collect())

@@ -584,6 +584,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
                 })
                 .collect();
             let app_routes = AppRoutes {
+                maintenance: want.maintenance,
                 app: want.app_name.clone(),
                 backends,
             };

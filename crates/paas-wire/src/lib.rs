@@ -240,6 +240,20 @@ pub struct App {
     pub acm: bool,
 }
 
+/// `PATCH /apps/{app}` body (`heroku maintenance:on`, `apps:rename`, `stack:set`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AppUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<bool>,
+    /// Only the current name: paas does not rename apps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Only the current stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_stack: Option<String>,
+}
+
 /// `POST /apps` body; every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -342,6 +342,83 @@ async fn destroy_removes_the_app_and_its_history(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn maintenance_mode_is_switched_by_patching_the_app_and_renames_are_refused(pool: PgPool) {
+    let api = TestApi::new(pool).await;
+    api.call(Method::POST, "/apps", Some(json!({"name": "shop"})))
+        .await;
+    assert_eq!(api.get("/apps/shop").await.json["maintenance"], false);
+    let on = api
+        .call(
+            Method::PATCH,
+            "/apps/shop",
+            Some(json!({"maintenance": true})),
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.json);
+    assert_eq!(on.json["maintenance"], true);
+    assert_eq!(api.get("/apps/shop").await.json["maintenance"], true);
+    // The current name and stack are accepted as they are (`heroku` sends them back).
+    let same = api
+        .call(
+            Method::PATCH,
+            "/apps/shop",
+            Some(json!({"name": "shop", "build_stack": "paas-stack"})),
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::OK, "{}", same.json);
+    assert_eq!(same.json["maintenance"], true);
+
+    for (body, message) in [
+        (json!({"name": "store"}), "cannot rename"),
+        (json!({"name": "Not A Name"}), "is invalid"),
+        (json!({"build_stack": "heroku-24"}), "Unknown stack"),
+        (json!({"maintenance": "yes"}), ""),
+        (
+            json!({"name": "store", "maintenance": false}),
+            "cannot rename",
+        ),
+    ] {
+        let reply = api
+            .call(Method::PATCH, "/apps/shop", Some(body.clone()))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            reply.json
+        );
+        assert_eq!(reply.json["id"], "invalid_params", "{body}");
+        assert!(
+            reply.json["message"].as_str().unwrap().contains(message),
+            "{body}: {}",
+            reply.json
+        );
+    }
+    let app = api.get("/apps/shop").await.json;
+    assert_eq!(
+        (app["name"].as_str(), app["maintenance"].as_bool()),
+        (Some("shop"), Some(true)),
+        "refused changes change nothing"
+    );
+    let off = api
+        .call(
+            Method::PATCH,
+            "/apps/shop",
+            Some(json!({"maintenance": false})),
+        )
+        .await;
+    assert_eq!(off.json["maintenance"], false);
+    let missing = api
+        .call(
+            Method::PATCH,
+            "/apps/nope",
+            Some(json!({"maintenance": true})),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
 async fn formation_scales_known_types_all_or_nothing(pool: PgPool) {
     let api = TestApi::new(pool).await;
     let app = api

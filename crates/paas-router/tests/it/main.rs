@@ -188,6 +188,7 @@ fn table(entries: &[Entry<'_>]) -> RouteTable {
         t.insert(
             host,
             AppRoutes {
+                maintenance: false,
                 app: (*app).into(),
                 backends,
             },
@@ -392,6 +393,43 @@ async fn requests_are_routed_by_host_and_custom_domain_with_404_and_503_pages() 
         metrics.contains("paas_router_unmatched_requests_total 1"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn an_app_in_maintenance_mode_gets_the_maintenance_page_and_its_dynos_nothing() {
+    let a = dyno("a").await;
+    let mut down = table(&[("one.localhost", "one", &[("web.1", a.addr)])]);
+    let mut routes = down.lookup("one.localhost").unwrap().clone();
+    routes.maintenance = true;
+    down.insert("one.localhost", routes);
+    let mut h = router(down, RouterSettings::default()).await;
+
+    let page = h.get("one.localhost", "/").await;
+    assert_eq!(page.status(), 503);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Offline for maintenance")
+    );
+    assert_eq!(
+        a.served.load(Ordering::Relaxed),
+        0,
+        "the dyno got a request"
+    );
+    let lines = h.lines().await;
+    assert!(
+        lines.iter().any(|l| l.app == "one"
+            && l.line
+                .starts_with("at=error code=H80 desc=\"Maintenance mode\" method=GET")),
+        "{lines:?}"
+    );
+
+    // Off again: the next table forwards as before.
+    h.publish(table(&[("one.localhost", "one", &[("web.1", a.addr)])]))
+        .await;
+    let served: serde_json::Value = h.get("one.localhost", "/").await.json().await.unwrap();
+    assert_eq!(served["dyno"], "a");
 }
 
 #[tokio::test]
