@@ -234,29 +234,25 @@ pub(crate) enum Output {
 pub(crate) fn follow(docker: paas_docker::Docker, id: String) -> mpsc::UnboundedReceiver<Output> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let send_line = |line: &[u8]| {
-            let line = String::from_utf8_lossy(line);
-            let _ = tx.send(Output::Line(line.trim_end_matches(['\n', '\r']).to_owned()));
-        };
         let code = match docker.attach_one_off(&id).await {
             Ok(mut attached) => {
                 let _ = attached.input.shutdown().await;
-                let mut pending: Vec<u8> = Vec::new();
+                let mut pending = String::new();
                 while let Some(chunk) = attached.output.next().await {
-                    match chunk {
-                        Ok(bytes) => pending.extend_from_slice(&bytes),
+                    let bytes = match chunk {
+                        Ok(bytes) => bytes,
                         Err(e) => {
                             tracing::warn!(error = %e, "reading a one-off dyno's output failed");
                             break;
                         }
-                    }
-                    while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                        let line: Vec<u8> = pending.drain(..=end).collect();
-                        send_line(&line);
+                    };
+                    let chunk = String::from_utf8_lossy(&bytes);
+                    for line in paas_core::logline::split_lines(&mut pending, &chunk) {
+                        let _ = tx.send(Output::Line(line));
                     }
                 }
                 if !pending.is_empty() {
-                    send_line(&pending);
+                    let _ = tx.send(Output::Line(pending));
                 }
                 docker.wait_and_remove(&id).await.unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "waiting for a one-off dyno failed");

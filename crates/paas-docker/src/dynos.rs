@@ -780,10 +780,9 @@ impl Docker {
         let mut logs = api.logs(id, Some(options));
         let mut pending = String::new();
         while let Some(chunk) = logs.next().await {
-            pending.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
-            while let Some(newline) = pending.find('\n') {
-                let line: String = pending.drain(..=newline).collect();
-                on_line(line.trim_end_matches(['\n', '\r']).to_owned());
+            let chunk = String::from_utf8_lossy(&chunk?.into_bytes()).into_owned();
+            for line in paas_core::logline::split_lines(&mut pending, &chunk) {
+                on_line(line);
             }
         }
         if !pending.is_empty() {
