@@ -1,8 +1,6 @@
 use chrono::{DateTime, Utc};
-use paas_core::AppName;
 use uuid::Uuid;
 
-use crate::releases::{ReleaseStatus, insert_release};
 use crate::{AppKey, Store, StoreError, app_key};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -24,35 +22,6 @@ const SELECT_APP: &str = "select a.app_id, a.name, a.created_at, a.updated_at, a
   from app a";
 
 impl Store {
-    /// Creates an app and its first release, v1 "Initial release" (empty config, no
-    /// build), as Heroku does, so an app always has a current release.
-    pub async fn create_app(&self, name: &AppName) -> Result<App, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let app_id = Uuid::now_v7();
-        sqlx::query("insert into app (app_id, name) values ($1, $2)")
-            .bind(app_id)
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(db) if db.constraint() == Some("app_name_key") => {
-                    StoreError::AppNameTaken(name.to_string())
-                }
-                _ => e.into(),
-            })?;
-        insert_release(
-            &mut tx,
-            app_id,
-            None,
-            &serde_json::json!({}),
-            "Initial release",
-            ReleaseStatus::Succeeded,
-        )
-        .await?;
-        tx.commit().await?;
-        self.app(&app_id.to_string()).await
-    }
-
     pub async fn apps(&self) -> Result<Vec<App>, StoreError> {
         let sql = format!("{SELECT_APP} order by a.name");
         Ok(sqlx::query_as::<_, App>(sqlx::AssertSqlSafe(sql))

@@ -168,3 +168,61 @@ async fn rollback_appends_a_release_equal_in_build_and_config_to_its_target(pool
     // The rolled-back-from releases are still there, untouched.
     assert_eq!(store.releases(app).await.unwrap().len(), 6);
 }
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn every_kind_of_ledger_writer_is_serialized_by_the_apps_lock(pool: PgPool) {
+    let store = Store::from_pool(pool);
+    let app = new_app(&store, "mixed").await;
+    let build = crate::succeeded_build(&store, app, "3333333cccc", "web: serve").await;
+    store
+        .create_deploy_release(app, build, paas_store::ReleaseStatus::Succeeded)
+        .await
+        .unwrap(); // v2, web=1
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .update_config(app, &set(&format!("K{i}"), "v"))
+                .await
+                .map(|_| ())
+        }));
+    }
+    for _ in 0..5 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_deploy_release(app, build, paas_store::ReleaseStatus::Succeeded)
+                .await
+                .map(|_| ())
+        }));
+    }
+    for _ in 0..5 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let web = paas_core::ProcessType::web();
+            store
+                .scale(app, &[(web, paas_core::ScaleChange::By(1))])
+                .await
+                .map(|_| ())
+        }));
+    }
+    for result in futures::future::join_all(tasks).await {
+        result.expect("task").expect("ledger write");
+    }
+    let releases = store.releases(app).await.unwrap();
+    let versions: Vec<i32> = releases.iter().map(|r| r.version).collect();
+    assert_eq!(versions, (1..=17).collect::<Vec<_>>());
+    // A deploy takes the config as it is under the lock: no config change is lost,
+    // and no deploy's snapshot has a key that was not set before it.
+    assert_eq!(store.config_vars(app).await.unwrap().as_map().len(), 10);
+    for pair in releases.windows(2) {
+        assert!(
+            pair[0].config.0.len() <= pair[1].config.0.len(),
+            "v{} has fewer vars than v{}",
+            pair[1].version,
+            pair[0].version
+        );
+    }
+    assert_eq!(store.formation(app).await.unwrap()[0].quantity, 6);
+}
