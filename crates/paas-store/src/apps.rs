@@ -16,10 +16,8 @@ pub struct App {
 }
 
 const SELECT_APP: &str = "select a.app_id, a.name, a.created_at, a.updated_at, a.maintenance,
-    (select r.created_at from release r join release_status s using (release_id)
-      where r.app_id = a.app_id and s.status = 'succeeded'
-      order by r.version desc limit 1) as released_at
-  from app a";
+    c.created_at as released_at
+  from app a left join current_release c using (app_id)";
 
 impl Store {
     pub async fn apps(&self) -> Result<Vec<App>, StoreError> {

@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A build's outcome, as `build.status` holds it (text, checked by `build_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum BuildStatus {
     Pending,
     Succeeded,
@@ -23,11 +25,24 @@ impl BuildStatus {
     }
 }
 
+impl std::fmt::Display for BuildStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The wire's word for a status, for callers that compare with it.
+impl PartialEq<&str> for BuildStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Build {
     pub build_id: Uuid,
     pub app_id: Uuid,
-    pub status: String,
+    pub status: BuildStatus,
     pub source_version: Option<String>,
     pub image: Option<String>,
     pub process_types: sqlx::types::Json<BTreeMap<String, String>>,
@@ -89,7 +104,7 @@ impl Store {
               where build_id = $1 and status = 'pending'",
         )
         .bind(build_id)
-        .bind(status.as_str())
+        .bind(status)
         .bind(image)
         .bind(types)
         .bind(output)

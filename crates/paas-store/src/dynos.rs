@@ -82,11 +82,7 @@ impl Store {
         let rows: Vec<CurrentRow> = sqlx::query_as(
             "select a.app_id, a.name, r.release_id, r.version, b.image, r.config, a.maintenance
                from app a
-               join lateral (
-                    select r.release_id, r.version, r.build_id, r.config
-                      from release r join release_status s using (release_id)
-                     where r.app_id = a.app_id and s.status = 'succeeded'
-                     order by r.version desc limit 1) r on true
+               join current_release r using (app_id)
                join build b on b.build_id = r.build_id and b.image is not null",
         )
         .fetch_all(&mut *tx)

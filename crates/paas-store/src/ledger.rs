@@ -182,7 +182,7 @@ impl ReleaseTx {
         .await?;
         sqlx::query("insert into release_status (release_id, status) values ($1, $2)")
             .bind(release_id)
-            .bind(status.as_str())
+            .bind(status)
             .execute(self.conn())
             .await?;
         Ok(release_id)
@@ -205,8 +205,8 @@ impl ReleaseTx {
         )
         .bind(release_id)
         .bind(app_id)
-        .bind(from.as_str())
-        .bind(to.as_str())
+        .bind(from)
+        .bind(to)
         .bind(reason)
         .execute(self.conn())
         .await?;
@@ -257,15 +257,15 @@ impl Store {
     /// described "Rollback to vK", and makes the config and formation follow it.
     pub async fn rollback(&self, app_id: Uuid, target: &ReleaseRef) -> Result<Release, StoreError> {
         let target = self.release(app_id, target).await?;
-        if target.status != ReleaseStatus::Succeeded.as_str() {
+        let refused = match target.status {
+            ReleaseStatus::Succeeded => None,
+            ReleaseStatus::Failed => Some("failed"),
+            ReleaseStatus::Pending => Some("is still pending"),
+        };
+        if let Some(why) = refused {
             return Err(StoreError::Conflict(format!(
-                "Release v{} {} and cannot be rolled back to.",
-                target.version,
-                if target.status == "failed" {
-                    "failed"
-                } else {
-                    "is still pending"
-                }
+                "Release v{} {why} and cannot be rolled back to.",
+                target.version
             )));
         }
         let version = ReleaseVersion::new(target.version)?;
@@ -296,7 +296,7 @@ impl Store {
         status: ReleaseStatus,
     ) -> Result<Release, StoreError> {
         let build = self.build(app_id, build_id).await?;
-        if build.status != BuildStatus::Succeeded.as_str() {
+        if build.status != BuildStatus::Succeeded {
             return Err(StoreError::Conflict(
                 "Only a succeeded build can be released.".into(),
             ));

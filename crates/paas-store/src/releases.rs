@@ -9,7 +9,10 @@ use uuid::Uuid;
 
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A release's outcome, as `release_status.status` holds it (text, checked by the
+/// `release_status_value` constraint) and the API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum ReleaseStatus {
     Pending,
     Succeeded,
@@ -26,6 +29,20 @@ impl ReleaseStatus {
     }
 }
 
+impl std::fmt::Display for ReleaseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The wire's word for a status: lets callers that compare with it (`status == "failed"`)
+/// keep compiling; new code matches on the variants.
+impl PartialEq<&str> for ReleaseStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Release {
     pub release_id: Uuid,
@@ -35,9 +52,9 @@ pub struct Release {
     pub build_id: Option<Uuid>,
     pub config: sqlx::types::Json<BTreeMap<String, String>>,
     pub description: String,
-    pub status: String,
+    pub status: ReleaseStatus,
     pub status_reason: Option<String>,
-    /// The newest succeeded release is the current one.
+    /// The newest succeeded release is the current one (the `current_release` view).
     pub current: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -45,27 +62,24 @@ pub struct Release {
 
 const SELECT_RELEASE: &str = "select r.release_id, r.app_id, a.name as app_name, r.version,
     r.build_id, r.config, r.description, s.status, s.reason as status_reason,
-    coalesce(r.version = (select max(r2.version) from release r2
-        join release_status s2 using (release_id)
-        where r2.app_id = r.app_id and s2.status = 'succeeded'), false) as current,
-    r.created_at, s.updated_at
+    coalesce(c.release_id = r.release_id, false) as current, r.created_at, s.updated_at
   from release r
   join release_status s using (release_id)
-  join app a using (app_id)";
+  join app a using (app_id)
+  left join current_release c on c.app_id = r.app_id";
 
 /// The build of the app's current release, read inside a transaction.
 pub(crate) async fn current_build(
     conn: &mut PgConnection,
     app_id: Uuid,
 ) -> Result<Option<Uuid>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "select r.build_id from release r join release_status s using (release_id)
-          where r.app_id = $1 and s.status = 'succeeded' order by r.version desc limit 1",
+    Ok(
+        sqlx::query_scalar("select build_id from current_release where app_id = $1")
+            .bind(app_id)
+            .fetch_optional(conn)
+            .await?
+            .flatten(),
     )
-    .bind(app_id)
-    .fetch_optional(conn)
-    .await?
-    .flatten())
 }
 
 impl Store {
@@ -111,10 +125,7 @@ impl Store {
     }
 
     pub async fn current_release(&self, app_id: Uuid) -> Result<Release, StoreError> {
-        let sql = format!(
-            "{SELECT_RELEASE} where r.app_id = $1 and s.status = 'succeeded'
-            order by r.version desc limit 1"
-        );
+        let sql = format!("{SELECT_RELEASE} where r.app_id = $1 and r.release_id = c.release_id");
         sqlx::query_as::<_, Release>(sqlx::AssertSqlSafe(sql))
             .bind(app_id)
             .fetch_optional(&self.pool)
@@ -128,13 +139,10 @@ pub(crate) async fn current_config(
     conn: &mut PgConnection,
     app_id: Uuid,
 ) -> Result<Option<BTreeMap<String, String>>, StoreError> {
-    let config: Option<sqlx::types::Json<BTreeMap<String, String>>> = sqlx::query_scalar(
-        "select r.config from release r join release_status s using (release_id)
-          where r.app_id = $1 and s.status = 'succeeded'
-          order by r.version desc limit 1",
-    )
-    .bind(app_id)
-    .fetch_optional(conn)
-    .await?;
+    let config: Option<sqlx::types::Json<BTreeMap<String, String>>> =
+        sqlx::query_scalar("select config from current_release where app_id = $1")
+            .bind(app_id)
+            .fetch_optional(conn)
+            .await?;
     Ok(config.map(|c| c.0))
 }

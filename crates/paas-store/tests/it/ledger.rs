@@ -226,3 +226,85 @@ async fn every_kind_of_ledger_writer_is_serialized_by_the_apps_lock(pool: PgPool
     }
     assert_eq!(store.formation(app).await.unwrap()[0].quantity, 6);
 }
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn every_read_agrees_on_the_current_release(pool: PgPool) {
+    use paas_store::ReleaseStatus;
+    let store = Store::from_pool(pool);
+    let app = new_app(&store, "agreed").await;
+    let build = crate::succeeded_build(&store, app, "4444444dddd", "web: serve").await;
+    let v2 = store
+        .create_deploy_release(app, build, ReleaseStatus::Succeeded)
+        .await
+        .unwrap();
+    let (_, v3) = store.update_config(app, &set("A", "1")).await.unwrap();
+    let v3 = v3.unwrap();
+    let pending = store
+        .create_deploy_release(app, build, ReleaseStatus::Pending)
+        .await
+        .unwrap(); // v4, never settled
+    assert!(
+        store
+            .fail_rollout(v3.release_id, "never listened")
+            .await
+            .unwrap()
+    );
+
+    let releases = store.releases(app).await.unwrap();
+    let statuses: Vec<ReleaseStatus> = releases.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            ReleaseStatus::Succeeded,
+            ReleaseStatus::Succeeded,
+            ReleaseStatus::Failed,
+            ReleaseStatus::Pending
+        ]
+    );
+    let current: Vec<i32> = releases
+        .iter()
+        .filter(|r| r.current)
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(current, [v2.version]);
+    assert_eq!(
+        store.current_release(app).await.unwrap().release_id,
+        v2.release_id
+    );
+    assert_eq!(
+        store.app("agreed").await.unwrap().released_at,
+        Some(v2.created_at)
+    );
+    let desired = store.desired_apps().await.unwrap();
+    assert_eq!(desired.len(), 1);
+    assert_eq!(desired[0].release_id, v2.release_id);
+    assert!(
+        !desired[0].config.contains_key("A"),
+        "{:?}",
+        desired[0].config
+    );
+    // The failed change's config is gone from the app too, so the next release
+    // (made from the current build) does not bring it back.
+    assert_eq!(store.config_vars(app).await.unwrap().get("A"), None);
+    let (_, v5) = store.update_config(app, &set("B", "2")).await.unwrap();
+    let v5 = v5.unwrap();
+    assert_eq!(v5.build_id, Some(build));
+    assert!(v5.current);
+    assert_ne!(pending.release_id, v5.release_id);
+}
+
+/// "The newest succeeded release" is written once, as the `current_release` view: no
+/// query of the store spells the rule out again.
+#[test]
+fn the_current_release_is_defined_only_by_the_view() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("status = 'succeeded'"),
+            "{} selects succeeded releases itself; use the current_release view",
+            path.display()
+        );
+    }
+}
