@@ -1,6 +1,6 @@
 //! What the supervisor reads (desired state) and writes (the dynos it observed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -177,39 +177,80 @@ impl Store {
         Ok((app, n))
     }
 
-    /// Replaces what is recorded about an app's dynos with what was just observed.
+    /// Makes what is recorded about an app's dynos what was just observed. A dyno keeps
+    /// its row, id and `created_at` across passes for as long as it is the same container;
+    /// a new container in its slot is a new dyno (a new id); a row is written only when
+    /// something in it changed, and dynos no longer observed are removed. When a name is
+    /// reported twice (a slot mid-rollout), the first report wins.
     pub async fn record_dynos(&self, app_id: Uuid, dynos: &[DynoReport]) -> Result<(), StoreError> {
+        let mut names = BTreeSet::new();
+        let dynos: Vec<&DynoReport> = dynos
+            .iter()
+            .filter(|d| names.insert(d.name.as_str()))
+            .collect();
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i32> = sqlx::query_scalar("select 1 from app where app_id = $1")
-            .bind(app_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        // The app's row, held against its destruction until this is written.
+        let exists: Option<i32> =
+            sqlx::query_scalar("select 1 from app where app_id = $1 for key share")
+                .bind(app_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_none() {
             return Ok(());
         }
-        sqlx::query("delete from dyno where app_id = $1")
+        let names: Vec<&str> = names.into_iter().collect();
+        sqlx::query("delete from dyno where app_id = $1 and name <> all($2::text[])")
             .bind(app_id)
+            .bind(&names)
             .execute(&mut *tx)
             .await?;
-        for d in dynos {
-            sqlx::query(
-                "insert into dyno (dyno_id, app_id, name, type, release_id, command, state, container_id, exit_code, started_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 on conflict (app_id, name) do nothing",
-            )
-            .bind(Uuid::now_v7())
-            .bind(app_id)
-            .bind(&d.name)
-            .bind(&d.process_type)
-            .bind(d.release_id)
-            .bind(&d.command)
-            .bind(d.state)
-            .bind(&d.container_id)
-            .bind(d.exit_code)
-            .bind(d.started_at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let ids: Vec<Uuid> = dynos.iter().map(|_| Uuid::now_v7()).collect();
+        sqlx::query(
+            "insert into dyno (dyno_id, app_id, name, type, release_id, command, state,
+                               container_id, exit_code, started_at)
+             select t.dyno_id, $1, t.name, t.type, t.release_id, t.command, t.state,
+                    t.container_id, t.exit_code, t.started_at
+               from unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[],
+                           $7::text[], $8::text[], $9::int4[], $10::timestamptz[])
+                    as t(dyno_id, name, type, release_id, command, state, container_id,
+                         exit_code, started_at)
+             on conflict (app_id, name) do update set
+                 dyno_id = case when dyno.container_id is distinct from excluded.container_id
+                                then excluded.dyno_id else dyno.dyno_id end,
+                 created_at = case when dyno.container_id is distinct from excluded.container_id
+                                   then now() else dyno.created_at end,
+                 type = excluded.type, release_id = excluded.release_id,
+                 command = excluded.command, state = excluded.state,
+                 container_id = excluded.container_id, exit_code = excluded.exit_code,
+                 started_at = excluded.started_at, updated_at = now()
+             where (dyno.type, dyno.release_id, dyno.command, dyno.state, dyno.container_id,
+                    dyno.exit_code, dyno.started_at)
+                   is distinct from
+                   (excluded.type, excluded.release_id, excluded.command, excluded.state,
+                    excluded.container_id, excluded.exit_code, excluded.started_at)",
+        )
+        .bind(app_id)
+        .bind(ids)
+        .bind(dynos.iter().map(|d| d.name.as_str()).collect::<Vec<_>>())
+        .bind(
+            dynos
+                .iter()
+                .map(|d| d.process_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(dynos.iter().map(|d| d.release_id).collect::<Vec<_>>())
+        .bind(dynos.iter().map(|d| d.command.as_str()).collect::<Vec<_>>())
+        .bind(dynos.iter().map(|d| d.state).collect::<Vec<_>>())
+        .bind(
+            dynos
+                .iter()
+                .map(|d| d.container_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(dynos.iter().map(|d| d.exit_code).collect::<Vec<_>>())
+        .bind(dynos.iter().map(|d| d.started_at).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
