@@ -6,6 +6,7 @@
 //! parses raw input into these types once and passes the typed values inward.
 
 pub mod config;
+pub mod dyno_settings;
 mod error;
 pub mod formation;
 pub mod logline;
