@@ -58,6 +58,9 @@ pub struct NewBuild<'a> {
     pub buildpacks: &'a [String],
 }
 
+/// Why a build or release a previous paasd left unfinished was failed at start-up.
+pub const INTERRUPTED_BY_RESTART: &str = "interrupted by a restart of the platform";
+
 const SELECT_BUILD: &str = "select build_id, app_id, status, source_version, image,
     process_types, buildpacks, output, created_at, updated_at from build";
 
@@ -116,6 +119,24 @@ impl Store {
             ));
         }
         Ok(())
+    }
+
+    /// Fails every build still pending. Only for paasd's start-up, before it runs any
+    /// build: a pending build then belonged to a previous paasd, which is gone, so
+    /// nothing will ever finish it (and so it can never be released). The reason ends
+    /// its output. Returns the builds it failed.
+    pub async fn fail_interrupted_builds(&self) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "update build set status = $1, updated_at = now(),
+                    output = case when output = '' or right(output, 1) = chr(10) then output
+                                  else output || chr(10) end || $2
+              where status = $3 returning build_id",
+        )
+        .bind(BuildStatus::Failed)
+        .bind(format!(" !     The build was {INTERRUPTED_BY_RESTART}.\n"))
+        .bind(BuildStatus::Pending)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn builds(&self, app_id: Uuid) -> Result<Vec<Build>, StoreError> {

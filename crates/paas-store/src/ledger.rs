@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::formation::{Formation, formation_entries, processes_of_build};
 use crate::releases::{Release, ReleaseStatus, current_build, current_config};
-use crate::{App, BuildStatus, Store, StoreError, config};
+use crate::{App, BuildStatus, INTERRUPTED_BY_RESTART, Store, StoreError, config};
 
 use tx::ReleaseTx;
 
@@ -364,6 +364,37 @@ impl Store {
         }
         tx.commit().await?;
         self.release_by_id(release_id).await
+    }
+
+    /// Fails every release still pending (its release phase was cut off), with the
+    /// reason [`INTERRUPTED_BY_RESTART`]. Only for paasd's start-up, before it runs any
+    /// release phase; a pending release was never current, so nothing else moves.
+    /// Returns the releases it failed.
+    pub async fn fail_interrupted_releases(&self) -> Result<Vec<Uuid>, StoreError> {
+        let pending: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "select r.app_id, r.release_id from release r join release_status s using (release_id)
+              where s.status = $1 order by r.app_id, r.version",
+        )
+        .bind(ReleaseStatus::Pending)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut failed = Vec::new();
+        for (app_id, release_id) in pending {
+            let mut tx = ReleaseTx::lock(self, app_id).await?;
+            let settled = tx
+                .settle(
+                    release_id,
+                    ReleaseStatus::Pending,
+                    ReleaseStatus::Failed,
+                    Some(INTERRUPTED_BY_RESTART),
+                )
+                .await?;
+            tx.commit().await?;
+            if settled {
+                failed.push(release_id);
+            }
+        }
+        Ok(failed)
     }
 
     /// Sets quantities of existing process types, all or nothing. A type the current

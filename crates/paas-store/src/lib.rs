@@ -21,7 +21,7 @@ mod releases;
 mod tokens;
 
 pub use apps::App;
-pub use builds::{Build, BuildStatus, NewBuild};
+pub use builds::{Build, BuildStatus, INTERRUPTED_BY_RESTART, NewBuild};
 pub use domains::Domain;
 pub use dynos::{DesiredApp, DynoReport, DynoRow};
 pub use error::StoreError;
