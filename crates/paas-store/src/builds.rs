@@ -93,13 +93,9 @@ impl Store {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
-                (
-                    BuildStatus::Succeeded,
-                    Some(image),
-                    serde_json::to_value(types).unwrap_or_default(),
-                )
+                (BuildStatus::Succeeded, Some(image), types)
             }
-            Err(()) => (BuildStatus::Failed, None, serde_json::json!({})),
+            Err(()) => (BuildStatus::Failed, None, BTreeMap::new()),
         };
         let done = sqlx::query(
             "update build set status = $2, image = $3, process_types = $4, output = $5,
@@ -109,7 +105,7 @@ impl Store {
         .bind(build_id)
         .bind(status)
         .bind(image)
-        .bind(types)
+        .bind(sqlx::types::Json(types))
         .bind(output)
         .execute(&self.pool)
         .await?;

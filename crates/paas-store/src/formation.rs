@@ -28,13 +28,16 @@ const SELECT_FORMATION: &str = "select f.formation_id, f.app_id, a.name as app_n
     f.quantity, f.size, f.command, f.created_at, f.updated_at
   from formation f join app a using (app_id)";
 
-/// The process types a build declared, as a Procfile.
+/// The process types a build declared, as a Procfile. Stored data that does not parse
+/// is corrupt (a 500), not the request's fault.
 fn build_processes(process_types: &serde_json::Value) -> Result<Procfile, StoreError> {
     let map: BTreeMap<String, String> = serde_json::from_value(process_types.clone())
-        .map_err(|e| StoreError::Conflict(format!("stored process types are malformed: {e}")))?;
+        .map_err(|e| StoreError::corrupt(format!("a build's process types: {e}")))?;
     let mut entries = BTreeMap::new();
     for (kind, command) in map {
-        entries.insert(ProcessType::parse(&kind)?, command);
+        let kind = ProcessType::parse(&kind)
+            .map_err(|e| StoreError::corrupt(format!("a build's process type: {e}")))?;
+        entries.insert(kind, command);
     }
     Ok(Procfile::from_entries(entries))
 }
@@ -67,9 +70,11 @@ pub(crate) async fn formation_entries(
             .await?;
     let mut current = Vec::new();
     for (kind, quantity, command) in rows {
+        let corrupt =
+            |e: paas_core::ParseError| StoreError::corrupt(format!("a formation row: {e}"));
         current.push(FormationEntry {
-            process_type: ProcessType::parse(&kind)?,
-            quantity: Quantity::new(i64::from(quantity))?,
+            process_type: ProcessType::parse(&kind).map_err(corrupt)?,
+            quantity: Quantity::new(i64::from(quantity)).map_err(corrupt)?,
             command,
         });
     }

@@ -166,8 +166,6 @@ impl ReleaseTx {
         .fetch_one(self.conn())
         .await?;
         let release_id = Uuid::now_v7();
-        let config =
-            serde_json::to_value(config).map_err(|e| StoreError::Conflict(e.to_string()))?;
         sqlx::query(
             "insert into release (release_id, app_id, version, build_id, config, description)
              values ($1, $2, $3, $4, $5, $6)",
@@ -176,7 +174,7 @@ impl ReleaseTx {
         .bind(app_id)
         .bind(version)
         .bind(build_id)
-        .bind(config)
+        .bind(sqlx::types::Json(config))
         .bind(description)
         .execute(self.conn())
         .await?;

@@ -7,6 +7,7 @@
 )]
 
 mod dynos;
+mod errors;
 mod interrupted;
 mod ledger;
 mod rules;
