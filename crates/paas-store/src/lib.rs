@@ -18,6 +18,7 @@ mod formation;
 mod ledger;
 mod logs;
 mod releases;
+mod rollout;
 mod tokens;
 
 pub use apps::App;
@@ -28,6 +29,7 @@ pub use error::StoreError;
 pub use formation::Formation;
 pub use logs::{LogDrain, MAX_DRAINS_PER_APP};
 pub use releases::{Release, ReleaseStatus};
+pub use rollout::{DynoState, Rollout};
 pub use tokens::{ApiToken, NewToken};
 
 use sqlx::PgPool;

@@ -10,6 +10,7 @@ mod dynos;
 mod errors;
 mod interrupted;
 mod ledger;
+mod rollout;
 mod rules;
 
 use paas_core::{AppName, Procfile};
