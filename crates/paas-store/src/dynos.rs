@@ -75,6 +75,17 @@ impl Store {
     /// app missing from this answer gets its dynos stopped, so a release made while this
     /// reads must never make an app look absent.
     pub async fn desired_apps(&self) -> Result<Vec<DesiredApp>, StoreError> {
+        self.desired(None).await
+    }
+
+    /// One app's desired state, as [`Store::desired_apps`] would give it; `None` when it
+    /// has no current release with an image to run (or does not exist).
+    pub async fn desired_app(&self, app_id: Uuid) -> Result<Option<DesiredApp>, StoreError> {
+        Ok(self.desired(Some(app_id)).await?.pop())
+    }
+
+    /// Every app's desired state, or only `only`'s, in one snapshot.
+    async fn desired(&self, only: Option<Uuid>) -> Result<Vec<DesiredApp>, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
@@ -83,18 +94,26 @@ impl Store {
             "select a.app_id, a.name, r.release_id, r.version, b.image, r.config, a.maintenance
                from app a
                join current_release r using (app_id)
-               join build b on b.build_id = r.build_id and b.image is not null",
+               join build b on b.build_id = r.build_id and b.image is not null
+              where $1::uuid is null or a.app_id = $1",
         )
+        .bind(only)
         .fetch_all(&mut *tx)
         .await?;
-        let formation: Vec<(Uuid, String, i32, String, i32)> =
-            sqlx::query_as("select app_id, type, quantity, command, restart_seq from formation")
-                .fetch_all(&mut *tx)
-                .await?;
-        let domains: Vec<(Uuid, String)> =
-            sqlx::query_as("select app_id, hostname from domain order by hostname")
-                .fetch_all(&mut *tx)
-                .await?;
+        let formation: Vec<(Uuid, String, i32, String, i32)> = sqlx::query_as(
+            "select app_id, type, quantity, command, restart_seq from formation
+              where $1::uuid is null or app_id = $1",
+        )
+        .bind(only)
+        .fetch_all(&mut *tx)
+        .await?;
+        let domains: Vec<(Uuid, String)> = sqlx::query_as(
+            "select app_id, hostname from domain where $1::uuid is null or app_id = $1
+              order by hostname",
+        )
+        .bind(only)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()
@@ -158,16 +177,9 @@ impl Store {
     /// The app's current release with an image to run one-off dynos from, and the next
     /// `run.N` number.
     pub async fn one_off_target(&self, app_id: Uuid) -> Result<(DesiredApp, i32), StoreError> {
-        let app = self
-            .desired_apps()
-            .await?
-            .into_iter()
-            .find(|a| a.app_id == app_id)
-            .ok_or_else(|| {
-                StoreError::Conflict(
-                    "The app has no deployed code to run: git push it first.".into(),
-                )
-            })?;
+        let app = self.desired_app(app_id).await?.ok_or_else(|| {
+            StoreError::Conflict("The app has no deployed code to run: git push it first.".into())
+        })?;
         let n: i32 = sqlx::query_scalar(
             "update app set run_seq = run_seq + 1 where app_id = $1 returning run_seq",
         )

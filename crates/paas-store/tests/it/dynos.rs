@@ -73,3 +73,33 @@ async fn a_dyno_keeps_its_id_across_passes_and_a_removed_one_disappears(pool: Pg
     store.record_dynos(app, &[]).await.unwrap();
     assert!(store.dynos(app).await.unwrap().is_empty());
 }
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn one_apps_desired_state_is_what_the_whole_read_says_of_it(pool: PgPool) {
+    let store = Store::from_pool(pool);
+    let mut deployed = Vec::new();
+    for name in ["first", "second"] {
+        let app = new_app(&store, name).await;
+        let build = crate::succeeded_build(&store, app, "9999999cccc", "web: a\nworker: b").await;
+        store
+            .create_deploy_release(app, build, paas_store::ReleaseStatus::Succeeded)
+            .await
+            .unwrap();
+        store
+            .add_domain(app, &format!("{name}.example.com"))
+            .await
+            .unwrap();
+        deployed.push(app);
+    }
+    let undeployed = new_app(&store, "empty").await;
+    let all = store.desired_apps().await.unwrap();
+    assert_eq!(all.len(), 2);
+    for app in &deployed {
+        let one = store.desired_app(*app).await.unwrap().expect("deployed");
+        assert_eq!(Some(&one), all.iter().find(|d| d.app_id == *app));
+        assert_eq!(one.hostnames.len(), 1, "{one:?}");
+        assert_eq!(one.formation.len(), 2, "{one:?}");
+    }
+    assert_eq!(store.desired_app(undeployed).await.unwrap(), None);
+    assert_eq!(store.desired_app(uuid::Uuid::now_v7()).await.unwrap(), None);
+}
