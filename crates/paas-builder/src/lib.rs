@@ -62,9 +62,9 @@ pub struct BuildSettings {
     /// `http://<app>.<domain>:<port>/` is printed at the end of a push.
     pub domain: String,
     pub router_port: u16,
-    /// The installation's container label and dyno memory, for the release phase.
+    /// The installation's container label and dyno limits, for the release phase.
     pub instance: String,
-    pub dyno_memory_bytes: i64,
+    pub dyno_limits: paas_core::runtime::DynoLimits,
 }
 
 /// The outcome of a push, as the hook needs it.
@@ -828,27 +828,24 @@ impl Builder {
         out.line(header(&format!("Running release command: {command}")))
             .await;
         let started = Instant::now();
-        let name = format!("release.{}", release.version);
-        let mut env: Vec<String> = release
-            .config
-            .0
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        env.push(format!("DYNO={name}"));
+        let name = paas_core::DynoName {
+            process_type: paas_core::ProcessType::release(),
+            index: u32::try_from(release.version).unwrap_or(1),
+        };
         let spec = paas_docker::OneOffSpec {
             instance: self.settings.instance.clone(),
-            app_name: ticket.app.to_string(),
-            release_id: release.release_id.to_string(),
-            version: release.version,
-            name,
+            env: paas_core::dyno_env(&release.config.0, &name, None),
+            dyno: paas_docker::OneOffLabels {
+                app_name: ticket.app.clone(),
+                name,
+                release_id: Some(release.release_id),
+                version: paas_core::ReleaseVersion::new(release.version).ok(),
+                command: command.to_owned(),
+                // Started at once, with no input: the builder follows its output below.
+                detached: true,
+            },
             image: image.to_owned(),
-            command: command.to_owned(),
-            env,
-            memory_bytes: self.settings.dyno_memory_bytes,
-            pids: 512,
-            // Started at once, with no input: the builder follows its output below.
-            detached: true,
+            limits: self.settings.dyno_limits,
             tty: false,
         };
         let id = self.docker.run_one_off(&spec).await?;

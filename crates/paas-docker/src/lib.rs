@@ -7,17 +7,24 @@
 
 pub mod build;
 pub mod dynos;
+pub mod labels;
 pub mod logs;
+mod network;
+pub mod one_off;
+mod runtime;
+mod security;
 
 use tokio::sync::OnceCell;
 
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
-pub use dynos::{AttachedOneOff, OneOff, OneOffSpec};
+pub use labels::OneOffLabels;
 pub use logs::{LogSource, OutputLine};
+pub use one_off::{AttachedOneOff, OneOff, OneOffSpec};
 /// The dyno data of the supervisor's port, which [`Docker`] implements.
 pub use paas_core::runtime::{
-    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer,
+    AppNetwork, ContainerRuntime, DynoEvent, DynoLimits, DynoSpec, ExitedOneOff, ObservedContainer,
 };
+pub use security::DiskBound;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -34,6 +41,8 @@ pub struct Docker {
     /// Serializes network creation in this process: Docker lets two networks share a
     /// name, and a dyno then cannot name its network.
     network_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// How dyno disks are bounded here, found on first need.
+    disk: std::sync::Arc<OnceCell<security::DiskBound>>,
 }
 
 impl Docker {
@@ -44,6 +53,7 @@ impl Docker {
             client,
             negotiated: Default::default(),
             network_lock: Default::default(),
+            disk: Default::default(),
         })
     }
 

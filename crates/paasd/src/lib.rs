@@ -83,10 +83,22 @@ async fn serve_with(
     }
     let logs = Arc::new(paas_logs::LogHub::new());
     let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
-    let nudge = Arc::new(tokio::sync::Notify::new());
+    let nudge = Arc::new(paas_supervisor::Nudges::default());
+    let docker = builder.docker().clone();
+    match docker.disk_bound(&settings.stack_image).await {
+        Ok(paas_docker::DiskBound::WritableLayer) => tracing::info!(
+            disk_bytes = settings.dynos.disk_bytes,
+            "each dyno's writable layer is limited by the storage driver (PAAS_DYNO_DISK)"
+        ),
+        Ok(paas_docker::DiskBound::TmpOnly) => tracing::warn!(
+            "this Docker storage driver cannot limit a dyno's disk: /tmp is a tmpfs of PAAS_DYNO_DISK={} bytes, the rest of a dyno's writable layer is unbounded (use overlay2 on xfs with pquota to bound it all)",
+            settings.dynos.disk_bytes
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not find how this engine limits a dyno's disk"),
+    }
     let collector = tokio::spawn(
         Arc::new(paas_logs::Collector::new(
-            builder.docker().clone(),
+            docker.clone(),
             store.clone(),
             logs.clone(),
             settings.dynos.instance.clone(),
@@ -100,10 +112,10 @@ async fn serve_with(
     );
     let (supervisor, routes) = paas_supervisor::Supervisor::new(
         store.clone(),
-        builder.docker().clone(),
+        docker.clone(),
         paas_supervisor::SupervisorSettings {
             domain: settings.domain.clone(),
-            memory_bytes: settings.dynos.memory_bytes,
+            limits: settings.dynos.limits(),
             grace_secs: settings.dynos.grace_secs,
             health_timeout: std::time::Duration::from_secs(settings.dynos.health_timeout_secs),
             instance: settings.dynos.instance.clone(),
@@ -178,10 +190,11 @@ async fn serve_with(
             public_url: settings.public_url.clone(),
             local_url: local_url(settings.api_addr),
             instance: settings.dynos.instance.clone(),
-            dyno_memory_bytes: settings.dynos.memory_bytes,
+            dyno_limits: settings.dynos.limits(),
             rendezvous_url: tls.as_ref().map(|(_, _, url)| url.clone()),
         }),
         builder,
+        docker,
         nudge,
         rendezvous: Default::default(),
         logs,
@@ -288,7 +301,7 @@ pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder
             domain: settings.domain.clone(),
             router_port: settings.router_addr.port(),
             instance: settings.dynos.instance.clone(),
-            dyno_memory_bytes: settings.dynos.memory_bytes,
+            dyno_limits: settings.dynos.limits(),
         },
     ))
 }

@@ -53,10 +53,28 @@ pub struct RouterConfig {
 #[derive(Debug, Clone)]
 pub struct DynoConfig {
     pub memory_bytes: i64,
+    /// `PAAS_DYNO_DISK` (1g): each dyno's writable filesystem.
+    pub disk_bytes: i64,
+    /// `PAAS_DYNO_LOG_SIZE` (10m) × `PAAS_DYNO_LOG_FILES` (3): a dyno's output kept on disk.
+    pub log_file_bytes: i64,
+    pub log_files: u32,
     pub grace_secs: i32,
     pub health_timeout_secs: u64,
     /// Labels this installation's containers (two paasd on one Docker engine).
     pub instance: String,
+}
+
+impl DynoConfig {
+    /// The limits every dyno container gets (formation, one-off, release phase).
+    pub fn limits(&self) -> paas_core::runtime::DynoLimits {
+        paas_core::runtime::DynoLimits {
+            memory_bytes: self.memory_bytes,
+            disk_bytes: self.disk_bytes,
+            log_file_bytes: self.log_file_bytes,
+            log_files: self.log_files,
+            ..Default::default()
+        }
+    }
 }
 
 /// How builds run (SPEC §6): caps, and what they need to reach package registries.
@@ -226,6 +244,21 @@ impl Settings {
                 "PAAS_DYNO_MEMORY",
                 &get("PAAS_DYNO_MEMORY").unwrap_or_else(|| "512m".into()),
             )?,
+            disk_bytes: parse_bytes(
+                "PAAS_DYNO_DISK",
+                &get("PAAS_DYNO_DISK").unwrap_or_else(|| "1g".into()),
+            )?,
+            log_file_bytes: parse_bytes(
+                "PAAS_DYNO_LOG_SIZE",
+                &get("PAAS_DYNO_LOG_SIZE").unwrap_or_else(|| "10m".into()),
+            )?,
+            log_files: match get("PAAS_DYNO_LOG_FILES") {
+                None => 3,
+                Some(raw) => match raw.trim().parse::<u32>() {
+                    Ok(n) if (1..=100).contains(&n) => n,
+                    _ => bail!("PAAS_DYNO_LOG_FILES={raw:?} must be a whole number from 1 to 100"),
+                },
+            },
             grace_secs: seconds("PAAS_DYNO_GRACE", 30, 3600)? as i32,
             health_timeout_secs: seconds("PAAS_HEALTH_TIMEOUT", 60, 3600)?,
             instance,
