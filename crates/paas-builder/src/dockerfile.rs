@@ -1,0 +1,54 @@
+//! Dockerfile builds: the engine builds the image, and its command is the default `web`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use paas_core::Procfile;
+
+use crate::output::{Output, detail, header};
+use crate::{BuildError, Builder, PushTicket};
+
+impl Builder {
+    /// Builds the image from the app's Dockerfile: `Ok(Err(reason))` is the user's build
+    /// failing, `Err` the platform failing.
+    pub(crate) async fn dockerfile_build(
+        &self,
+        ticket: &PushTicket,
+        tag: &str,
+        archive: Vec<u8>,
+        labels: HashMap<String, String>,
+        out: &mut Output,
+    ) -> Result<Result<(String, Procfile), String>, BuildError> {
+        out.line(header("Dockerfile detected")).await;
+        let started = Instant::now();
+        let mut lines = Vec::new();
+        let built = self
+            .docker
+            .build_dockerfile(
+                ticket.app.as_str(),
+                tag,
+                archive,
+                &self.settings.limits,
+                labels,
+                |l| lines.push(l),
+            )
+            .await?;
+        for line in lines {
+            out.line(detail(&line)).await;
+        }
+        let image = match built {
+            Ok(image) => image,
+            Err(reason) => return Ok(Err(format!("Docker build failed: {reason}"))),
+        };
+        out.line(header(&format!(
+            "Image built in {:.1}s",
+            started.elapsed().as_secs_f64()
+        )))
+        .await;
+        let mut defaults = BTreeMap::new();
+        if let Some(command) = self.docker.image_command(&image).await? {
+            defaults.insert(paas_core::ProcessType::web(), command);
+        }
+        Ok(Ok((image, Procfile::from_entries(defaults))))
+    }
+}
