@@ -11,30 +11,25 @@ use uuid::Uuid;
 
 use crate::custom_buildpack::CUSTOM_BUILDPACK;
 use crate::output::{Output, header};
+use crate::script::{self, ScriptLine, ScriptState};
 use crate::{BuildError, Builder, PushTicket, release_yaml, source};
 
-const BUILD_SCRIPT: &str = r#"set -e
-detected=""
-if [ -n "$PAAS_BUILDPACK_FORCED" ]; then
-  # An app's own buildpack is used whatever its detect says; detect only names it.
-  detected="$PAAS_BUILDPACKS"
-  name=$("$detected/bin/detect" /app 2>/dev/null) || name="Custom buildpack"
-else
-  for bp in $PAAS_BUILDPACKS; do
-    if name=$("$bp/bin/detect" /app 2>/dev/null); then detected="$bp"; break; fi
-  done
-fi
-if [ -z "$detected" ]; then
-  echo "::paas-no-buildpack::"
-  exit 1
-fi
-echo "::paas-detected:: ${name:-$(basename "$detected")}"
-"$detected/bin/compile" /app /cache /env
-echo "::paas-compiled::"
-echo "::paas-release-begin::"
-if [ -x "$detected/bin/release" ]; then "$detected/bin/release" /app; fi
-echo "::paas-release-end::"
-"#;
+/// Where the build container sees what the builder mounts (`buildpacks/README.md`, "How
+/// paasd runs them").
+const CACHE_DIR: &str = "/cache";
+const ENV_DIR: &str = "/env";
+const BUILDPACKS_DIR: &str = "/buildpacks";
+/// The host's CA bundle, when there is one, and the variables that point tools at it.
+const CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+const CA_VARS: [&str; 5] = [
+    "SSL_CERT_FILE",
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "CURL_CA_BUNDLE",
+];
+/// Set in every build, beside `SOURCE_VERSION` and the buildpacks to try.
+const BUILD_ENV: [&str; 2] = ["HOME=/app", "STACK=paas-stack"];
 
 impl Builder {
     #[allow(clippy::too_many_arguments)]
@@ -66,11 +61,11 @@ impl Builder {
             std::os::unix::fs::chown(dir, Some(docker::BUILD_USER), Some(docker::BUILD_USER))?;
         }
         let mut binds = vec![
-            docker::bind(&docker::host_path(cache), "/cache", false),
-            docker::bind(&docker::host_path(env_dir), "/env", true),
+            docker::bind(&docker::host_path(cache), CACHE_DIR, false),
+            docker::bind(&docker::host_path(env_dir), ENV_DIR, true),
             docker::bind(
                 &docker::host_path(self.settings.buildpacks_dir.clone()),
-                "/buildpacks",
+                BUILDPACKS_DIR,
                 true,
             ),
         ];
@@ -93,7 +88,7 @@ impl Builder {
                     .settings
                     .buildpack_order
                     .iter()
-                    .map(|b| format!("/buildpacks/{b}"))
+                    .map(|b| format!("{BUILDPACKS_DIR}/{b}"))
                     .collect();
                 vec![
                     format!("PAAS_BUILDPACKS={}", order.join(" ")),
@@ -101,26 +96,18 @@ impl Builder {
                 ]
             }
         };
-        env.extend([
-            "HOME=/app".to_owned(),
-            "STACK=paas-stack".to_owned(),
+        env.extend(BUILD_ENV.map(String::from));
+        env.push(
             "SOURCE_VERSION=".to_owned()
                 + labels
                     .get("paas.commit")
                     .map(String::as_str)
                     .unwrap_or_default(),
-        ]);
+        );
         if let Some(ca) = &self.settings.ca_bundle {
-            const CA: &str = "/etc/ssl/certs/ca-certificates.crt";
-            binds.push(docker::bind(ca, CA, true));
-            for var in [
-                "SSL_CERT_FILE",
-                "PIP_CERT",
-                "REQUESTS_CA_BUNDLE",
-                "NODE_EXTRA_CA_CERTS",
-                "CURL_CA_BUNDLE",
-            ] {
-                env.push(format!("{var}={CA}"));
+            binds.push(docker::bind(ca, CA_FILE, true));
+            for var in CA_VARS {
+                env.push(format!("{var}={CA_FILE}"));
             }
         }
         env.extend(
@@ -131,16 +118,12 @@ impl Builder {
         );
 
         let started = Instant::now();
-        let mut script = ScriptState {
-            in_release: false,
-            release_yaml: None,
-            phase_started: Instant::now(),
-        };
+        let mut script = ScriptState::new();
         let spec = docker::BuildContainer {
             app: ticket.app.as_str(),
             build_id: &build_id.to_string(),
             stack_image: &self.settings.stack_image,
-            script: BUILD_SCRIPT,
+            script: script::BUILD_SCRIPT,
             env,
             binds,
             limits: &self.settings.limits,
@@ -156,12 +139,12 @@ impl Builder {
         let exit = loop {
             tokio::select! {
                 biased;
-                Some(line) = relay_rx.recv() => self.handle_build_line(line, &mut script, out).await,
+                Some(line) = relay_rx.recv() => show(script.read(line), out).await,
                 exit = &mut run => break exit,
             }
         };
         while let Ok(line) = relay_rx.try_recv() {
-            self.handle_build_line(line, &mut script, out).await;
+            show(script.read(line), out).await;
         }
         let _ = tokio::fs::remove_dir_all(&scratch).await;
         let exit = exit?;
@@ -192,8 +175,7 @@ impl Builder {
         )))
         .await;
         let defaults = match script
-            .release_yaml
-            .as_deref()
+            .release_yaml()
             .map(release_yaml::default_process_types)
         {
             Some(Ok(p)) => p,
@@ -202,43 +184,76 @@ impl Builder {
         };
         Ok(Ok((image, defaults)))
     }
+}
 
-    /// Interprets the build script's marker lines; everything else is buildpack output.
-    async fn handle_build_line(&self, line: String, script: &mut ScriptState, out: &mut Output) {
-        if script.in_release {
-            if line == "::paas-release-end::" {
-                script.in_release = false;
-            } else {
-                let yaml = script.release_yaml.get_or_insert_with(String::new);
-                yaml.push_str(&line);
-                yaml.push('\n');
-            }
-            return;
-        }
-        if let Some(name) = line.strip_prefix("::paas-detected:: ") {
-            let took = script.phase_started.elapsed().as_secs_f64();
+/// Tells the pusher what a line of the build script means.
+async fn show(line: ScriptLine, out: &mut Output) {
+    match line {
+        ScriptLine::Output(line) => out.line(line).await,
+        ScriptLine::Detected { name, took } => {
             out.line(header(&format!("{name} app detected ({took:.1}s)")))
                 .await;
-            script.phase_started = Instant::now();
-        } else if line == "::paas-no-buildpack::" {
+        }
+        ScriptLine::NoBuildpack => {
             out.fail(
                 "No buildpack detected this app: add a requirements.txt, package.json, index.html, Procfile or Dockerfile.",
             )
             .await;
-        } else if line == "::paas-compiled::" {
-            script.phase_started = Instant::now();
-        } else if line == "::paas-release-begin::" {
-            script.in_release = true;
-        } else {
-            out.line(line).await;
         }
+        ScriptLine::Quiet => {}
     }
 }
 
-/// Where the build script is: inside `bin/release`'s YAML or not, and since when the
-/// current phase runs.
-struct ScriptState {
-    in_release: bool,
-    release_yaml: Option<String>,
-    phase_started: Instant,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The build container's settings for `scripts/buildpack-smoke.sh`, which sources
+    /// `build-container.env` so that its containers are the builder's.
+    fn smoke_settings() -> String {
+        let limits = &paas_docker::Limits::BUILD_DEFAULT;
+        let user = docker::BUILD_USER;
+        [
+            "# Generated by paas-builder's test the_smoke_test_sources_the_builders_settings from".to_owned(),
+            "# crates/paas-builder/src/{buildpack,script}.rs and crates/paas-docker/src/build.rs;".to_owned(),
+            "# do not edit: regenerate with PAAS_UPDATE_GENERATED=1 cargo nextest run -p paas-builder.".to_owned(),
+            "# Sourced by scripts/buildpack-smoke.sh.".to_owned(),
+            format!("BUILD_USER={user}:{user}"),
+            format!("BUILD_CAP_DROP={}", docker::BUILD_CAP_DROP),
+            format!("BUILD_SECURITY_OPT={}", docker::BUILD_SECURITY_OPT),
+            format!("BUILD_WORKDIR={}", docker::BUILD_WORKDIR),
+            format!("BUILD_MEMORY_BYTES={}", limits.memory_bytes),
+            format!("BUILD_CPUS={}", limits.nano_cpus as f64 / 1e9),
+            format!("BUILD_PIDS={}", limits.pids),
+            format!("BUILD_CACHE_DIR={CACHE_DIR}"),
+            format!("BUILD_ENV_DIR={ENV_DIR}"),
+            format!("BUILD_BUILDPACKS_DIR={BUILDPACKS_DIR}"),
+            format!("BUILD_CA_FILE={CA_FILE}"),
+            format!("BUILD_CA_VARS=\"{}\"", CA_VARS.join(" ")),
+            format!("BUILD_ENV=\"{}\"", BUILD_ENV.join(" ")),
+            format!("BUILD_MARKER_NO_BUILDPACK=\"{}\"", script::NO_BUILDPACK),
+            format!("BUILD_MARKER_DETECTED=\"{}\"", script::DETECTED),
+            format!("BUILD_MARKER_COMPILED=\"{}\"", script::COMPILED),
+            format!("BUILD_MARKER_RELEASE_BEGIN=\"{}\"", script::RELEASE_BEGIN),
+            format!("BUILD_MARKER_RELEASE_END=\"{}\"", script::RELEASE_END),
+        ]
+        .map(|line| line + "\n")
+        .concat()
+    }
+
+    #[test]
+    fn the_smoke_test_sources_the_builders_settings() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/build-container.env");
+        let want = smoke_settings();
+        if std::env::var_os("PAAS_UPDATE_GENERATED").is_some() {
+            std::fs::write(path, &want).expect("write build-container.env");
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{path} is stale: regenerate it with PAAS_UPDATE_GENERATED=1 cargo nextest run -p paas-builder"
+        );
+        let smoke = include_str!("../../../scripts/buildpack-smoke.sh");
+        assert!(smoke.contains("crates/paas-builder/src/build-container.env"));
+    }
 }

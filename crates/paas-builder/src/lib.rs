@@ -19,6 +19,7 @@ mod refs;
 mod release_phase;
 mod release_yaml;
 mod rollout;
+mod script;
 mod source;
 
 use std::collections::HashMap;

@@ -21,12 +21,26 @@ use futures::StreamExt;
 
 /// The user builds and dynos run as (the stack image's `app` user).
 pub const BUILD_USER: u32 = 1000;
+/// Build containers drop every capability and cannot gain privileges.
+pub const BUILD_CAP_DROP: &str = "ALL";
+pub const BUILD_SECURITY_OPT: &str = "no-new-privileges";
+/// Where the source is built: the path the app has at run time too.
+pub const BUILD_WORKDIR: &str = "/app";
 
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub memory_bytes: i64,
     pub nano_cpus: i64,
     pub pids: i64,
+}
+
+impl Limits {
+    /// A build's limits unless the operator sets `PAAS_BUILD_MEMORY` or `PAAS_BUILD_CPUS`.
+    pub const BUILD_DEFAULT: Limits = Limits {
+        memory_bytes: 2 << 30,
+        nano_cpus: 1_500_000_000,
+        pids: 4096,
+    };
 }
 
 /// A buildpack build to run in a container.
@@ -99,7 +113,7 @@ impl Docker {
             cmd: Some(vec!["/bin/sh".into(), "-c".into(), spec.script.to_owned()]),
             env: Some(spec.env.clone()),
             user: Some(format!("{BUILD_USER}:{BUILD_USER}")),
-            working_dir: Some("/app".into()),
+            working_dir: Some(BUILD_WORKDIR.into()),
             labels: Some(labels),
             host_config: Some(HostConfig {
                 binds: Some(spec.binds.clone()),
@@ -107,8 +121,8 @@ impl Docker {
                 memory_swap: Some(spec.limits.memory_bytes),
                 nano_cpus: Some(spec.limits.nano_cpus),
                 pids_limit: Some(spec.limits.pids),
-                cap_drop: Some(vec!["ALL".into()]),
-                security_opt: Some(vec!["no-new-privileges".into()]),
+                cap_drop: Some(vec![BUILD_CAP_DROP.into()]),
+                security_opt: Some(vec![BUILD_SECURITY_OPT.into()]),
                 ..Default::default()
             }),
             ..Default::default()
@@ -205,7 +219,7 @@ impl Docker {
             .build();
         let config = ContainerConfig {
             user: Some(format!("{BUILD_USER}:{BUILD_USER}")),
-            working_dir: Some("/app".into()),
+            working_dir: Some(BUILD_WORKDIR.into()),
             labels: Some(labels),
             cmd: Some(vec!["/bin/sh".into()]),
             ..Default::default()

@@ -283,7 +283,7 @@ pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder
             limits: paas_builder::Limits {
                 memory_bytes: settings.build.memory_bytes,
                 nano_cpus: settings.build.nano_cpus,
-                pids: 4096,
+                pids: paas_builder::Limits::BUILD_DEFAULT.pids,
             },
             domain: settings.domain.clone(),
             router_port: settings.router_addr.port(),
