@@ -10,9 +10,10 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::custom_buildpack::CUSTOM_BUILDPACK;
+use crate::failure::BuildFailure;
 use crate::output::{Output, header};
 use crate::script::{self, ScriptLine, ScriptState};
-use crate::{BuildError, Builder, PushTicket, release_yaml, source};
+use crate::{Builder, PushTicket, release_yaml, source};
 
 /// Where the build container sees what the builder mounts (`buildpacks/README.md`, "How
 /// paasd runs them").
@@ -43,7 +44,7 @@ impl Builder {
         custom: Option<&str>,
         labels: HashMap<String, String>,
         out: &mut Output,
-    ) -> Result<Result<(String, Procfile), String>, BuildError> {
+    ) -> Result<(String, Procfile), BuildFailure> {
         let source_tar = source::retarget(&archive, "app")?;
         let scratch = self
             .settings
@@ -70,7 +71,7 @@ impl Builder {
             ),
         ];
         let mut env = match custom {
-            Some(url) => match self.fetch_buildpack(url, &scratch, out).await? {
+            Some(url) => match self.fetch_buildpack(url, &scratch, out).await {
                 Ok(dir) => {
                     binds.push(docker::bind(&dir, CUSTOM_BUILDPACK, true));
                     vec![
@@ -78,9 +79,9 @@ impl Builder {
                         "PAAS_BUILDPACK_FORCED=1".to_owned(),
                     ]
                 }
-                Err(reason) => {
+                Err(failure) => {
                     let _ = tokio::fs::remove_dir_all(&scratch).await;
-                    return Ok(Err(reason));
+                    return Err(failure);
                 }
             },
             None => {
@@ -151,12 +152,11 @@ impl Builder {
         if exit.code != 0 {
             self.docker.remove_container(&exit.container_id).await;
             if exit.oom_killed {
-                return Ok(Err(format!(
-                    "The build ran out of memory (limit {} MiB): raise PAAS_BUILD_MEMORY or slim the build.",
-                    self.settings.limits.memory_bytes / (1024 * 1024)
-                )));
+                return Err(BuildFailure::OutOfMemory {
+                    limit_mib: self.settings.limits.memory_bytes / (1024 * 1024),
+                });
             }
-            return Ok(Err(format!("The build exited with status {}.", exit.code)));
+            return Err(BuildFailure::Exit(exit.code));
         }
         out.line(header(&format!(
             "Compiled in {:.1}s",
@@ -179,10 +179,10 @@ impl Builder {
             .map(release_yaml::default_process_types)
         {
             Some(Ok(p)) => p,
-            Some(Err(e)) => return Ok(Err(e.message.into_owned())),
+            Some(Err(e)) => return Err(BuildFailure::ProcessTypes(e.message.into_owned())),
             None => Procfile::default(),
         };
-        Ok(Ok((image, defaults)))
+        Ok((image, defaults))
     }
 }
 

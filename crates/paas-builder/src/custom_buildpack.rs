@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::Builder;
+use crate::failure::BuildFailure;
 use crate::output::{Output, header};
-use crate::{BuildError, Builder};
 
 /// The config var that names an app's own buildpack (as on Heroku and Dokku).
 pub const BUILDPACK_URL: &str = "BUILDPACK_URL";
@@ -18,24 +19,20 @@ impl Builder {
         url: &str,
         scratch: &std::path::Path,
         out: &mut Output,
-    ) -> Result<Result<PathBuf, String>, BuildError> {
+    ) -> Result<PathBuf, BuildFailure> {
         if url.starts_with('/') {
             let dir = PathBuf::from(url);
             if !dir.join("bin/compile").is_file() {
-                return Ok(Err(format!(
-                    "BUILDPACK_URL {url} is not a buildpack: it has no bin/compile."
-                )));
+                return Err(BuildFailure::LocalBuildpackWithoutCompile(url.to_owned()));
             }
             out.line(header(&format!("Using buildpack {url}"))).await;
-            return Ok(Ok(dir));
+            return Ok(dir);
         }
         let is_git = ["https://", "http://", "git://", "ssh://", "git@", "file://"]
             .iter()
             .any(|p| url.starts_with(p));
         if !is_git {
-            return Ok(Err(format!(
-                "BUILDPACK_URL {url:?} is neither a git URL nor an absolute path on the paas server."
-            )));
+            return Err(BuildFailure::BuildpackUrl(url.to_owned()));
         }
         let (repo, reference) = url
             .split_once('#')
@@ -56,15 +53,16 @@ impl Builder {
             .await?;
         if !output.status.success() {
             let reason = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-            return Ok(Err(format!(
-                "Could not fetch the buildpack {repo}: {reason}"
-            )));
+            return Err(BuildFailure::BuildpackFetch {
+                repo: repo.to_owned(),
+                reason,
+            });
         }
         if !dir.join("bin/compile").is_file() {
-            return Ok(Err(format!(
-                "{repo} is not a buildpack: it has no bin/compile."
-            )));
+            return Err(BuildFailure::FetchedBuildpackWithoutCompile(
+                repo.to_owned(),
+            ));
         }
-        Ok(Ok(dir))
+        Ok(dir)
     }
 }

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::custom_buildpack::BUILDPACK_URL;
+use crate::failure::BuildFailure;
 use crate::output::{Masker, Output, detail, header};
 use crate::{BuildError, Builder, ObjectDirs, PushOutcome, PushTicket};
 
@@ -29,10 +30,11 @@ impl Builder {
             masker: Masker::new(config.as_map()),
             log: String::new(),
         };
-        let pushed = match self.check_refs(ticket, refs, object_dirs).await? {
+        let pushed = match self.check_refs(ticket, refs, object_dirs).await {
             Ok(pushed) => pushed,
-            Err(reason) => {
-                out.fail(&reason).await;
+            Err(BuildFailure::Platform(e)) => return Err(e),
+            Err(refused) => {
+                out.fail(&refused.to_string()).await;
                 return Ok(PushOutcome::Rejected);
             }
         };
@@ -56,12 +58,14 @@ impl Builder {
         let now = self.repos.ref_target(&ticket.app, &pushed.name).await?;
         let expected = (!pushed.old.bytes().all(|b| b == b'0')).then_some(pushed.old.as_str());
         if now.as_deref() != expected {
-            out.fail(&format!(
-                "{} moved while this push waited (it is now at {}): fetch and merge, or push --force, then push again.",
-                pushed.name,
-                now.as_deref().map_or("nothing", |c| &c[..7.min(c.len())])
-            ))
-            .await;
+            let moved = BuildFailure::BranchMoved {
+                name: pushed.name,
+                now: now
+                    .as_deref()
+                    .map_or("nothing", |c| &c[..7.min(c.len())])
+                    .to_owned(),
+            };
+            out.fail(&moved.to_string()).await;
             return Ok(PushOutcome::Rejected);
         }
         let commit = pushed.commit;
@@ -97,7 +101,7 @@ impl Builder {
             )
             .await;
         match result {
-            Ok(Ok((image, procfile))) => {
+            Ok((image, procfile)) => {
                 let launch = Instant::now();
                 self.logs
                     .api_event(ticket.app.as_str(), "Build succeeded".to_owned());
@@ -192,7 +196,18 @@ impl Builder {
                     version: release.version,
                 })
             }
-            Ok(Err(reason)) => {
+            Err(BuildFailure::Platform(e)) => {
+                out.fail("Push rejected: the platform could not run the build (see paasd's logs).")
+                    .await;
+                let _ = self
+                    .store
+                    .finish_build(build.build_id, Err(()), &out.log)
+                    .await;
+                tracing::error!(app = %ticket.app, build_id = %build.build_id, error = %e, "build errored");
+                Err(e)
+            }
+            Err(failure) => {
+                let reason = failure.to_string();
                 out.fail(&reason).await;
                 out.fail("Push rejected: the build failed; the current release keeps running.")
                     .await;
@@ -204,21 +219,10 @@ impl Builder {
                     .api_event(ticket.app.as_str(), format!("Build failed: {reason}"));
                 Ok(PushOutcome::Rejected)
             }
-            Err(e) => {
-                out.fail("Push rejected: the platform could not run the build (see paasd's logs).")
-                    .await;
-                let _ = self
-                    .store
-                    .finish_build(build.build_id, Err(()), &out.log)
-                    .await;
-                tracing::error!(app = %ticket.app, build_id = %build.build_id, error = %e, "build errored");
-                Err(e)
-            }
         }
     }
 
-    /// The build proper: `Ok(Err(reason))` is the user's build failing, `Err` the
-    /// platform failing.
+    /// The build proper: the image and the app's process types.
     async fn run_build(
         &self,
         ticket: &PushTicket,
@@ -227,7 +231,7 @@ impl Builder {
         object_dirs: &ObjectDirs,
         config: &BTreeMap<String, String>,
         out: &mut Output,
-    ) -> Result<Result<(String, Procfile), String>, BuildError> {
+    ) -> Result<(String, Procfile), BuildFailure> {
         let procfile = if self
             .repos
             .has_file(&ticket.app, commit, "Procfile", object_dirs)
@@ -239,7 +243,7 @@ impl Builder {
                 .await?;
             match Procfile::parse(&text) {
                 Ok(p) => Some(p),
-                Err(e) => return Ok(Err(e.message.into_owned())),
+                Err(e) => return Err(BuildFailure::ProcessTypes(e.message.into_owned())),
             }
         } else {
             None
@@ -259,30 +263,20 @@ impl Builder {
                 .has_file(&ticket.app, commit, "Dockerfile", object_dirs)
                 .await?;
         let (image, defaults) = if dockerfile {
-            match self
-                .dockerfile_build(ticket, &tag, archive, labels, out)
+            self.dockerfile_build(ticket, &tag, archive, labels, out)
                 .await?
-            {
-                Ok(built) => built,
-                Err(reason) => return Ok(Err(reason)),
-            }
         } else {
-            match self
-                .buildpack_build(
-                    ticket,
-                    build_id,
-                    &tag,
-                    archive,
-                    config,
-                    custom.as_deref(),
-                    labels,
-                    out,
-                )
-                .await?
-            {
-                Ok(built) => built,
-                Err(reason) => return Ok(Err(reason)),
-            }
+            self.buildpack_build(
+                ticket,
+                build_id,
+                &tag,
+                archive,
+                config,
+                custom.as_deref(),
+                labels,
+                out,
+            )
+            .await?
         };
         let procfile = procfile.unwrap_or(defaults);
         if procfile.processes().next().is_none() {
@@ -298,6 +292,6 @@ impl Builder {
             )))
             .await;
         }
-        Ok(Ok((image, procfile)))
+        Ok((image, procfile))
     }
 }

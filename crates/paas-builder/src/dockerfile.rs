@@ -5,12 +5,12 @@ use std::time::Instant;
 
 use paas_core::Procfile;
 
+use crate::failure::BuildFailure;
 use crate::output::{Output, detail, header};
-use crate::{BuildError, Builder, PushTicket};
+use crate::{Builder, PushTicket};
 
 impl Builder {
-    /// Builds the image from the app's Dockerfile: `Ok(Err(reason))` is the user's build
-    /// failing, `Err` the platform failing.
+    /// Builds the image from the app's Dockerfile; its command is the default `web`.
     pub(crate) async fn dockerfile_build(
         &self,
         ticket: &PushTicket,
@@ -18,7 +18,7 @@ impl Builder {
         archive: Vec<u8>,
         labels: HashMap<String, String>,
         out: &mut Output,
-    ) -> Result<Result<(String, Procfile), String>, BuildError> {
+    ) -> Result<(String, Procfile), BuildFailure> {
         out.line(header("Dockerfile detected")).await;
         let started = Instant::now();
         let mut lines = Vec::new();
@@ -38,7 +38,7 @@ impl Builder {
         }
         let image = match built {
             Ok(image) => image,
-            Err(reason) => return Ok(Err(format!("Docker build failed: {reason}"))),
+            Err(reason) => return Err(BuildFailure::Dockerfile(reason)),
         };
         out.line(header(&format!(
             "Image built in {:.1}s",
@@ -49,6 +49,6 @@ impl Builder {
         if let Some(command) = self.docker.image_command(&image).await? {
             defaults.insert(paas_core::ProcessType::web(), command);
         }
-        Ok(Ok((image, Procfile::from_entries(defaults))))
+        Ok((image, Procfile::from_entries(defaults)))
     }
 }

@@ -12,6 +12,7 @@ mod buildpack;
 mod custom_buildpack;
 mod deploy;
 mod dockerfile;
+mod failure;
 pub mod git;
 mod output;
 pub mod push;

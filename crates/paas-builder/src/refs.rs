@@ -1,6 +1,7 @@
 //! Which pushes are accepted: one branch, `main` or `master`, pointing at a commit.
 
-use crate::{BuildError, Builder, ObjectDirs, PushTicket};
+use crate::failure::BuildFailure;
+use crate::{Builder, ObjectDirs, PushTicket};
 
 /// What a push asks to update, as the pre-receive hook hears it.
 #[derive(Debug)]
@@ -18,25 +19,23 @@ impl Builder {
         ticket: &PushTicket,
         refs: &str,
         object_dirs: &ObjectDirs,
-    ) -> Result<Result<PushedRef, String>, BuildError> {
+    ) -> Result<PushedRef, BuildFailure> {
         let lines: Vec<&str> = refs.lines().filter(|l| !l.trim().is_empty()).collect();
         let [line] = lines.as_slice() else {
-            return Ok(Err("Push one branch at a time: git push paas main".into()));
+            return Err(BuildFailure::SeveralRefs);
         };
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [old, new, name] = fields.as_slice() else {
-            return Ok(Err("paas could not read the pushed refs.".into()));
+            return Err(BuildFailure::UnreadableRefs);
         };
         if !matches!(*name, "refs/heads/main" | "refs/heads/master") {
-            return Ok(Err(format!(
-                "Pushing to {name} is not allowed: push to main or master (git push paas HEAD:main)."
-            )));
+            return Err(BuildFailure::OtherBranch((*name).to_owned()));
         }
         if new.bytes().all(|b| b == b'0') {
-            return Ok(Err(format!("Deleting {name} is not allowed.")));
+            return Err(BuildFailure::Deletion((*name).to_owned()));
         }
         if !new.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(Err("paas could not read the pushed refs.".into()));
+            return Err(BuildFailure::UnreadableRefs);
         }
         match self
             .repos
@@ -44,15 +43,16 @@ impl Builder {
             .await?
             .as_deref()
         {
-            Some("commit") => Ok(Ok(PushedRef {
+            Some("commit") => Ok(PushedRef {
                 old: (*old).to_owned(),
                 commit: (*new).to_owned(),
                 name: (*name).to_owned(),
-            })),
-            Some(other) => Ok(Err(format!(
-                "{name} must point at a commit, not a {other}."
-            ))),
-            None => Ok(Err("The pushed commit was not received.".into())),
+            }),
+            Some(other) => Err(BuildFailure::NotACommit {
+                name: (*name).to_owned(),
+                kind: other.to_owned(),
+            }),
+            None => Err(BuildFailure::CommitMissing),
         }
     }
 }
