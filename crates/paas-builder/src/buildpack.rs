@@ -1,19 +1,19 @@
 //! Buildpack builds: detect → compile → release in a capped container of the stack
 //! image, driven by a small script whose marker lines the builder interprets.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use paas_core::Procfile;
 use paas_docker::build as docker;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use crate::custom_buildpack::CUSTOM_BUILDPACK;
+use crate::deploy::Job;
 use crate::failure::BuildFailure;
 use crate::output::{Output, header};
 use crate::script::{self, ScriptLine, ScriptState};
-use crate::{Builder, PushTicket, release_yaml, source};
+use crate::{Builder, release_yaml, source};
 
 /// Where the build container sees what the builder mounts (`buildpacks/README.md`, "How
 /// paasd runs them").
@@ -33,16 +33,14 @@ const CA_VARS: [&str; 5] = [
 const BUILD_ENV: [&str; 2] = ["HOME=/app", "STACK=paas-stack"];
 
 impl Builder {
-    #[allow(clippy::too_many_arguments)]
+    /// Builds the image with the app's own buildpack (`custom`) or the first bundled one
+    /// that detects it, and returns it with `bin/release`'s default process types.
     pub(crate) async fn buildpack_build(
         &self,
-        ticket: &PushTicket,
-        build_id: Uuid,
-        tag: &str,
+        job: &Job<'_>,
         archive: Vec<u8>,
         config: &BTreeMap<String, String>,
         custom: Option<&str>,
-        labels: HashMap<String, String>,
         out: &mut Output,
     ) -> Result<(String, Procfile), BuildFailure> {
         let source_tar = source::retarget(&archive, "app")?;
@@ -50,13 +48,13 @@ impl Builder {
             .settings
             .data_dir
             .join("tmp")
-            .join(build_id.to_string());
+            .join(job.build_id.to_string());
         let env_dir = scratch.join("env");
         tokio::fs::create_dir_all(&env_dir).await?;
         for (key, value) in config {
             tokio::fs::write(env_dir.join(key), value).await?;
         }
-        let cache = self.cache_dir(ticket.app_id);
+        let cache = self.cache_dir(job.ticket.app_id);
         tokio::fs::create_dir_all(&cache).await?;
         for dir in [&cache, &env_dir, &scratch] {
             std::os::unix::fs::chown(dir, Some(docker::BUILD_USER), Some(docker::BUILD_USER))?;
@@ -98,13 +96,7 @@ impl Builder {
             }
         };
         env.extend(BUILD_ENV.map(String::from));
-        env.push(
-            "SOURCE_VERSION=".to_owned()
-                + labels
-                    .get("paas.commit")
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-        );
+        env.push(format!("SOURCE_VERSION={}", job.commit));
         if let Some(ca) = &self.settings.ca_bundle {
             binds.push(docker::bind(ca, CA_FILE, true));
             for var in CA_VARS {
@@ -121,8 +113,9 @@ impl Builder {
         let started = Instant::now();
         let mut script = ScriptState::new();
         let spec = docker::BuildContainer {
-            app: ticket.app.as_str(),
-            build_id: &build_id.to_string(),
+            instance: &self.settings.instance,
+            app: job.ticket.app.as_str(),
+            build_id: &job.build_id.to_string(),
             stack_image: &self.settings.stack_image,
             script: script::BUILD_SCRIPT,
             env,
@@ -166,7 +159,12 @@ impl Builder {
         let image_started = Instant::now();
         let image = self
             .docker
-            .commit(&exit.container_id, ticket.app.as_str(), tag, labels)
+            .commit(
+                &exit.container_id,
+                job.ticket.app.as_str(),
+                &job.tag(),
+                job.image_labels(),
+            )
             .await?;
         out.line(header(&format!(
             "Image {} ({:.1}s)",

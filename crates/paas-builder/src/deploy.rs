@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use paas_core::Procfile;
+use paas_docker::build as docker;
 use paas_store::{NewBuild, ReleaseStatus};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -249,12 +250,11 @@ impl Builder {
             None
         };
         let archive = self.repos.archive(&ticket.app, commit, object_dirs).await?;
-        let tag = build_id.simple().to_string()[..12].to_owned();
-        let labels = HashMap::from([
-            ("paas.app_name".to_owned(), ticket.app.to_string()),
-            ("paas.build".to_owned(), build_id.to_string()),
-            ("paas.commit".to_owned(), commit.to_owned()),
-        ]);
+        let job = Job {
+            ticket,
+            commit,
+            build_id,
+        };
         // An app's own buildpack overrides a Dockerfile.
         let custom = config.get(BUILDPACK_URL).cloned();
         let dockerfile = custom.is_none()
@@ -263,20 +263,10 @@ impl Builder {
                 .has_file(&ticket.app, commit, "Dockerfile", object_dirs)
                 .await?;
         let (image, defaults) = if dockerfile {
-            self.dockerfile_build(ticket, &tag, archive, labels, out)
-                .await?
+            self.dockerfile_build(&job, archive, out).await?
         } else {
-            self.buildpack_build(
-                ticket,
-                build_id,
-                &tag,
-                archive,
-                config,
-                custom.as_deref(),
-                labels,
-                out,
-            )
-            .await?
+            self.buildpack_build(&job, archive, config, custom.as_deref(), out)
+                .await?
         };
         let procfile = procfile.unwrap_or(defaults);
         if procfile.processes().next().is_none() {
@@ -293,5 +283,27 @@ impl Builder {
             .await;
         }
         Ok((image, procfile))
+    }
+}
+
+/// One build of a pushed commit, as its stages need to know it.
+pub(crate) struct Job<'a> {
+    pub(crate) ticket: &'a PushTicket,
+    pub(crate) commit: &'a str,
+    pub(crate) build_id: Uuid,
+}
+
+impl Job<'_> {
+    /// The image's tag (`paas/<app>:<tag>`): the build id's first 12 hex digits.
+    pub(crate) fn tag(&self) -> String {
+        self.build_id.simple().to_string()[..12].to_owned()
+    }
+
+    pub(crate) fn image_labels(&self) -> HashMap<String, String> {
+        docker::image_labels(
+            self.ticket.app.as_str(),
+            &self.build_id.to_string(),
+            self.commit,
+        )
     }
 }

@@ -1,22 +1,21 @@
 //! Dockerfile builds: the engine builds the image, and its command is the default `web`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use paas_core::Procfile;
 
+use crate::Builder;
+use crate::deploy::Job;
 use crate::failure::BuildFailure;
 use crate::output::{Output, detail, header};
-use crate::{Builder, PushTicket};
 
 impl Builder {
     /// Builds the image from the app's Dockerfile; its command is the default `web`.
     pub(crate) async fn dockerfile_build(
         &self,
-        ticket: &PushTicket,
-        tag: &str,
+        job: &Job<'_>,
         archive: Vec<u8>,
-        labels: HashMap<String, String>,
         out: &mut Output,
     ) -> Result<(String, Procfile), BuildFailure> {
         out.line(header("Dockerfile detected")).await;
@@ -25,11 +24,11 @@ impl Builder {
         let built = self
             .docker
             .build_dockerfile(
-                ticket.app.as_str(),
-                tag,
+                job.ticket.app.as_str(),
+                &job.tag(),
                 archive,
                 &self.settings.limits,
-                labels,
+                job.image_labels(),
                 |l| lines.push(l),
             )
             .await?;

@@ -67,7 +67,8 @@ pub struct BuildSettings {
     /// `http://<app>.<domain>:<port>/` is printed at the end of a push.
     pub domain: String,
     pub router_port: u16,
-    /// The installation's container label and dyno memory, for the release phase.
+    /// The installation's container label (build containers and the release phase carry
+    /// it) and dyno memory, for the release phase.
     pub instance: String,
     pub dyno_memory_bytes: i64,
 }
@@ -123,6 +124,15 @@ impl Builder {
         &self.docker
     }
 
+    /// Removes the build containers (running or exited) that a paasd killed during a
+    /// build left behind, and returns how many. Called at start, before pushes are taken.
+    pub async fn remove_leftover_build_containers(&self) -> Result<usize, BuildError> {
+        Ok(self
+            .docker
+            .remove_build_containers(&self.settings.instance)
+            .await?)
+    }
+
     /// Forgets an app's dynos, repository, cache and images (`apps:destroy`). The dynos go
     /// first: an image a container still uses cannot be removed.
     pub async fn forget_app(&self, app: &AppName, app_id: Uuid) -> Result<(), BuildError> {
@@ -147,5 +157,27 @@ impl Builder {
     fn lock_for(&self, app_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         locks.entry(app_id).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Docker labels are paas-docker's to spell (one schema, one owner): the builder asks it
+    /// for them instead of writing its own.
+    #[test]
+    fn the_builder_writes_no_docker_label_of_its_own() {
+        let needle = ["\"paas", "."].concat();
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        for entry in std::fs::read_dir(src).expect("src") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("read");
+                assert!(
+                    !text.contains(&needle),
+                    "{} spells out a paas.* label",
+                    path.display()
+                );
+            }
+        }
     }
 }

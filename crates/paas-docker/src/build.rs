@@ -14,8 +14,8 @@ use crate::{Docker, DockerError, is_not_found};
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CommitContainerOptionsBuilder, CreateContainerOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
-    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
@@ -43,9 +43,54 @@ impl Limits {
     };
 }
 
+/// The labels of a build container: this installation's, so that a restarted paasd finds
+/// the ones it left behind, and the app and build it runs.
+pub fn build_container_labels(
+    instance: &str,
+    app: &str,
+    build_id: &str,
+) -> HashMap<String, String> {
+    [
+        ("paas.managed", "1"),
+        ("paas.kind", "build"),
+        ("paas.instance", instance),
+        ("paas.app_name", app),
+        ("paas.build", build_id),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// The label filter for every build container of `instance`.
+fn build_containers_filter(instance: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_owned(),
+        vec![
+            "paas.managed=1".to_owned(),
+            "paas.kind=build".to_owned(),
+            format!("paas.instance={instance}"),
+        ],
+    )])
+}
+
+/// The labels of an app's image: the app, build and commit it was built from.
+pub fn image_labels(app: &str, build_id: &str, commit: &str) -> HashMap<String, String> {
+    [
+        ("paas.app_name", app),
+        ("paas.build", build_id),
+        ("paas.commit", commit),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 /// A buildpack build to run in a container.
 #[derive(Debug)]
 pub struct BuildContainer<'a> {
+    /// The installation (`PAAS_INSTANCE`) the build belongs to.
+    pub instance: &'a str,
     pub app: &'a str,
     pub build_id: &'a str,
     pub stack_image: &'a str,
@@ -102,12 +147,7 @@ impl Docker {
         mut on_line: impl FnMut(String),
     ) -> Result<ContainerExit, DockerError> {
         let api = self.api().await?;
-        let labels = HashMap::from([
-            ("paas.managed".to_owned(), "1".to_owned()),
-            ("paas.kind".to_owned(), "build".to_owned()),
-            ("paas.app_name".to_owned(), spec.app.to_owned()),
-            ("paas.build".to_owned(), spec.build_id.to_owned()),
-        ]);
+        let labels = build_container_labels(spec.instance, spec.app, spec.build_id);
         let body = ContainerCreateBody {
             image: Some(spec.stack_image.to_owned()),
             cmd: Some(vec!["/bin/sh".into(), "-c".into(), spec.script.to_owned()]),
@@ -295,6 +335,35 @@ impl Docker {
                 tracing::warn!(container = %id, error = %e, "could not remove a build container");
             }
         }
+    }
+
+    /// Removes every build container of `instance`, running or exited, and returns how
+    /// many there were. Called when paasd starts, before it takes pushes: no build runs
+    /// then, so every one is left over from a paasd that was killed during a build.
+    pub async fn remove_build_containers(&self, instance: &str) -> Result<usize, DockerError> {
+        let api = self.api().await?;
+        let filters = build_containers_filter(instance);
+        let found = api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        let mut removed = 0;
+        for id in found.into_iter().filter_map(|c| c.id) {
+            let options = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
+            match api.remove_container(&id, Some(options)).await {
+                Ok(()) => removed += 1,
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes every image built for `app` (`apps:destroy`).

@@ -83,6 +83,19 @@ async fn serve_with(
     }
     let logs = Arc::new(paas_logs::LogHub::new());
     let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
+    // No build runs yet: a build container of this installation is a killed paasd's.
+    match builder.remove_leftover_build_containers().await {
+        Ok(0) => {}
+        Ok(removed) => {
+            tracing::info!(
+                removed,
+                "removed the build containers an earlier paasd left behind"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for build containers an earlier paasd left behind");
+        }
+    }
     let nudge = Arc::new(tokio::sync::Notify::new());
     let collector = tokio::spawn(
         Arc::new(paas_logs::Collector::new(
