@@ -22,6 +22,8 @@ WORK="${PAAS_SMOKE_DIR:-/tmp/paas-buildpack-smoke}"
 CA_BUNDLE="${PAAS_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 BUILDPACKS="$ROOT/buildpacks"
 APPS="${PAAS_SMOKE_APPS:-$ROOT/tests/fixtures/apps}"
+# paasd's detection order (BuildSettings::buildpack_order, set in crates/paasd/src/lib.rs):
+# still written twice, keep the two the same.
 ORDER="python nodejs static procfile"
 TAG=$$
 
