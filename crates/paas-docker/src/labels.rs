@@ -30,6 +30,9 @@ pub const DYNO: &str = "paas.dyno";
 pub const DETACHED: &str = "paas.detached";
 /// Networks: when made (Unix seconds).
 pub const CREATED: &str = "paas.created";
+/// Builds and images: the build and commit.
+pub const BUILD: &str = "paas.build";
+pub const COMMIT: &str = "paas.commit";
 
 /// What a labelled container is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +167,26 @@ pub fn decode_one_off(labels: &Labels) -> Option<OneOffLabels> {
         command: get(COMMAND).unwrap_or_default().to_owned(),
         detached: get(DETACHED) == Some("true"),
     })
+}
+
+/// The labels of a build container: this installation's, so that a restarted paasd finds
+/// the ones it left behind, and the app and build it runs.
+pub fn build(instance: &str, app: &str, build_id: &str) -> Labels {
+    let mut labels = base(instance, Some(Kind::Build));
+    labels.extend([
+        (APP_NAME.to_owned(), app.to_owned()),
+        (BUILD.to_owned(), build_id.to_owned()),
+    ]);
+    labels
+}
+
+/// The labels of an app's image: the app, build and commit it was built from.
+pub fn image(app: &str, build_id: &str, commit: &str) -> Labels {
+    HashMap::from([
+        (APP_NAME.to_owned(), app.to_owned()),
+        (BUILD.to_owned(), build_id.to_owned()),
+        (COMMIT.to_owned(), commit.to_owned()),
+    ])
 }
 
 /// The labels of an app's network.

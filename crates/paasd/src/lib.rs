@@ -83,6 +83,19 @@ async fn serve_with(
     }
     let logs = Arc::new(paas_logs::LogHub::new());
     let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
+    // No build runs yet: a build container of this installation is a killed paasd's.
+    match builder.remove_leftover_build_containers().await {
+        Ok(0) => {}
+        Ok(removed) => {
+            tracing::info!(
+                removed,
+                "removed the build containers an earlier paasd left behind"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for build containers an earlier paasd left behind");
+        }
+    }
     let nudge = Arc::new(paas_supervisor::Nudges::default());
     let docker = builder.docker().clone();
     match docker.disk_bound(&settings.stack_image).await {
@@ -296,7 +309,7 @@ pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder
             limits: paas_builder::Limits {
                 memory_bytes: settings.build.memory_bytes,
                 nano_cpus: settings.build.nano_cpus,
-                pids: 4096,
+                pids: paas_builder::Limits::BUILD_DEFAULT.pids,
             },
             domain: settings.domain.clone(),
             router_port: settings.router_addr.port(),

@@ -199,12 +199,12 @@ impl Settings {
                 None => Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt"))
                     .filter(|p| p.is_file()),
             },
-            memory_bytes: parse_bytes(
-                "PAAS_BUILD_MEMORY",
-                &get("PAAS_BUILD_MEMORY").unwrap_or_else(|| "2g".into()),
-            )?,
+            memory_bytes: match get("PAAS_BUILD_MEMORY") {
+                None => paas_builder::Limits::BUILD_DEFAULT.memory_bytes,
+                Some(raw) => parse_bytes("PAAS_BUILD_MEMORY", &raw)?,
+            },
             nano_cpus: match get("PAAS_BUILD_CPUS") {
-                None => 1_500_000_000,
+                None => paas_builder::Limits::BUILD_DEFAULT.nano_cpus,
                 Some(raw) => match raw.trim().parse::<f64>() {
                     Ok(cpus) if (0.1..=512.0).contains(&cpus) => (cpus * 1e9) as i64,
                     _ => bail!("PAAS_BUILD_CPUS={raw:?} must be a number of CPUs like 1.5"),
