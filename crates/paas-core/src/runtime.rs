@@ -112,9 +112,10 @@ pub struct AppNetwork {
     pub created_secs: Option<u64>,
 }
 
-/// Each app's dynos share a network of their own: `paas-<app>`.
-pub fn app_network_name(app_name: &str) -> String {
-    format!("paas-{app_name}")
+/// Each app's dynos share a network of their own: `paas-<instance>-<app>`, so two
+/// installations on one engine never share one.
+pub fn app_network_name(instance: &str, app_name: &str) -> String {
+    format!("paas-{instance}-{app_name}")
 }
 
 /// A container engine that runs dynos.

@@ -148,7 +148,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
             image: want.image.clone(),
             command: command.clone(),
             limits: self.settings.limits,
-            network: app_network_name(want.app_name.as_str()),
+            network: app_network_name(&self.settings.instance, want.app_name.as_str()),
             health_path: web.then(|| want.settings.health_path.clone()).flatten(),
         };
         let app = want.app_name.as_str();

@@ -286,7 +286,8 @@ impl paas_api::MetricsText for RouterMetrics {
 /// (and its API answers) while Docker is still coming up.
 pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder::Builder> {
     let docker = paas_builder::Docker::connect()
-        .context("DOCKER_HOST does not name a usable Docker Engine")?;
+        .context("DOCKER_HOST does not name a usable Docker Engine")?
+        .with_network_pool(settings.dynos.network_pool);
     let buildpacks_dir = std::fs::canonicalize(&settings.build.buildpacks_dir)
         .unwrap_or_else(|_| settings.build.buildpacks_dir.clone());
     if !buildpacks_dir.is_dir() {

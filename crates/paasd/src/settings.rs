@@ -62,6 +62,8 @@ pub struct DynoConfig {
     pub health_timeout_secs: u64,
     /// Labels this installation's containers (two paasd on one Docker engine).
     pub instance: String,
+    /// `PAAS_NETWORK_POOL` (10.250.0.0/15): where app networks get their subnets.
+    pub network_pool: paas_docker::NetworkPool,
 }
 
 impl DynoConfig {
@@ -85,6 +87,30 @@ pub struct BuildConfig {
     pub memory_bytes: i64,
     pub nano_cpus: i64,
     pub proxy_env: Vec<(String, String)>,
+}
+
+/// This host's IPv4 routes (`/proc/net/route`), but for Docker's own bridges: app
+/// networks must not shadow a route the host uses.
+fn host_routes() -> Vec<(std::net::Ipv4Addr, u8)> {
+    let Ok(table) = std::fs::read_to_string("/proc/net/route") else {
+        return Vec::new();
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (iface, dest, mask) = (f.first()?, f.get(1)?, f.get(7)?);
+            if iface.starts_with("docker") || iface.starts_with("br-") || iface.starts_with("veth")
+            {
+                return None;
+            }
+            // Little-endian hex, as the kernel prints them.
+            let dest = u32::from_str_radix(dest, 16).ok()?.swap_bytes();
+            let mask = u32::from_str_radix(mask, 16).ok()?.swap_bytes();
+            Some((std::net::Ipv4Addr::from(dest), mask.count_ones() as u8))
+        })
+        .collect()
 }
 
 /// `512m`, `2g`, `1073741824`.
@@ -239,7 +265,22 @@ impl Settings {
         {
             bail!("PAAS_INSTANCE={instance:?} must be up to 64 letters, digits, '-' or '_'");
         }
+        let network_pool = {
+            let raw = get("PAAS_NETWORK_POOL").unwrap_or_else(|| "10.250.0.0/15".into());
+            let pool = paas_docker::NetworkPool::parse(&raw)
+                .map_err(|e| anyhow::anyhow!("PAAS_NETWORK_POOL: {e}"))?;
+            if let Some((addr, prefix)) = host_routes()
+                .into_iter()
+                .find(|(addr, prefix)| *prefix > 0 && pool.overlaps(*addr, *prefix))
+            {
+                bail!(
+                    "PAAS_NETWORK_POOL={pool} overlaps this host's route to {addr}/{prefix}: choose another private range"
+                );
+            }
+            pool
+        };
         let dynos = DynoConfig {
+            network_pool,
             memory_bytes: parse_bytes(
                 "PAAS_DYNO_MEMORY",
                 &get("PAAS_DYNO_MEMORY").unwrap_or_else(|| "512m".into()),

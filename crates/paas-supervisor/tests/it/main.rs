@@ -55,7 +55,11 @@ impl Drop for Harness {
                 .output();
         }
         let _ = Command::new("docker")
-            .args(["network", "rm", &format!("paas-{}", self.app)])
+            .args([
+                "network",
+                "rm",
+                &format!("paas-{}-{}", self.instance, self.app),
+            ])
             .output();
     }
 }
@@ -599,7 +603,11 @@ async fn dynos_run_unprivileged_with_limits_on_their_apps_network(pool: PgPool) 
     assert_eq!(fields[3], "512", "{text}");
     assert_eq!(fields[4], "false", "{text}");
     assert_eq!(fields[5], "null", "no host mounts: {text}");
-    assert_eq!(fields[6], format!("paas-{}", h.app), "{text}");
+    assert_eq!(
+        fields[6],
+        format!("paas-{}-{}", h.instance, h.app),
+        "{text}"
+    );
     assert_eq!(
         fields[7], "1000:1000",
         "the image's unprivileged user: {text}"
@@ -897,7 +905,7 @@ async fn a_deleted_apps_dynos_and_network_are_removed(pool: PgPool) {
             .status
             .success()
     };
-    let network = format!("paas-{}", h.app);
+    let network = format!("paas-{}-{}", h.instance, h.app);
     let (sup, _) = h.supervisor();
     h.converge(&sup, 60, |d| running(d, "web").len() == 1).await;
     assert!(network_exists(&network));
@@ -945,7 +953,7 @@ async fn a_rollout_interrupted_between_create_and_start_is_finished_after_a_rest
         command: WEB.into(),
         env: paas_core::dyno_env(&Default::default(), &name, Some(5000)),
         limits: h.settings.limits,
-        network: paas_core::runtime::app_network_name(&h.app),
+        network: paas_core::runtime::app_network_name(&h.instance, &h.app),
         health_path: None,
     };
     let created = h.docker.create_dyno(&spec).await.unwrap();
