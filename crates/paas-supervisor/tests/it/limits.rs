@@ -26,7 +26,9 @@ async fn a_dyno_that_floods_its_output_keeps_a_bounded_log_that_still_reads(pool
     h.settings.limits.log_files = 2;
     h.scale("worker", 1).await;
     let (sup, _routes) = h.supervisor();
-    let dynos = h.converge(&sup, 30, |d| running(d, "worker").len() == 1).await;
+    let dynos = h
+        .converge(&sup, 30, |d| running(d, "worker").len() == 1)
+        .await;
     let worker = running(&dynos, "worker").into_iter().next().unwrap().1;
     // `yes` writes hundreds of MB in this time without a bound.
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -40,7 +42,9 @@ async fn a_dyno_that_floods_its_output_keeps_a_bounded_log_that_still_reads(pool
         .output()
         .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&tail.stdout).lines().collect::<Vec<_>>(),
+        String::from_utf8_lossy(&tail.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
         ["flood", "flood", "flood"],
         "the newest output still reads: {tail:?}"
     );
