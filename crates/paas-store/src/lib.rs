@@ -9,6 +9,7 @@
 
 mod apps;
 mod builds;
+mod certs;
 mod config;
 mod domains;
 mod dynos;
@@ -20,6 +21,7 @@ mod tokens;
 
 pub use apps::App;
 pub use builds::{Build, BuildStatus, NewBuild};
+pub use certs::{DomainCert, SniEndpoint};
 pub use domains::Domain;
 pub use dynos::{DesiredApp, DynoReport, DynoRow};
 pub use error::StoreError;
