@@ -198,7 +198,7 @@ async fn add(
         .add_domain(app.app_id, hostname.as_str())
         .await?;
     tracing::info!(app = %app.name, hostname = %hostname, "domain added");
-    state.nudge.notify_one();
+    state.nudge.app_changed(app.app_id);
     if let Some(certs) = &state.certs {
         certs.changed.notify_one();
     }
@@ -225,7 +225,7 @@ async fn remove(
             other => other.into(),
         })?;
     tracing::info!(app = %app.name, hostname = %domain.hostname, "domain removed");
-    state.nudge.notify_one();
+    state.nudge.app_changed(app.app_id);
     if let Some(certs) = &state.certs {
         certs.changed.notify_one();
     }
