@@ -8,6 +8,7 @@
 
 mod api;
 mod certs;
+mod config_vars;
 mod logs;
 mod openapi;
 
