@@ -201,15 +201,22 @@ impl CertManager {
         Ok(())
     }
 
-    /// Loads uploaded and issued certificates into the table; returns the domains.
+    /// Loads uploaded and issued certificates into the table; returns the domains. An
+    /// uploaded certificate serves only its own app's custom domains that it covers, so
+    /// one app's upload can never take over another app's hostname.
     pub async fn reload(&self) -> Result<Vec<DomainCert>, TlsError> {
         let endpoints = self.store.all_sni_endpoints().await.map_err(store_error)?;
+        let domains = self.store.domain_certs().await.map_err(store_error)?;
         let mut uploaded = Names::new();
         for e in &endpoints {
             match self.parsed(e.endpoint_id, e.updated_at, &e.chain_pem, &e.key_sealed) {
                 Ok((key, names)) => {
-                    for name in names {
-                        uploaded.insert(name, key.clone());
+                    let covered = domains.iter().filter(|d| {
+                        d.app_id == e.app_id
+                            && names.iter().any(|n| pem::name_covers(n, &d.hostname))
+                    });
+                    for d in covered {
+                        uploaded.insert(d.hostname.clone(), key.clone());
                     }
                 }
                 Err(err) => {
@@ -218,7 +225,6 @@ impl CertManager {
             }
         }
         self.table.set_layer(Layer::Uploaded, uploaded, None);
-        let domains = self.store.domain_certs().await.map_err(store_error)?;
         let mut acme = Names::new();
         for d in domains.iter().filter(|d| d.acm_enabled) {
             let (Some(chain), Some(key), Some(issued)) = (&d.chain_pem, &d.key_sealed, d.issued_at)

@@ -472,6 +472,56 @@ async fn a_custom_domain_gets_an_acme_certificate_served_by_sni_and_a_restart_re
     assert_eq!(key.cert[0].to_vec(), served);
     let again = store.app_domain_certs(app_id).await.unwrap();
     assert_eq!(again[0].issued_at, after[0].issued_at);
+
+    // An uploaded certificate wins over the ACME one for the names it covers; one
+    // uploaded by another app for this app's hostname is not served.
+    let other_app = store
+        .create_app(&AppName::parse("intruder").unwrap())
+        .await
+        .unwrap()
+        .app_id;
+    let intruder = LocalCa::load_or_create(&s._keep.1.path().join("intruder-ca")).unwrap();
+    let (chain, key) = intruder
+        .issue_pem(&["www.shop-example.com".into()])
+        .unwrap();
+    let sealed = s
+        .sealer
+        .seal(paas_tls::acme::KEY_PURPOSE, key.as_bytes())
+        .unwrap();
+    store
+        .add_sni_endpoint(other_app, "intruder-1", &chain, &sealed)
+        .await
+        .unwrap();
+    s.manager.pass().await.unwrap();
+    assert_eq!(
+        s.served("www.shop-example.com").await,
+        served,
+        "not another app's upload"
+    );
+    let owner = LocalCa::load_or_create(&s._keep.1.path().join("owner-ca")).unwrap();
+    let (chain, key) = owner.issue_pem(&["*.shop-example.com".into()]).unwrap();
+    let sealed = s
+        .sealer
+        .seal(paas_tls::acme::KEY_PURPOSE, key.as_bytes())
+        .unwrap();
+    store
+        .add_sni_endpoint(app_id, "shop-1", &chain, &sealed)
+        .await
+        .unwrap();
+    let orders = s.manager.orders();
+    s.manager.pass().await.unwrap();
+    let uploaded = s.client(owner.root_pem());
+    let page = uploaded
+        .get(s.url("www.shop-example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.text().await.unwrap(),
+        "hello from shop",
+        "the upload wins"
+    );
+    assert_eq!(s.manager.orders(), orders);
     let _ = s.certs.clone();
 }
 
