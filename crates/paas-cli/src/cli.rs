@@ -8,7 +8,9 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{apps, buildpacks, builds, config, domains, git, logs, maintenance, ps, releases, run};
+use crate::{
+    apps, buildpacks, builds, certs, config, domains, git, logs, maintenance, ps, releases, run,
+};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -60,6 +62,8 @@ pub enum Command {
     #[command(flatten)]
     Domains(domains::Command),
     #[command(flatten)]
+    Certs(certs::Command),
+    #[command(flatten)]
     Logs(logs::Command),
     #[command(flatten)]
     Maintenance(maintenance::Command),
@@ -97,6 +101,12 @@ mod tests {
             "ps",
             "ps:scale",
             "git:remote",
+            "certs",
+            "certs:add",
+            "certs:auto",
+            "certs:auto:enable",
+            "certs:auto:disable",
+            "certs:auto:refresh",
         ] {
             assert!(names.iter().any(|n| n == expected), "missing {expected}");
         }

@@ -14,6 +14,7 @@
 pub mod apps;
 pub mod buildpacks;
 pub mod builds;
+pub mod certs;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -50,6 +51,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Buildpacks(cmd) => buildpacks::run(&ctx, cmd).await,
         cli::Command::Run(cmd) => run::run(&ctx, cmd).await,
         cli::Command::Domains(cmd) => domains::run(&ctx, cmd).await,
+        cli::Command::Certs(cmd) => certs::run(&ctx, cmd).await,
         cli::Command::Logs(cmd) => logs::run(&ctx, cmd).await,
         cli::Command::Maintenance(cmd) => maintenance::run(&ctx, cmd).await,
     }
