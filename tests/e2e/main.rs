@@ -7,6 +7,7 @@
 
 mod dynos;
 mod heroku;
+mod langs;
 mod logs;
 mod push;
 mod router;

@@ -12,6 +12,7 @@ pub mod git;
 mod output;
 pub mod push;
 mod release_yaml;
+pub mod runtime_image;
 mod source;
 
 use std::collections::{BTreeMap, HashMap};
@@ -713,6 +714,17 @@ impl Builder {
                 ]
             }
         };
+        let (build_image, runtime_env) = match self
+            .build_image_for(&archive, custom.is_some(), out)
+            .await?
+        {
+            Ok(chosen) => chosen,
+            Err(reason) => {
+                let _ = tokio::fs::remove_dir_all(&scratch).await;
+                return Ok(Err(reason));
+            }
+        };
+        env.extend(runtime_env);
         env.extend([
             "HOME=/app".to_owned(),
             "STACK=paas-stack".to_owned(),
@@ -751,7 +763,7 @@ impl Builder {
         let spec = docker::BuildContainer {
             app: ticket.app.as_str(),
             build_id: &build_id.to_string(),
-            stack_image: &self.settings.stack_image,
+            stack_image: &build_image,
             script: BUILD_SCRIPT,
             env,
             binds,

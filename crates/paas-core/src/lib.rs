@@ -8,6 +8,7 @@
 pub mod config;
 mod error;
 pub mod formation;
+pub mod langs;
 pub mod logline;
 pub mod names;
 pub mod procfile;

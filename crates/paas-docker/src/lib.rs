@@ -7,12 +7,14 @@
 
 pub mod build;
 pub mod dynos;
+pub mod images;
 pub mod logs;
 
 use tokio::sync::OnceCell;
 
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
 pub use dynos::{AttachedOneOff, OneOff, OneOffSpec};
+pub use images::ImageInfo;
 pub use logs::{LogSource, OutputLine};
 /// The dyno data of the supervisor's port, which [`Docker`] implements.
 pub use paas_core::runtime::{
