@@ -8,7 +8,6 @@
 //! image). The build container runs on that image, so the committed app image, and every
 //! dyno of it, has the runtime its buildpack needed.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::Instant;
 
@@ -215,9 +214,6 @@ fn context_tar(dockerfile: &str) -> std::io::Result<Vec<u8>> {
     tar.into_inner()
 }
 
-/// Label of a runtime image: the id of the stack image it was made on.
-const STACK_ID_LABEL: &str = "paas.stack.id";
-
 /// The runtime image `runtime` needs, made now unless one made on the current stack
 /// exists. `None`: the stack itself carries it. `on_line` gets the progress (header lines
 /// with `-----> `, the rest indented by the caller). `Ok(Err(reason))`: the image could not
@@ -242,7 +238,7 @@ pub async fn ensure(
     };
     let current = |info: &Option<paas_docker::ImageInfo>| {
         info.as_ref()
-            .is_some_and(|i| i.labels.get(STACK_ID_LABEL) == Some(&stack_info.id))
+            .is_some_and(|i| paas_docker::labels::is_made_on(&i.labels, &stack_info.id))
     };
     if current(&docker.image_info(&image).await?) {
         return Ok(Ok(Some(image)));
@@ -269,11 +265,7 @@ pub async fn ensure(
         .trim_start_matches("paas/")
         .split_once(':')
         .unwrap_or((&image, "latest"));
-    let labels = HashMap::from([
-        ("paas.runtime".to_owned(), runtime.kind.to_owned()),
-        ("paas.runtime.line".to_owned(), runtime.line.to_owned()),
-        (STACK_ID_LABEL.to_owned(), stack_info.id.clone()),
-    ]);
+    let labels = paas_docker::labels::runtime_image(runtime.kind, runtime.line, &stack_info.id);
     let lines = on_line.clone();
     let built = docker
         .build_dockerfile(repo, tag, tar, limits, labels, move |l| {
@@ -365,17 +357,18 @@ impl crate::Builder {
         &self,
         archive: &[u8],
         custom: bool,
-        out: &mut crate::Output,
-    ) -> Result<Result<(String, Vec<String>), String>, crate::BuildError> {
+        out: &mut crate::output::Output,
+    ) -> Result<(String, Vec<String>), crate::failure::BuildFailure> {
+        use crate::failure::BuildFailure;
         let stack = self.settings.stack_image.clone();
         if custom {
-            return Ok(Ok((stack, Vec::new())));
+            return Ok((stack, Vec::new()));
         }
-        let files = source_files(archive)?;
+        let files = source_files(archive).map_err(crate::BuildError::from)?;
         let runtime = match runtime_for(&self.settings.buildpack_order, &files) {
             Ok(Some(runtime)) => runtime,
-            Ok(None) => return Ok(Ok((stack, Vec::new()))),
-            Err(refused) => return Ok(Err(refused.0)),
+            Ok(None) => return Ok((stack, Vec::new())),
+            Err(refused) => return Err(BuildFailure::RuntimeUnavailable(refused.0)),
         };
         let env = vec![
             format!("PAAS_RUNTIME_LINE={}", runtime.line),
@@ -388,22 +381,23 @@ impl crate::Builder {
             tokio::select! {
                 biased;
                 Some(line) = rx.recv() => relay(out, line).await,
-                made = &mut ensure => break made?,
+                made = &mut ensure => break made.map_err(crate::BuildError::from)?,
             }
         };
         while let Ok(line) = rx.try_recv() {
             relay(out, line).await;
         }
-        Ok(made.map(|image| {
-            (
+        match made {
+            Ok(image) => Ok((
                 image.unwrap_or_else(|| self.settings.stack_image.clone()),
                 env,
-            )
-        }))
+            )),
+            Err(reason) => Err(BuildFailure::RuntimeImage(reason)),
+        }
     }
 }
 
-async fn relay(out: &mut crate::Output, line: String) {
+async fn relay(out: &mut crate::output::Output, line: String) {
     if line.starts_with("-----> ") {
         out.line(line).await;
     } else {
