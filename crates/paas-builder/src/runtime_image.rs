@@ -313,6 +313,31 @@ pub async fn make_all(
     only: &[String],
 ) -> Result<Vec<(String, String)>, DockerError> {
     let mut failed = Vec::new();
+    let offered: Vec<(String, String)> = langs::all_runtime_images()
+        .iter()
+        .map(|r| {
+            (
+                r.image(langs::STACK_RUNTIMES).unwrap_or_default(),
+                format!("{}:{}", r.kind, r.line),
+            )
+        })
+        .collect();
+    for name in only {
+        if !offered
+            .iter()
+            .any(|(image, short)| image == name || short == name)
+        {
+            let names: Vec<&str> = offered.iter().map(|(_, short)| short.as_str()).collect();
+            failed.push((
+                name.clone(),
+                format!(
+                    "no runtime image {name}: this platform makes {}",
+                    names.join(", ")
+                ),
+            ));
+            eprintln!(" !     {}", failed[failed.len() - 1].1);
+        }
+    }
     for runtime in langs::all_runtime_images() {
         let image = runtime.image(langs::STACK_RUNTIMES).unwrap_or_default();
         let short = format!("{}:{}", runtime.kind, runtime.line);
