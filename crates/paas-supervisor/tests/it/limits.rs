@@ -88,12 +88,19 @@ async fn a_write_past_the_dyno_disk_limit_fails_inside_the_dyno_and_nowhere_else
         out.contains("No space left on device") && !out.contains("dd=0"),
         "a 64 MiB write into a 16 MiB dyno disk must fail: {out}"
     );
-    // The other dyno serves on.
-    sup.reconcile_once().await.unwrap();
-    let table = routes.borrow().clone();
-    assert_eq!(
-        ready_web_count(&table, &format!("{}.localhost", h.app)),
-        1,
-        "{table:?}"
-    );
+    // The other dyno serves on (once its readiness probe has seen it listen).
+    let host = format!("{}.localhost", h.app);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        sup.reconcile_once().await.unwrap();
+        let table = routes.borrow().clone();
+        if ready_web_count(&table, &host) == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the web dyno never served: {table:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
