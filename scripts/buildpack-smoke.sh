@@ -23,8 +23,9 @@ CA_BUNDLE="${PAAS_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 BUILDPACKS="$ROOT/buildpacks"
 APPS="${PAAS_SMOKE_APPS:-$ROOT/tests/fixtures/apps}"
 # paasd's detection order (BuildSettings::buildpack_order, set in crates/paasd/src/lib.rs):
-# still written twice, keep the two the same.
-ORDER="python nodejs static procfile"
+# still written twice, keep the two the same. The stack image has only Python and Node.js:
+# the Go, Ruby, Java and PHP fixtures need their runtime images (tests/e2e/langs.rs).
+ORDER="ruby python nodejs java php go static procfile"
 TAG=$$
 
 if [ "$#" -gt 0 ]; then

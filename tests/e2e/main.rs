@@ -8,6 +8,7 @@
 mod dynos;
 mod heroku;
 mod https;
+mod langs;
 mod logs;
 mod push;
 mod router;

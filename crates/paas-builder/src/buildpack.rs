@@ -95,6 +95,15 @@ impl Builder {
                 ]
             }
         };
+        let (build_image, runtime_env) =
+            match self.build_image_for(&archive, custom.is_some(), out).await {
+                Ok(chosen) => chosen,
+                Err(failure) => {
+                    let _ = tokio::fs::remove_dir_all(&scratch).await;
+                    return Err(failure);
+                }
+            };
+        env.extend(runtime_env);
         env.extend(BUILD_ENV.map(String::from));
         env.push(format!("SOURCE_VERSION={}", job.commit));
         if let Some(ca) = &self.settings.ca_bundle {
@@ -116,7 +125,7 @@ impl Builder {
             instance: &self.settings.instance,
             app: job.ticket.app.as_str(),
             build_id: &job.build_id.to_string(),
-            stack_image: &self.settings.stack_image,
+            stack_image: &build_image,
             script: script::BUILD_SCRIPT,
             env,
             binds,

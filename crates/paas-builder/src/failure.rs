@@ -45,6 +45,12 @@ pub(crate) enum BuildFailure {
     OutOfMemory { limit_mib: i64 },
     #[error("The build exited with status {0}.")]
     Exit(i64),
+    /// A runtime version the platform does not offer (the message lists what it does).
+    #[error("{0}")]
+    RuntimeUnavailable(String),
+    /// The runtime image could not be made (apt failed: the mirror is unreachable ...).
+    #[error("{0}")]
+    RuntimeImage(String),
 
     #[error(transparent)]
     Platform(#[from] BuildError),

@@ -20,6 +20,7 @@ mod refs;
 mod release_phase;
 mod release_yaml;
 mod rollout;
+pub mod runtime_image;
 mod script;
 mod source;
 

@@ -10,6 +10,7 @@ pub mod dyno;
 pub mod dyno_settings;
 mod error;
 pub mod formation;
+pub mod langs;
 pub mod logline;
 pub mod names;
 pub mod procfile;

@@ -189,6 +189,29 @@ pub fn image(app: &str, build_id: &str, commit: &str) -> Labels {
     ])
 }
 
+/// The stack image a runtime image was made on (its id): the image is remade when the
+/// stack changes.
+pub const RUNTIME_STACK_ID: &str = "paas.stack.id";
+pub const RUNTIME: &str = "paas.runtime";
+pub const RUNTIME_LINE: &str = "paas.runtime.line";
+
+/// The labels of a runtime image (`paas/runtime_go:1.25`): its runtime and the stack image
+/// it was made on.
+pub fn runtime_image(kind: &str, line: &str, stack_id: &str) -> Labels {
+    HashMap::from([
+        (RUNTIME.to_owned(), kind.to_owned()),
+        (RUNTIME_LINE.to_owned(), line.to_owned()),
+        (RUNTIME_STACK_ID.to_owned(), stack_id.to_owned()),
+    ])
+}
+
+/// Whether a runtime image was made on the stack image `stack_id`.
+pub fn is_made_on(labels: &Labels, stack_id: &str) -> bool {
+    labels
+        .get(RUNTIME_STACK_ID)
+        .is_some_and(|id| id == stack_id)
+}
+
 /// The labels of an app's network.
 pub fn network(instance: &str, app_name: &str, created_secs: u64) -> Labels {
     let mut labels = base(instance, None);

@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod dynos;
+pub mod images;
 pub mod labels;
 pub mod logs;
 pub mod network;
@@ -17,6 +18,7 @@ mod security;
 use tokio::sync::OnceCell;
 
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
+pub use images::ImageInfo;
 pub use labels::OneOffLabels;
 pub use logs::{LogSource, OutputLine};
 pub use network::NetworkPool;

@@ -359,9 +359,11 @@ pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder
         paas_builder::BuildSettings {
             data_dir,
             buildpacks_dir,
-            buildpack_order: ["python", "nodejs", "static", "procfile"]
-                .map(String::from)
-                .to_vec(),
+            buildpack_order: [
+                "ruby", "python", "nodejs", "java", "php", "go", "static", "procfile",
+            ]
+            .map(String::from)
+            .to_vec(),
             stack_image: settings.stack_image.clone(),
             ca_bundle: settings.build.ca_bundle.clone(),
             proxy_env: settings.build.proxy_env.clone(),

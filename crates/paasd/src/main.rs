@@ -33,7 +33,15 @@ enum Command {
 enum StackCommand {
     /// Make PAAS_STACK_IMAGE without a registry: debootstrap Debian, docker import,
     /// install the runtimes the bundled buildpacks use.
-    Build,
+    Build {
+        /// Then make every runtime image too (Go, Ruby, Java, PHP, Python 3.14, Node.js 24).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Make the runtime images (from Debian packages, on the stack) that are missing or
+    /// older than the stack: the named ones (`go:1.25`, `jdk:21`), else all of them.
+    /// Builds make the one they need on first use; this makes them ahead of time.
+    Runtimes { images: Vec<String> },
 }
 
 /// `scripts/stack-build.sh`, built into the binary so an installed paasd needs no checkout.
@@ -69,8 +77,14 @@ async fn main() -> std::process::ExitCode {
             }
         }
         Command::Stack {
-            command: StackCommand::Build,
-        } => stack_build(&settings.stack_image),
+            command: StackCommand::Build { all },
+        } => match stack_build(&settings.stack_image) {
+            Ok(()) if all => runtimes(&settings, &[]).await,
+            other => other,
+        },
+        Command::Stack {
+            command: StackCommand::Runtimes { images },
+        } => runtimes(&settings, &images).await,
         Command::Tokens {
             command: TokensCommand::Create { name },
         } => paasd::create_token(&settings, &name)
@@ -97,5 +111,29 @@ fn stack_build(image: &str) -> anyhow::Result<()> {
         .status()
         .context("running bash for the stack build")?;
     anyhow::ensure!(status.success(), "the stack build failed ({status})");
+    Ok(())
+}
+
+async fn runtimes(settings: &Settings, only: &[String]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let docker = paas_builder::Docker::connect()
+        .context("DOCKER_HOST does not name a usable Docker Engine")?;
+    let limits = paas_builder::Limits {
+        memory_bytes: settings.build.memory_bytes,
+        nano_cpus: settings.build.nano_cpus,
+        pids: 4096,
+    };
+    let failed =
+        paas_builder::runtime_image::make_all(&docker, &settings.stack_image, &limits, only)
+            .await?;
+    anyhow::ensure!(
+        failed.is_empty(),
+        "could not make {}",
+        failed
+            .iter()
+            .map(|(image, _)| image.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(())
 }
