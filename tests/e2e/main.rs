@@ -8,6 +8,7 @@
 mod dynos;
 mod heroku;
 mod logs;
+mod ops;
 mod push;
 mod router;
 mod run;

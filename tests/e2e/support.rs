@@ -166,6 +166,8 @@ impl Paasd {
             .env("PAAS_BUILDPACKS_DIR", workspace_root().join("buildpacks"))
             // Builds share two cores with the tests.
             .env("PAAS_BUILD_CPUS", "1")
+            // As a service manager starts it: nothing may depend on the directory.
+            .current_dir("/")
             .stdin(Stdio::null());
         command
     }

@@ -7,6 +7,7 @@
 //! requests finish, then close the pool and stop the embedded cluster. Dynos are never
 //! stopped by a paasd shutdown (the next paasd adopts them).
 
+pub mod buildpacks;
 pub mod embedded_pg;
 pub mod settings;
 pub mod telemetry;
@@ -261,13 +262,18 @@ impl paas_api::MetricsText for RouterMetrics {
 pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder::Builder> {
     let docker = paas_builder::Docker::connect()
         .context("DOCKER_HOST does not name a usable Docker Engine")?;
-    let buildpacks_dir = std::fs::canonicalize(&settings.build.buildpacks_dir)
-        .unwrap_or_else(|_| settings.build.buildpacks_dir.clone());
-    if !buildpacks_dir.is_dir() {
-        tracing::warn!(dir = %buildpacks_dir.display(), "PAAS_BUILDPACKS_DIR does not exist: buildpack builds will fail");
-    }
-    let data_dir =
-        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
+    let data_dir = settings.data_dir.clone();
+    let buildpacks_dir = match &settings.build.buildpacks_dir {
+        Some(dir) => dir.clone(),
+        None => buildpacks::unpack(&data_dir).context("unpacking the built-in buildpacks")?,
+    };
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        buildpacks_dir = %buildpacks_dir.display(),
+        buildpacks = if settings.build.buildpacks_dir.is_some() { "PAAS_BUILDPACKS_DIR" } else { "built in" },
+        ca_bundle = ?settings.build.ca_bundle,
+        "paths"
+    );
     Ok(paas_builder::Builder::new(
         store,
         docker,

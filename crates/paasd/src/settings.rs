@@ -2,7 +2,7 @@
 //! never read environment variables; they get plain values from here.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
@@ -62,7 +62,9 @@ pub struct DynoConfig {
 /// How builds run (SPEC §6): caps, and what they need to reach package registries.
 #[derive(Debug, Clone)]
 pub struct BuildConfig {
-    pub buildpacks_dir: PathBuf,
+    /// `PAAS_BUILDPACKS_DIR`; `None`: the buildpacks embedded in paasd, unpacked under
+    /// `data_dir/buildpacks` (`crate::buildpacks`).
+    pub buildpacks_dir: Option<PathBuf>,
     pub ca_bundle: Option<PathBuf>,
     pub memory_bytes: i64,
     pub nano_cpus: i64,
@@ -97,8 +99,69 @@ pub enum LogFormat {
 }
 
 impl Settings {
+    /// The environment, with relative paths resolved against the working directory.
     pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let cwd = std::env::current_dir().context("the working directory is unreadable")?;
+        Self::from_lookup(|name| std::env::var(name).ok())?.resolve_paths(&cwd)
+    }
+
+    /// Makes every path setting absolute (against `cwd`), once, so nothing later depends
+    /// on the working directory; a path that must exist and does not is an error naming
+    /// its variable. `PAAS_DATA_DIR` is made on first start, so only its parent must exist.
+    pub fn resolve_paths(mut self, cwd: &Path) -> anyhow::Result<Self> {
+        let absolute = |path: &Path| -> PathBuf {
+            let joined = if path.is_absolute() {
+                path.to_owned()
+            } else {
+                cwd.join(path)
+            };
+            // `a/./b/../c` → `a/c` without touching the disk (the path may not exist yet).
+            let mut clean = PathBuf::new();
+            for part in joined.components() {
+                match part {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        clean.pop();
+                    }
+                    other => clean.push(other),
+                }
+            }
+            clean
+        };
+        self.data_dir = absolute(&self.data_dir);
+        match self.data_dir.parent() {
+            Some(parent) if !self.data_dir.is_dir() && !parent.is_dir() => bail!(
+                "PAAS_DATA_DIR={} does not exist and neither does its parent {}",
+                self.data_dir.display(),
+                parent.display()
+            ),
+            _ if self.data_dir.exists() && !self.data_dir.is_dir() => bail!(
+                "PAAS_DATA_DIR={} is not a directory",
+                self.data_dir.display()
+            ),
+            _ => {}
+        }
+        if let Some(dir) = &self.build.buildpacks_dir {
+            let dir = absolute(dir);
+            if !dir.is_dir() {
+                bail!(
+                    "PAAS_BUILDPACKS_DIR={} is not a directory (unset it to use the buildpacks built into paasd)",
+                    dir.display()
+                );
+            }
+            self.build.buildpacks_dir = Some(dir);
+        }
+        self.build.ca_bundle = self.build.ca_bundle.as_deref().map(absolute);
+        if let Some((cert, key)) = &self.tls.cert_and_key {
+            let (cert, key) = (absolute(cert), absolute(key));
+            for (name, path) in [("PAAS_TLS_CERT", &cert), ("PAAS_TLS_KEY", &key)] {
+                if !path.is_file() {
+                    bail!("{name}={} is not a file", path.display());
+                }
+            }
+            self.tls.cert_and_key = Some((cert, key));
+        }
+        Ok(self)
     }
 
     /// Reads settings through `lookup`, so tests can pass a map. Every error names the
@@ -163,9 +226,7 @@ impl Settings {
             },
         };
         let build = BuildConfig {
-            buildpacks_dir: PathBuf::from(
-                get("PAAS_BUILDPACKS_DIR").unwrap_or_else(|| "./buildpacks".into()),
-            ),
+            buildpacks_dir: get("PAAS_BUILDPACKS_DIR").map(PathBuf::from),
             ca_bundle: match get("PAAS_BUILD_CA_BUNDLE").as_deref() {
                 Some("none") => None,
                 Some(path) => {
@@ -332,6 +393,55 @@ mod tests {
         );
         let err = settings(&[("PAAS_TLS_CERT", "/c.pem")]).unwrap_err();
         assert!(format!("{err:#}").starts_with("PAAS_TLS_CERT"), "{err:#}");
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_once_against_the_working_directory() {
+        let cwd = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(cwd.path().join("packs")).unwrap();
+        std::fs::write(cwd.path().join("c.pem"), "").unwrap();
+        std::fs::write(cwd.path().join("k.pem"), "").unwrap();
+        let s = settings(&[
+            ("PAAS_BUILDPACKS_DIR", "./packs"),
+            ("PAAS_TLS_CERT", "c.pem"),
+            ("PAAS_TLS_KEY", "sub/../k.pem"),
+        ])
+        .unwrap()
+        .resolve_paths(cwd.path())
+        .unwrap();
+        assert_eq!(s.data_dir, cwd.path().join(".paas"));
+        assert_eq!(s.build.buildpacks_dir, Some(cwd.path().join("packs")));
+        assert_eq!(
+            s.tls.cert_and_key,
+            Some((cwd.path().join("c.pem"), cwd.path().join("k.pem")))
+        );
+        let embedded = settings(&[]).unwrap().resolve_paths(cwd.path()).unwrap();
+        assert_eq!(embedded.build.buildpacks_dir, None);
+    }
+
+    #[test]
+    fn a_path_setting_that_points_at_nothing_is_an_error_naming_it() {
+        let cwd = tempfile::tempdir().unwrap();
+        std::fs::write(cwd.path().join("file"), "").unwrap();
+        for (vars, name) in [
+            (
+                vec![("PAAS_BUILDPACKS_DIR", "buildpacks")],
+                "PAAS_BUILDPACKS_DIR",
+            ),
+            (vec![("PAAS_BUILDPACKS_DIR", "file")], "PAAS_BUILDPACKS_DIR"),
+            (vec![("PAAS_DATA_DIR", "no/such/dir")], "PAAS_DATA_DIR"),
+            (vec![("PAAS_DATA_DIR", "file")], "PAAS_DATA_DIR"),
+            (
+                vec![("PAAS_TLS_CERT", "file"), ("PAAS_TLS_KEY", "nokey.pem")],
+                "PAAS_TLS_KEY",
+            ),
+        ] {
+            let err = settings(&vars)
+                .unwrap()
+                .resolve_paths(cwd.path())
+                .unwrap_err();
+            assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");
+        }
     }
 
     #[test]
