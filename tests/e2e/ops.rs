@@ -140,3 +140,168 @@ async fn paas_login_from_stdin_is_all_that_git_push_needs() {
     let out = run(&["auth:whoami"]);
     assert!(!out.status.success());
 }
+
+fn ls_remote(paasd: &Paasd, app: &str, token: &str) -> std::process::Output {
+    let url = format!("http://git:{token}@127.0.0.1:{}/{app}.git", paasd.port);
+    Command::new("git")
+        .args(["-c", "credential.helper=", "ls-remote", &url])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+async fn status_with(paasd: &Paasd, token: &str, path: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}{path}", paasd.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn token_from(out: std::process::Output) -> String {
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// `paasd tokens revoke`, run as its own process, takes effect at once on the API, on
+/// git and on an open log stream; an expired token is refused the same way; `tokens
+/// list` shows them without their secrets.
+#[tokio::test]
+async fn revoked_and_expired_tokens_are_refused_on_the_api_git_and_open_log_streams() {
+    let paasd = Paasd::start().await;
+    paasd.create_app("guarded").await;
+    let doomed = token_from(paasd.paasd(&["tokens", "create", "--name", "doomed"]));
+    let short =
+        token_from(paasd.paasd(&["tokens", "create", "--name", "short", "--expires-in", "3s"]));
+    assert_eq!(status_with(&paasd, &doomed, "/apps/guarded").await, 200);
+    assert_eq!(status_with(&paasd, &short, "/apps/guarded").await, 200);
+    assert!(ls_remote(&paasd, "guarded", &doomed).status.success());
+
+    let listed = support::stdout(&paasd.paasd(&["tokens", "list"]));
+    for name in ["e2e", "doomed", "short"] {
+        assert!(listed.contains(name), "{listed}");
+    }
+    for secret in [&doomed, &short, &paasd.token] {
+        assert!(
+            !listed.contains(&secret[5..]),
+            "tokens list shows a secret:\n{listed}"
+        );
+    }
+
+    // A live log stream opened with the doomed token.
+    let session = reqwest::Client::new()
+        .post(format!("{}/apps/guarded/log-sessions", paasd.url()))
+        .bearer_auth(&doomed)
+        .json(&serde_json::json!({"tail": true}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let url = session["logplex_url"].as_str().unwrap().to_owned();
+    let mut stream = reqwest::get(&url).await.unwrap();
+    assert_eq!(stream.status(), 200);
+
+    let out = paasd.paasd(&["tokens", "revoke", "doomed"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let revoked = Instant::now();
+    assert_eq!(status_with(&paasd, &doomed, "/apps/guarded").await, 401);
+    assert!(
+        revoked.elapsed() < Duration::from_millis(500),
+        "refused at once"
+    );
+    assert!(!ls_remote(&paasd, "guarded", &doomed).status.success());
+    let ended = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the open log stream was not closed");
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 404);
+
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    assert_eq!(status_with(&paasd, &short, "/apps/guarded").await, 401);
+    assert!(!ls_remote(&paasd, "guarded", &short).status.success());
+    let listed = support::stdout(&paasd.paasd(&["tokens", "list"]));
+    assert!(listed.contains("(expired)"), "{listed}");
+    assert!(!listed.contains("doomed"), "{listed}");
+    assert_eq!(
+        status_with(&paasd, &paasd.token, "/apps/guarded").await,
+        200
+    );
+}
+
+/// `/oauth/authorizations` in Heroku's shape: create (expires_in as the heroku CLI's
+/// string), list, info, `~`, revoke.
+#[tokio::test]
+async fn oauth_authorizations_create_list_show_and_revoke_tokens() {
+    let paasd = Paasd::start().await;
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{}/oauth/authorizations", paasd.url()))
+        .bearer_auth(&paasd.token)
+        .json(&serde_json::json!({"description": "ci", "expires_in": "3600", "scope": ["global"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let secret = created["access_token"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let expires_in = created["access_token"]["expires_in"].as_i64().unwrap();
+    assert!((3590..=3600).contains(&expires_in), "{created}");
+    assert_eq!(created["description"], "ci");
+    assert_eq!(created["user"]["email"], "ci@localhost");
+    assert_eq!(status_with(&paasd, &secret, "/account").await, 200);
+
+    let list = paasd
+        .api(reqwest::Method::GET, "/oauth/authorizations", None)
+        .await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    for a in list {
+        // Only the caller's own secret comes back; the new one is never shown again.
+        let token = a["access_token"]["token"].as_str();
+        if a["description"] == "e2e" {
+            assert_eq!(token, Some(paasd.token.as_str()));
+        } else {
+            assert_eq!(token, None, "{a}");
+        }
+    }
+    let own = paasd
+        .api(reqwest::Method::GET, "/oauth/authorizations/~", None)
+        .await;
+    assert_eq!(own["description"], "e2e");
+    let info = paasd
+        .api(
+            reqwest::Method::GET,
+            &format!("/oauth/authorizations/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(info["description"], "ci");
+    let revoked = paasd
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/oauth/authorizations/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked["description"], "ci");
+    assert_eq!(status_with(&paasd, &secret, "/account").await, 401);
+    let bad = client
+        .post(format!("{}/oauth/authorizations", paasd.url()))
+        .bearer_auth(&paasd.token)
+        .json(&serde_json::json!({"expires_in": "soon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}

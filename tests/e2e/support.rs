@@ -172,6 +172,15 @@ impl Paasd {
         command
     }
 
+    /// Runs `paasd ARGS` (a subcommand: `tokens list`, …) on this paasd's data.
+    pub fn paasd(&self, args: &[&str]) -> Output {
+        Self::command(self.data.path(), self.port)
+            .env("PAAS_INSTANCE", &self.instance)
+            .args(args)
+            .output()
+            .expect("run paasd")
+    }
+
     /// Waits for `/healthz`; `Err` when paasd exited instead.
     async fn wait_healthy(&mut self) -> Result<(), String> {
         let url = format!("{}/healthz", self.url());

@@ -9,6 +9,7 @@
 mod absent;
 mod account;
 mod apps;
+mod authorizations;
 mod builds;
 mod config_vars;
 mod domains;
@@ -92,6 +93,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(openapi::document))
         .merge(account::router())
+        .merge(authorizations::router())
         .merge(apps::router())
         .merge(config_vars::router())
         .merge(releases::router())

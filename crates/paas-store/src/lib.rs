@@ -26,7 +26,7 @@ pub use error::StoreError;
 pub use formation::Formation;
 pub use logs::{LogDrain, MAX_DRAINS_PER_APP};
 pub use releases::{Release, ReleaseStatus};
-pub use tokens::{ApiToken, NewToken};
+pub use tokens::{ApiToken, NewToken, TokenInfo};
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -39,6 +39,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    /// The auth cache (`tokens`), shared by every clone.
+    tokens: std::sync::Arc<tokens::TokenCache>,
 }
 
 impl Store {
@@ -49,11 +51,14 @@ impl Store {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(options);
-        Self { pool }
+        Self::from_pool(pool)
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            tokens: Default::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {

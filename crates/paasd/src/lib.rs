@@ -12,6 +12,7 @@ pub mod embedded_pg;
 pub mod settings;
 pub mod telemetry;
 pub mod tls;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -82,6 +83,12 @@ async fn serve_with(
             "no API tokens exist yet: make one with `paasd tokens create --name NAME` (same environment as paasd)"
         );
     }
+    // The auth cache and batched last-used writes (`paas_store::tokens`).
+    let token_watch = tokio::spawn({
+        let store = store.clone();
+        let stop = shutdown.child_token();
+        async move { store.watch_tokens(stop.cancelled_owned()).await }
+    });
     let logs = Arc::new(paas_logs::LogHub::new());
     let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
     let nudge = Arc::new(tokio::sync::Notify::new());
@@ -223,6 +230,7 @@ async fn serve_with(
         ("router", router),
         ("log collector", collector),
         ("log drains", drains),
+        ("token watch", token_watch),
     ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, task = name, "a task panicked");
@@ -311,10 +319,7 @@ fn local_url(addr: std::net::SocketAddr) -> String {
 
 /// `paasd tokens create`: prints a new token once; only its hash is stored.
 pub async fn create_token(settings: &Settings, name: &str) -> anyhow::Result<String> {
-    let database = Database::open(settings).await?;
-    let result = database.store.create_token(name).await;
-    database.close().await?;
-    Ok(result?.secret)
+    tokens::create(settings, name, None).await
 }
 
 /// Cancels `token` on the first SIGTERM or SIGINT; a second signal exits at once.

@@ -45,6 +45,16 @@ enum TokensCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// Expire the token after this long: 3600, 90m, 12h, 30d [default: never]
+        #[arg(long, value_name = "DURATION", value_parser = paasd::tokens::parse_duration)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// List the tokens: name, id, created, last used, expiry (never the token itself).
+    List,
+    /// Revoke a token by name or id: every paasd refuses it at once.
+    Revoke {
+        #[arg(value_name = "NAME|ID")]
+        token: String,
     },
 }
 
@@ -71,11 +81,19 @@ async fn main() -> std::process::ExitCode {
         Command::Stack {
             command: StackCommand::Build,
         } => stack_build(&settings.stack_image),
-        Command::Tokens {
-            command: TokensCommand::Create { name },
-        } => paasd::create_token(&settings, &name)
-            .await
-            .map(|secret| println!("{secret}")),
+        Command::Tokens { command } => match command {
+            TokensCommand::Create { name, expires_in } => {
+                paasd::tokens::create(&settings, &name, expires_in)
+                    .await
+                    .map(|secret| println!("{secret}"))
+            }
+            TokensCommand::List => paasd::tokens::list(&settings)
+                .await
+                .map(|table| print!("{table}")),
+            TokensCommand::Revoke { token } => paasd::tokens::revoke(&settings, &token)
+                .await
+                .map(|line| println!("{line}")),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -8,6 +8,7 @@
 
 mod ledger;
 mod rules;
+mod tokens;
 
 use paas_core::{AppName, Procfile};
 use paas_store::{NewBuild, Store};
