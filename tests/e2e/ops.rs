@@ -305,3 +305,168 @@ async fn oauth_authorizations_create_list_show_and_revoke_tokens() {
         .unwrap();
     assert_eq!(bad.status(), 422);
 }
+
+fn run_script(script: &str, root: &Path, args: &[&str], input: &str) -> std::process::Output {
+    let bin_dir = support::binary("paasd").parent().unwrap().to_owned();
+    let mut child = Command::new(support::workspace_root().join("scripts").join(script))
+        .args(args)
+        .env("DESTDIR", root)
+        .env("PAAS_INSTALL_BIN_DIR", bin_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() || script == "uninstall",
+        "{script}: {}\n{}",
+        support::stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// `scripts/install` into a scratch root lays out every file (binaries, env file with
+/// every setting, unit, data dir, Docker's live-restore), `systemd-analyze verify`
+/// accepts the unit, a re-run upgrades in place (settings and data kept), and
+/// `scripts/uninstall` keeps the data unless `--purge` is confirmed.
+#[test]
+fn install_into_a_scratch_root_lays_out_every_file_and_the_unit_verifies() {
+    let root = tempfile::tempdir().unwrap();
+    let r = |p: &str| root.path().join(p.trim_start_matches('/'));
+    std::fs::create_dir_all(r("/etc/docker")).unwrap();
+    std::fs::write(
+        r("/etc/docker/daemon.json"),
+        r#"{"log-driver": "json-file"}"#,
+    )
+    .unwrap();
+    let out = run_script("install", root.path(), &[], "");
+    assert!(
+        support::stdout(&out).contains("nothing started"),
+        "{}",
+        support::stdout(&out)
+    );
+
+    for bin in ["/usr/local/bin/paasd", "/usr/local/bin/paas"] {
+        assert_eq!(mode(&r(bin)), 0o755, "{bin}");
+    }
+    assert_eq!(mode(&r("/etc/paas/paasd.env")), 0o600);
+    assert!(r("/var/lib/paas").is_dir());
+    let env = std::fs::read_to_string(r("/etc/paas/paasd.env")).unwrap();
+    assert!(env.contains("\nPAAS_DATA_DIR=/var/lib/paas\n"), "{env}");
+    let listed = Command::new(support::binary("paasd"))
+        .args(["env-file"])
+        .output()
+        .unwrap();
+    for line in support::stdout(&listed)
+        .lines()
+        .filter(|l| l.starts_with('#') && l.contains('='))
+    {
+        let name = line.trim_start_matches('#').split('=').next().unwrap();
+        if name != "PAAS_DATA_DIR" {
+            assert!(
+                env.contains(&format!("\n{line}\n")),
+                "{name} is not in the env file:\n{env}"
+            );
+        }
+    }
+    assert!(env.contains("\n#PAAS_ROUTER_DRAIN_TIMEOUT=25\n"), "{env}");
+    let daemon: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(r("/etc/docker/daemon.json")).unwrap())
+            .unwrap();
+    assert_eq!(daemon["live-restore"], true);
+    assert_eq!(daemon["log-driver"], "json-file", "other settings are kept");
+
+    let unit = std::fs::read_to_string(r("/etc/systemd/system/paasd.service")).unwrap();
+    for line in [
+        "After=docker.service network-online.target",
+        "Requires=docker.service",
+        "Restart=on-failure",
+        "KillSignal=SIGTERM",
+        "EnvironmentFile=/etc/paas/paasd.env",
+        "ExecStart=/usr/local/bin/paasd",
+        "WantedBy=multi-user.target",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "{line} missing:\n{unit}");
+    }
+    let stop: u64 = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        stop > 25,
+        "TimeoutStopSec={stop} must exceed the router's 25 s drain"
+    );
+    // The unit as it would run, with its paths inside the scratch root.
+    let check = tempfile::tempdir().unwrap();
+    let rooted = unit
+        .replace(
+            "=/usr/local/bin/",
+            &format!("={}/", r("/usr/local/bin").display()),
+        )
+        .replace("=/etc/paas/", &format!("={}/", r("/etc/paas").display()));
+    std::fs::write(check.path().join("paasd.service"), rooted).unwrap();
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(check.path().join("paasd.service"))
+        .output()
+        .expect("systemd-analyze (package systemd) is needed");
+    assert!(
+        verify.status.success() && verify.stderr.is_empty() && verify.stdout.is_empty(),
+        "systemd-analyze verify: {}{}",
+        support::stdout(&verify),
+        stderr(&verify)
+    );
+
+    // Upgrade in place: the operator's settings and the data stay.
+    std::fs::write(
+        r("/etc/paas/paasd.env"),
+        format!("{env}PAAS_DOMAIN=apps.example.com\n"),
+    )
+    .unwrap();
+    std::fs::write(r("/var/lib/paas/marker"), "data").unwrap();
+    let out = run_script("install", root.path(), &[], "");
+    assert!(support::stdout(&out).contains("Keeping /etc/paas/paasd.env"));
+    assert!(
+        std::fs::read_to_string(r("/etc/paas/paasd.env"))
+            .unwrap()
+            .contains("PAAS_DOMAIN=apps.example.com")
+    );
+    assert!(r("/etc/paas/paasd.env.default").is_file());
+    assert!(r("/var/lib/paas/marker").is_file());
+
+    // Uninstall keeps the data; --purge needs the confirmation.
+    run_script("uninstall", root.path(), &[], "");
+    for gone in [
+        "/usr/local/bin/paasd",
+        "/usr/local/bin/paas",
+        "/etc/paas",
+        "/etc/systemd/system/paasd.service",
+    ] {
+        assert!(!r(gone).exists(), "{gone} is still there");
+    }
+    assert!(r("/var/lib/paas/marker").is_file());
+    let refused = run_script("uninstall", root.path(), &["--purge"], "no\n");
+    assert!(!refused.status.success());
+    assert!(r("/var/lib/paas/marker").is_file());
+    let purged = run_script("uninstall", root.path(), &["--purge"], "/var/lib/paas\n");
+    assert!(purged.status.success(), "{}", stderr(&purged));
+    assert!(!r("/var/lib/paas").exists());
+}

@@ -22,6 +22,13 @@ enum Command {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// Print the environment file scripts/install writes: every setting, commented with
+    /// its default.
+    EnvFile {
+        /// Set NAME to VALUE instead (repeatable): PAAS_DATA_DIR=/var/lib/paas
+        #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+        set: Vec<(String, String)>,
+    },
     /// The stack image builds and dynos start from.
     Stack {
         #[command(subcommand)]
@@ -58,9 +65,28 @@ enum TokensCommand {
     },
 }
 
+fn name_value(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((name, value))
+            if paasd::settings::VARIABLES
+                .iter()
+                .any(|(n, _, _)| *n == name) =>
+        {
+            Ok((name.to_owned(), value.to_owned()))
+        }
+        Some((name, _)) => Err(format!("{name} is not a paasd setting")),
+        None => Err("expected NAME=VALUE".into()),
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Needs no valid environment: it describes it.
+    if let Some(Command::EnvFile { set }) = &cli.command {
+        print!("{}", paasd::settings::env_file(set));
+        return std::process::ExitCode::SUCCESS;
+    }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
@@ -81,6 +107,7 @@ async fn main() -> std::process::ExitCode {
         Command::Stack {
             command: StackCommand::Build,
         } => stack_build(&settings.stack_image),
+        Command::EnvFile { .. } => Ok(()),
         Command::Tokens { command } => match command {
             TokensCommand::Create { name, expires_in } => {
                 paasd::tokens::create(&settings, &name, expires_in)

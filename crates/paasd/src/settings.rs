@@ -6,6 +6,148 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+/// Every variable paasd reads, with its default and what it does: the environment file
+/// `scripts/install` writes (`paasd env-file`), each line commented with its default.
+/// A test keeps it complete: every variable this file reads must be listed.
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "DATABASE_URL",
+        "",
+        "Postgres URL; unset: paasd runs its own cluster under $PAAS_DATA_DIR/postgres",
+    ),
+    (
+        "PAAS_DATA_DIR",
+        "./.paas",
+        "git repositories, build caches, embedded Postgres, unpacked buildpacks",
+    ),
+    (
+        "PAAS_API_ADDR",
+        "127.0.0.1:5000",
+        "control API and git endpoint",
+    ),
+    (
+        "PAAS_PUBLIC_URL",
+        "http://<PAAS_API_ADDR>",
+        "how clients reach the API (git_url, TLS host)",
+    ),
+    ("PAAS_ROUTER_ADDR", "0.0.0.0:8080", "the router"),
+    (
+        "PAAS_DOMAIN",
+        "localhost",
+        "apps answer at <app>.<PAAS_DOMAIN>",
+    ),
+    (
+        "PAAS_STACK_IMAGE",
+        "paas/stack:bookworm",
+        "base image of buildpack builds and dynos (paasd stack build makes it)",
+    ),
+    ("PAAS_DB_MAX_CONNECTIONS", "10", "database pool size"),
+    (
+        "PAAS_BUILDPACKS_DIR",
+        "",
+        "unset: the buildpacks built into paasd; set: a directory of buildpacks",
+    ),
+    (
+        "PAAS_BUILD_MEMORY",
+        "2g",
+        "memory cap of each build container",
+    ),
+    ("PAAS_BUILD_CPUS", "1.5", "CPU cap of each build container"),
+    (
+        "PAAS_BUILD_CA_BUNDLE",
+        "/etc/ssl/certs/ca-certificates.crt",
+        "CA bundle mounted into builds; none for none",
+    ),
+    (
+        "HTTP_PROXY",
+        "",
+        "passed to builds (also HTTPS_PROXY, NO_PROXY and the lower-case forms)",
+    ),
+    ("HTTPS_PROXY", "", "passed to builds"),
+    ("NO_PROXY", "", "passed to builds"),
+    ("PAAS_DYNO_MEMORY", "512m", "memory limit of each dyno"),
+    (
+        "PAAS_DYNO_GRACE",
+        "30",
+        "seconds between SIGTERM and SIGKILL when a dyno stops",
+    ),
+    (
+        "PAAS_HEALTH_TIMEOUT",
+        "60",
+        "seconds a new web dyno has to accept connections",
+    ),
+    (
+        "PAAS_INSTANCE",
+        "paas",
+        "label of this installation's containers",
+    ),
+    (
+        "PAAS_TLS_ADDR",
+        "127.0.0.1:5443",
+        "the TLS port (heroku run, https git remotes); off for none",
+    ),
+    (
+        "PAAS_TLS_CERT",
+        "",
+        "PEM certificate of the TLS port; unset: self-signed under $PAAS_DATA_DIR/tls",
+    ),
+    (
+        "PAAS_TLS_KEY",
+        "",
+        "PEM key of the TLS port (with PAAS_TLS_CERT)",
+    ),
+    ("PAAS_ROUTER_THREADS", "one per core", "router threads"),
+    (
+        "PAAS_ROUTER_CONNECT_TIMEOUT",
+        "5",
+        "seconds to connect to a dyno (then H19)",
+    ),
+    (
+        "PAAS_ROUTER_TIMEOUT",
+        "30",
+        "seconds to a response's first byte (then H12)",
+    ),
+    (
+        "PAAS_ROUTER_DRAIN_TIMEOUT",
+        "25",
+        "seconds in-flight requests get at shutdown (the unit's TimeoutStopSec is longer)",
+    ),
+    (
+        "PAAS_ROUTER_MAX_CONNECTIONS",
+        "10000",
+        "client connections served at once",
+    ),
+    (
+        "PAAS_LOG_FORMAT",
+        "json (pretty on a terminal)",
+        "paasd's own log format: json or pretty",
+    ),
+    ("RUST_LOG", "info", "paasd's log filter"),
+];
+
+/// The environment file: every variable commented with its default, except `set` ones.
+pub fn env_file(set: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "# paasd's settings (environment only; see the README). Each line shows a default:\n\
+         # uncomment and change it. Read by paasd.service (EnvironmentFile=).\n",
+    );
+    for (name, default, meaning) in VARIABLES {
+        let literal = !(default.is_empty() || default.contains(' ') || default.contains('<'));
+        if literal {
+            out.push_str(&format!("\n# {meaning}\n"));
+        } else {
+            let default = if default.is_empty() { "unset" } else { default };
+            out.push_str(&format!("\n# {meaning} (default: {default})\n"));
+        }
+        match set.iter().find(|(k, _)| k == name) {
+            Some((_, value)) => out.push_str(&format!("{name}={value}\n")),
+            None if literal => out.push_str(&format!("#{name}={default}\n")),
+            None => out.push_str(&format!("#{name}=\n")),
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `None`: run the embedded cluster under `data_dir/postgres`.
@@ -442,6 +584,34 @@ mod tests {
                 .unwrap_err();
             assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");
         }
+    }
+
+    #[test]
+    fn every_variable_read_here_is_in_the_env_file() {
+        let source = include_str!("settings.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap()];
+        let mut read = std::collections::BTreeSet::new();
+        for piece in code.split('"').skip(1).step_by(2) {
+            if (piece.starts_with("PAAS_") || piece == "DATABASE_URL")
+                && piece.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+            {
+                read.insert(piece);
+            }
+        }
+        assert!(read.len() > 20, "{read:?}");
+        for name in read {
+            assert!(
+                VARIABLES.iter().any(|(n, _, _)| *n == name),
+                "{name} is read but not in settings::VARIABLES (the installed env file)"
+            );
+        }
+        let file = env_file(&[("PAAS_DATA_DIR".into(), "/var/lib/paas".into())]);
+        assert!(file.contains("\nPAAS_DATA_DIR=/var/lib/paas\n"), "{file}");
+        assert!(file.contains("\n#PAAS_ROUTER_DRAIN_TIMEOUT=25\n"), "{file}");
+        assert!(
+            file.contains("(default: unset)\n#DATABASE_URL=\n"),
+            "{file}"
+        );
     }
 
     #[test]
