@@ -22,6 +22,8 @@ WORK="${PAAS_SMOKE_DIR:-/tmp/paas-buildpack-smoke}"
 CA_BUNDLE="${PAAS_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 BUILDPACKS="$ROOT/buildpacks"
 APPS="${PAAS_SMOKE_APPS:-$ROOT/tests/fixtures/apps}"
+# paasd's detection order (BuildSettings::buildpack_order, set in crates/paasd/src/lib.rs):
+# still written twice, keep the two the same.
 ORDER="python nodejs static procfile"
 TAG=$$
 
@@ -47,40 +49,42 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The same script paasd's builder runs in the build container (crates/paas-builder),
-# plus timings: detect in order, compile, release.
-# shellcheck disable=SC2016 # expanded in the container
-BUILD_SCRIPT='set -e
-detected=""
-for bp in $PAAS_BUILDPACKS; do
-  if name=$("$bp/bin/detect" /app 2>/dev/null); then detected="$bp"; break; fi
-done
-if [ -z "$detected" ]; then echo "::paas-no-buildpack::"; exit 1; fi
-echo "-----> $name app detected"
-t0=$(date +%s%N)
-"$detected/bin/compile" /app /cache /env
-t1=$(date +%s%N)
-echo "::smoke-compile-ms:: $(( (t1 - t0) / 1000000 ))"
-echo "::paas-release-begin::"
-if [ -x "$detected/bin/release" ]; then "$detected/bin/release" /app; fi
-echo "::paas-release-end::"'
+# The builder's own build script and build container settings: build.sh is the file
+# paasd runs (include_str!), build-container.env is generated from the Rust constants (a
+# paas-builder test fails when it is stale), so this test's builds are paasd's.
+BUILD_SCRIPT=$(cat "$ROOT/crates/paas-builder/src/build.sh")
+# shellcheck source=crates/paas-builder/src/build-container.env
+. "$ROOT/crates/paas-builder/src/build-container.env"
 
-# Security and mounts exactly as the builder sets them.
+# Security, limits (the builder's defaults) and mounts as the builder sets them.
 common_run_args() {
-  local cache=$1 env_dir=$2
+  local cache=$1 env_dir=$2 e var
   printf '%s\n' \
-    --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges \
-    --memory 2g --memory-swap 2g --pids-limit 1024 --workdir /app \
+    --user "$BUILD_USER" --cap-drop "$BUILD_CAP_DROP" --security-opt "$BUILD_SECURITY_OPT" \
+    --memory "$BUILD_MEMORY_BYTES" --memory-swap "$BUILD_MEMORY_BYTES" --cpus "$BUILD_CPUS" \
+    --pids-limit "$BUILD_PIDS" --workdir "$BUILD_WORKDIR" \
     --label paas.smoke=1 \
-    -v "$cache:/cache" -v "$env_dir:/env:ro" -v "$BUILDPACKS:/buildpacks:ro" \
-    -e HOME=/app -e STACK=paas-stack -e SOURCE_VERSION=smoke
+    -v "$cache:$BUILD_CACHE_DIR" -v "$env_dir:$BUILD_ENV_DIR:ro" -v "$BUILDPACKS:$BUILD_BUILDPACKS_DIR:ro" \
+    -e SOURCE_VERSION=smoke -e PAAS_BUILDPACK_FORCED=
+  for e in $BUILD_ENV; do printf '%s\n' -e "$e"; done
   if [ -s "$CA_BUNDLE" ]; then
-    printf '%s\n' -v "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro"
-    local var
-    for var in SSL_CERT_FILE PIP_CERT REQUESTS_CA_BUNDLE NODE_EXTRA_CA_CERTS CURL_CA_BUNDLE; do
-      printf '%s\n' -e "$var=/etc/ssl/certs/ca-certificates.crt"
+    printf '%s\n' -v "$CA_BUNDLE:$BUILD_CA_FILE:ro"
+    for var in $BUILD_CA_VARS; do
+      printf '%s\n' -e "$var=$BUILD_CA_FILE"
     done
   fi
+}
+
+# The milliseconds from the detected marker to the compiled marker, by Docker's timestamps.
+compile_ms() {
+  local name=$1 ts line detected="" compiled=""
+  while read -r ts line; do
+    case "$line" in
+      "$BUILD_MARKER_DETECTED"*) detected=$(date -d "$ts" +%s%N) ;;
+      "$BUILD_MARKER_COMPILED") compiled=$(date -d "$ts" +%s%N) ;;
+    esac
+  done < <(docker logs --timestamps "$name" 2>&1)
+  if [ -n "$detected" ] && [ -n "$compiled" ]; then echo $(( (compiled - detected) / 1000000 )); fi
 }
 
 # build FIXTURE ROUND → sets BUILT_IMAGE, BUILD_LOG, COMPILE_MS; returns the build's status.
@@ -93,20 +97,28 @@ build() {
   BUILT_IMAGE="paas-smoke/$fixture:$round-$TAG"
   COMPILE_MS=""
   local bps="" b
-  for b in $ORDER; do bps="$bps /buildpacks/$b"; done
+  for b in $ORDER; do bps="$bps $BUILD_BUILDPACKS_DIR/$b"; done
   local args
   mapfile -t args < <(common_run_args "$cache" "$env_dir")
   CONTAINERS+=("$name")
   docker create --name "$name" "${args[@]}" -e PAAS_BUILDPACKS="${bps# }" \
     "$IMAGE" /bin/sh -c "$BUILD_SCRIPT" >/dev/null
   # The source lands in /app owned by the build user, as the builder uploads it.
-  tar -C "$src" --owner=1000 --group=1000 --numeric-owner -cf - . | docker cp - "$name:/app"
+  tar -C "$src" --owner="${BUILD_USER%%:*}" --group="${BUILD_USER##*:}" --numeric-owner -cf - . | docker cp - "$name:/app"
   local t0 rc=0
   t0=$(date +%s%N)
   docker start -a "$name" >"$BUILD_LOG" 2>&1 || rc=$?
   BUILD_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
-  sed -e '/^::/d' -e 's/^/       | /' "$BUILD_LOG"
-  COMPILE_MS=$(sed -n 's/^::smoke-compile-ms:: //p' "$BUILD_LOG")
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      "$BUILD_MARKER_DETECTED"*) echo "       | -----> ${line#"$BUILD_MARKER_DETECTED"} app detected" ;;
+      "$BUILD_MARKER_NO_BUILDPACK") echo "       | no buildpack detected the app" ;;
+      "$BUILD_MARKER_COMPILED" | "$BUILD_MARKER_RELEASE_BEGIN" | "$BUILD_MARKER_RELEASE_END") ;;
+      *) echo "       | $line" ;;
+    esac
+  done <"$BUILD_LOG"
+  COMPILE_MS=$(compile_ms "$name")
   if [ "$rc" = 0 ]; then
     docker commit "$name" "$BUILT_IMAGE" >/dev/null
     IMAGES+=("$BUILT_IMAGE")
@@ -123,7 +135,8 @@ process_command() {
     cmd=$(sed -n "s/^$type:[[:space:]]*//p" "$procfile" | head -n 1)
   fi
   if [ -z "$cmd" ]; then
-    cmd=$(sed -n '/^::paas-release-begin::/,/^::paas-release-end::/p' "$WORK/$fixture/build-$round.log" |
+    cmd=$(awk -v begin="$BUILD_MARKER_RELEASE_BEGIN" -v end="$BUILD_MARKER_RELEASE_END" \
+      '$0 == begin { on = 1; next } $0 == end { on = 0 } on' "$WORK/$fixture/build-$round.log" |
       sed -n "s/^  $type:[[:space:]]*//p" | head -n 1)
   fi
   printf '%s' "$cmd"
@@ -133,8 +146,10 @@ process_command() {
 run_process() {
   local image=$1 name=$2 cmd=$3
   CONTAINERS+=("$name")
-  docker run -d --name "$name" --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges \
-    --label paas.smoke=1 --workdir /app -e HOME=/app -e PORT=5000 -e DYNO=web.1 \
+  # As a dyno runs (crates/paas-docker/src/dynos.rs): the build's user and security.
+  docker run -d --name "$name" --user "$BUILD_USER" --cap-drop "$BUILD_CAP_DROP" \
+    --security-opt "$BUILD_SECURITY_OPT" --label paas.smoke=1 --workdir "$BUILD_WORKDIR" \
+    -e HOME=/app -e PORT=5000 -e DYNO=web.1 \
     -e GREETING=smoke-greeting -e PAAS_CMD="$cmd" "$image" /bin/bash -c \
     'for f in /app/.profile.d/*.sh; do if [ -r "$f" ]; then . "$f"; fi; done; exec /bin/bash -c "$PAAS_CMD"' >/dev/null
 }
@@ -195,7 +210,7 @@ for fixture in "${FIXTURES[@]}"; do
   mkdir -p "$WORK/$fixture/cache" "$WORK/$fixture/env"
   # ENV_DIR: one file per config var, readable by the build user; the cache is its own.
   printf '%s' smoke-greeting >"$WORK/$fixture/env/GREETING"
-  chown -R 1000:1000 "$WORK/$fixture/cache"
+  chown -R "$BUILD_USER" "$WORK/$fixture/cache"
   chmod 0755 "$WORK/$fixture/env" && chmod 0644 "$WORK/$fixture/env/GREETING"
 
   case "$fixture" in

@@ -150,7 +150,7 @@ async fn update(
     if let Some(on) = body.maintenance.filter(|on| *on != app.maintenance) {
         app = state.store.set_maintenance(app.app_id, on).await?;
         tracing::info!(app = %app.name, maintenance = on, "maintenance mode changed");
-        state.nudge.notify_one();
+        state.nudge.app_changed(app.app_id);
     }
     Ok(Json(present::app(&app, &token, &state.settings)))
 }

@@ -43,7 +43,7 @@ async fn update(
         // Names only: config values never reach the logs.
         tracing::info!(app = %app.name, release = %format!("v{}", release.version), description = %release.description, "config changed");
         crate::logs::release_events(&state, &app.name, &release, &token.name);
-        state.nudge.notify_one();
+        state.nudge.app_changed(app.app_id);
     }
     Ok(Json(config.into_map()))
 }

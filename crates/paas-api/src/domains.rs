@@ -115,7 +115,7 @@ async fn add(
         .add_domain(app.app_id, hostname.as_str())
         .await?;
     tracing::info!(app = %app.name, hostname = %hostname, "domain added");
-    state.nudge.notify_one();
+    state.nudge.app_changed(app.app_id);
     Ok((
         StatusCode::CREATED,
         Json(present(&domain, &app, &state.settings.domain)),
@@ -139,6 +139,6 @@ async fn remove(
             other => other.into(),
         })?;
     tracing::info!(app = %app.name, hostname = %domain.hostname, "domain removed");
-    state.nudge.notify_one();
+    state.nudge.app_changed(app.app_id);
     Ok(Json(present(&domain, &app, &state.settings.domain)))
 }

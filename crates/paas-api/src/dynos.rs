@@ -7,7 +7,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use futures::StreamExt;
-use paas_core::{ConfigKey, DynoName};
+use paas_core::{
+    AppName, ConfigKey, ContainerStatus, DynoName, ProcessType, ReleaseVersion, dyno_env,
+};
 use paas_wire as wire;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -37,11 +39,9 @@ async fn list(
     let dynos = state.store.dynos(app.app_id).await?;
     // One-off dynos (`run.N`) are not the supervisor's: Docker is their record.
     let one_offs = state
-        .builder
-        .docker()
+        .docker
         .one_offs(&state.settings.instance, &app.name)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        .await?;
     let one_offs = one_offs.into_iter().map(|o| {
         let at = chrono::DateTime::from_timestamp(o.created_secs, 0).unwrap_or_default();
         wire::Dyno {
@@ -51,22 +51,22 @@ async fn list(
                 .get(..32)
                 .and_then(|hex| uuid::Uuid::parse_str(hex).ok())
                 .unwrap_or_default(),
-            name: o.name,
+            name: o.dyno.name.to_string(),
             process_type: "run".into(),
-            state: match o.status.as_str() {
-                "running" => "up",
-                "created" => "starting",
+            state: match o.status {
+                ContainerStatus::Running => "up",
+                ContainerStatus::Created => "starting",
                 _ => "down",
             }
             .into(),
-            command: o.command,
+            command: o.dyno.command,
             size: "basic".into(),
-            release: o
-                .release_id
-                .parse()
-                .ok()
-                .zip(o.version)
-                .map(|(id, version)| wire::ReleaseRefBody { id, version }),
+            release: o.dyno.release_id.zip(o.dyno.version).map(|(id, version)| {
+                wire::ReleaseRefBody {
+                    id,
+                    version: version.get(),
+                }
+            }),
             app: wire::IdName {
                 id: app.app_id,
                 name: app.name.clone(),
@@ -119,42 +119,36 @@ async fn create(
     if command.is_empty() {
         return Err(ApiError::Invalid("command must not be empty.".into()));
     }
+    // The app's config, with the request's own variables over it.
     let mut extra = Vec::new();
     for (key, value) in body.env.iter().flatten() {
-        let key = ConfigKey::parse(key)?;
-        extra.push(format!("{key}={value}"));
+        extra.push((ConfigKey::parse(key)?, value.clone()));
     }
     let (target, n) = state.store.one_off_target(app.app_id).await?;
-    let name = format!("run.{n}");
-    let mut env: Vec<String> = target
-        .config
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    env.extend(extra);
-    env.push(format!("DYNO={name}"));
-    env.push(format!("PS={name}"));
+    let name = DynoName {
+        process_type: ProcessType::run(),
+        index: u32::try_from(n).unwrap_or(1),
+    };
+    let mut config = target.config.clone();
+    config.extend(extra.into_iter().map(|(k, v)| (k.as_str().to_owned(), v)));
     let detached = !body.attach.unwrap_or(false);
     let spec = paas_docker::OneOffSpec {
         instance: state.settings.instance.clone(),
-        app_name: app.name.clone(),
-        release_id: target.release_id.to_string(),
-        version: target.version,
-        name: name.clone(),
+        dyno: paas_docker::OneOffLabels {
+            app_name: AppName::parse(&app.name)?,
+            name: name.clone(),
+            release_id: Some(target.release_id),
+            version: ReleaseVersion::new(target.version).ok(),
+            command: command.to_owned(),
+            detached,
+        },
         image: target.image.clone(),
-        command: command.to_owned(),
-        env,
-        memory_bytes: state.settings.dyno_memory_bytes,
-        pids: 512,
-        detached,
+        env: dyno_env(&config, &name, None),
+        limits: state.settings.dyno_limits,
         tty: !body.force_no_tty.unwrap_or(false),
     };
-    state
-        .builder
-        .docker()
-        .run_one_off(&spec)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let name = name.to_string();
+    state.docker.run_one_off(&spec).await?;
     tracing::info!(app = %app.name, dyno = %name, release = %format!("v{}", target.version), detached, "one-off dyno created");
     let now = chrono::Utc::now();
     // Heroku's shape: a rendezvous URL on the TLS port. Without one, paas's own
@@ -202,11 +196,10 @@ async fn attach(
 ) -> Result<Response, ApiError> {
     let app = apps::find(&state, &app).await?;
     let name = DynoName::parse(&name)?;
-    let docker = state.builder.docker().clone();
+    let docker = state.docker.clone();
     let id = docker
-        .find_one_off(&state.settings.instance, &app.name, &name.to_string())
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?
+        .find_one_off(&state.settings.instance, &app.name, &name)
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("Couldn't find that dyno ({name}).")))?;
     let rx = follow(docker, id);
     let body = futures::stream::unfold(rx, |mut rx| async move {
@@ -280,7 +273,7 @@ async fn restart_all(
     let app = apps::find(&state, &app).await?;
     state.store.restart(app.app_id, None).await?;
     tracing::info!(app = %app.name, "restart of all dynos requested");
-    state.nudge.notify_one();
+    state.nudge.app_changed(app.app_id);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -310,23 +303,17 @@ async fn stop_type(
     let app = apps::find(&state, &app).await?;
     let kind = paas_core::ProcessType::parse(&kind)?;
     if kind.as_str() == "run" {
-        let docker = state.builder.docker();
-        let one_offs = docker
-            .one_offs(&state.settings.instance, &app.name)
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let docker = &state.docker;
+        let one_offs = docker.one_offs(&state.settings.instance, &app.name).await?;
         for one_off in &one_offs {
-            docker
-                .remove_container_now(&one_off.id)
-                .await
-                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            docker.remove_container_now(&one_off.id).await?;
         }
         tracing::info!(app = %app.name, count = one_offs.len(), "one-off dynos stopped");
         return Ok(StatusCode::ACCEPTED);
     }
     state.store.restart(app.app_id, Some(kind.as_str())).await?;
     tracing::info!(app = %app.name, process_type = %kind, "stop (replace) of a process type requested");
-    state.nudge.notify_one();
+    state.nudge.app_changed(app.app_id);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -341,42 +328,27 @@ async fn restart_one(
     let app = apps::find(&state, &app).await?;
     if name.contains('.') {
         let dyno = DynoName::parse(&name)?;
-        let docker = state.builder.docker();
+        let docker = &state.docker;
         let running = docker
-            .list_dynos(&state.settings.instance)
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))?;
-        let found: Vec<_> = running
-            .iter()
-            .filter(|c| {
-                c.app_name == app.name
-                    && c.process_type == dyno.process_type.as_str()
-                    && c.index == dyno.index
-            })
-            .collect();
+            .list_dynos(&state.settings.instance, Some(app.app_id))
+            .await?;
+        let found: Vec<_> = running.iter().filter(|c| c.dyno.name == dyno).collect();
         if found.is_empty() {
             // `ps:stop run.3`: a one-off is stopped and removed (never restarted).
             let one_off = docker
-                .find_one_off(&state.settings.instance, &app.name, &name)
-                .await
-                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+                .find_one_off(&state.settings.instance, &app.name, &dyno)
+                .await?;
             let Some(id) = one_off else {
                 return Err(ApiError::NotFound(format!(
                     "Couldn't find that dyno ({dyno})."
                 )));
             };
-            docker
-                .remove_container_now(&id)
-                .await
-                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            docker.remove_container_now(&id).await?;
             tracing::info!(app = %app.name, dyno = %dyno, "one-off dyno stopped");
             return Ok(StatusCode::ACCEPTED);
         }
         for c in found {
-            docker
-                .remove_container_now(&c.id)
-                .await
-                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            docker.remove_container_now(&c.id).await?;
         }
         tracing::info!(app = %app.name, dyno = %dyno, "dyno restarted");
     } else {
@@ -384,6 +356,6 @@ async fn restart_one(
         state.store.restart(app.app_id, Some(kind.as_str())).await?;
         tracing::info!(app = %app.name, process_type = %kind, "restart of a process type requested");
     }
-    state.nudge.notify_one();
+    state.nudge.app_changed(app.app_id);
     Ok(StatusCode::ACCEPTED)
 }

@@ -89,3 +89,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// The engine failing is the platform's fault: a 500 with the chain logged.
+impl From<paas_docker::DockerError> for ApiError {
+    fn from(e: paas_docker::DockerError) -> Self {
+        ApiError::Internal(Box::new(e))
+    }
+}

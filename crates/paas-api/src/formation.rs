@@ -95,7 +95,7 @@ async fn scale(
         &app.name,
         paas_logs::LogLine::api(format!("Scaled to {} by user {who}", scaled.join(" "))),
     );
-    state.nudge.notify_one();
+    state.nudge.app_changed(app.app_id);
     Ok(formation)
 }
 

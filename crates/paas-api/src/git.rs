@@ -256,7 +256,7 @@ async fn push_hook(
     tokio::spawn(async move {
         let verdict = match builder.build_push(&ticket, &refs, &dirs, tx.clone()).await {
             Ok(PushOutcome::Released { version }) => {
-                nudge.notify_one();
+                nudge.app_changed(ticket.app_id);
                 // The push ends when the release runs (or failed to start), so a
                 // deploy that cannot boot is reported where the deployer is looking.
                 match builder.await_rollout(&ticket, version, &tx).await {

@@ -53,8 +53,8 @@ pub struct ApiSettings {
     pub local_url: String,
     /// The installation's container label (`PAAS_INSTANCE`), for one-off dynos.
     pub instance: String,
-    /// Memory limit of one-off dynos, as of formation dynos.
-    pub dyno_memory_bytes: i64,
+    /// Limits of one-off dynos, as of formation dynos.
+    pub dyno_limits: paas_core::runtime::DynoLimits,
     /// `rendezvous://<host>:<port>` of the TLS port, when paasd has one: attached
     /// one-off dynos answer an `attach_url` under it (see `rendezvous`).
     pub rendezvous_url: Option<String>,
@@ -66,8 +66,10 @@ pub struct AppState {
     pub store: Store,
     pub settings: std::sync::Arc<ApiSettings>,
     pub builder: std::sync::Arc<paas_builder::Builder>,
-    /// Wakes the supervisor after anything that changes what should run.
-    pub nudge: std::sync::Arc<tokio::sync::Notify>,
+    /// The Docker Engine: one-off dynos and their output.
+    pub docker: paas_docker::Docker,
+    /// Tells the supervisor which app's desired state changed.
+    pub nudge: std::sync::Arc<dyn paas_core::runtime::Nudge>,
     /// Secrets of attached one-off dynos awaiting their client on the TLS port.
     pub rendezvous: RendezvousTable,
     /// The apps' log streams and log sessions.

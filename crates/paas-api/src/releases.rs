@@ -96,7 +96,7 @@ async fn rollback(
         .map_err(release_not_found)?;
     tracing::info!(app = %app.name, release = %format!("v{}", release.version), description = %release.description, "rolled back");
     crate::logs::release_events(&state, &app.name, &release, &token.name);
-    state.nudge.notify_one();
+    state.nudge.app_changed(app.app_id);
     Ok((
         StatusCode::CREATED,
         Json(present::release(&release, &token, &state.settings)),

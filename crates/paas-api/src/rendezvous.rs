@@ -90,7 +90,11 @@ where
         let _ = stream.shutdown().await;
         return;
     };
-    let docker = state.builder.docker().clone();
+    let Ok(dyno) = paas_core::DynoName::parse(&dyno) else {
+        let _ = stream.shutdown().await;
+        return;
+    };
+    let docker = state.docker.clone();
     let id = match docker
         .find_one_off(&state.settings.instance, &app, &dyno)
         .await

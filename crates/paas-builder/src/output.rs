@@ -2,6 +2,29 @@
 
 use std::collections::BTreeMap;
 
+use tokio::sync::mpsc;
+
+/// Output lines go to the pusher (if still connected) and into the build record.
+pub(crate) struct Output {
+    pub(crate) tx: mpsc::Sender<String>,
+    pub(crate) masker: Masker,
+    pub(crate) log: String,
+}
+
+impl Output {
+    pub(crate) async fn line(&mut self, line: impl AsRef<str>) {
+        let line = self.masker.mask(line.as_ref());
+        self.log.push_str(&line);
+        self.log.push('\n');
+        // A pusher that went away does not stop the build's bookkeeping.
+        let _ = self.tx.send(line).await;
+    }
+
+    pub(crate) async fn fail(&mut self, reason: &str) {
+        self.line(format!(" !     {reason}")).await;
+    }
+}
+
 /// Replaces the values of secret-looking config vars wherever they appear in output.
 /// Secret-looking: the name contains KEY, TOKEN, SECRET or PASSWORD, or the value is a
 /// URL carrying credentials (`postgres://user:pass@host`).

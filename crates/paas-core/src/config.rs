@@ -11,7 +11,7 @@ pub const MAX_VALUE_BYTES: usize = 32 * 1024;
 pub const MAX_TOTAL_BYTES: usize = 64 * 1024;
 
 /// Variables the platform sets itself; users cannot set or unset them.
-const RESERVED_KEYS: &[&str] = &["PORT", "DYNO"];
+const RESERVED_KEYS: &[&str] = crate::dyno::PLATFORM_VARS;
 
 /// A config var name: `^[A-Za-z_][A-Za-z0-9_]*$`, and not one the platform owns.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -6,6 +6,7 @@
 //! parses raw input into these types once and passes the typed values inward.
 
 pub mod config;
+pub mod dyno;
 mod error;
 pub mod formation;
 pub mod logline;
@@ -17,6 +18,7 @@ pub mod routes;
 pub mod runtime;
 
 pub use config::{ConfigChange, ConfigKey, ConfigVars};
+pub use dyno::{ContainerStatus, DynoIdentity, dyno_env};
 pub use error::ParseError;
 pub use formation::{FormationEntry, Quantity, ScaleChange};
 pub use names::{AppName, DynoName, Hostname, ProcessType};

@@ -92,6 +92,16 @@ impl ProcessType {
         Self("web".to_owned())
     }
 
+    /// The release phase's one-off (`release.7`).
+    pub fn release() -> Self {
+        Self("release".into())
+    }
+
+    /// One-off dynos' type (`run.7`).
+    pub fn run() -> Self {
+        Self("run".into())
+    }
+
     pub fn is_web(&self) -> bool {
         self.0 == "web"
     }

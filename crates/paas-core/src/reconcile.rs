@@ -1,71 +1,121 @@
 //! The reconcile plan: desired formation against observed dynos → actions.
 //!
-//! Pure and level-triggered: the supervisor observes Docker (labels are the record),
+//! Pure and level-triggered: the supervisor observes the runtime (labels are the record),
 //! calls [`plan`], executes the actions and plans again later; planning the same state
-//! twice gives the same answer, and a state that needs nothing gives no actions.
+//! twice gives the same answer, and a state that needs nothing gives no actions. Every
+//! decision the supervisor acts on is taken here, from data: the clock, the health
+//! timeout and when each starting dyno was first seen starting are inputs.
 //!
-//! Rules, per process type and dyno index 1..=quantity (a "slot"):
+//! Rules, per process type and dyno index 1..=quantity (a "slot", named by its
+//! [`DynoName`]):
 //! - a slot with no dyno of the desired release gets one started at once (scale-up and
 //!   first deploys do not wait on anything);
 //! - a slot whose old-release dyno still serves is rolled: the new dyno starts, and the
 //!   old one is retired only once the new one is ready (healthy for `web`, running for
 //!   the others); at most one such replacement per type is in flight, so a rollout
 //!   never takes more than one dyno of a type out of service;
+//! - a dyno of the desired release that was made but never started (its start was
+//!   interrupted, say by a restart of paasd) is started, so a rollout never stalls on it;
 //! - a crashed dyno of the desired release is replaced when its back-off has elapsed;
+//! - a dyno still not ready when the health timeout has passed since it was first seen
+//!   starting is unhealthy: removed, and counted as a crash;
+//! - a rollout fails (the release is marked failed, the previous one is current again)
+//!   when a new release's web dyno is unhealthy or exits before it ever served while
+//!   dynos of an older release serve; nothing else is done in that pass;
 //! - dynos beyond the quantity, of types no longer in the formation, or of apps that no
 //!   longer exist are retired, highest index first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-/// One dyno slot's identity: process type and index (`web.2`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Slot {
-    pub process_type: String,
-    pub index: u32,
-}
+use uuid::Uuid;
+
+use crate::{DynoName, ProcessType};
 
 /// What should run for one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
-    pub release: String,
+    pub release: Uuid,
     pub version: i32,
     /// Process type → quantity.
-    pub formation: BTreeMap<String, u32>,
+    pub formation: BTreeMap<ProcessType, u32>,
     /// Process type → restart generation (`ps:restart`); absent means 0.
-    pub generations: BTreeMap<String, u32>,
+    pub generations: BTreeMap<ProcessType, u32>,
+    /// How long a starting dyno may take to become ready.
+    pub health_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DynoState {
     /// Running; `ready` is true once it accepts connections (web) or at once (others).
-    Running { ready: bool },
+    /// `since_secs` is when it was first seen not ready (on the clock of `now_secs`).
+    Running { ready: bool, since_secs: u64 },
     /// Exited; `at_secs` is when, on the same clock as `now_secs` in [`plan`].
-    Exited { at_secs: u64 },
-    /// Created, or being stopped: neither serving nor crashed.
+    Exited {
+        at_secs: u64,
+        exit_code: Option<i64>,
+    },
+    /// Made but never started.
+    Created,
+    /// Being stopped, paused or restarted by the engine: neither serving nor crashed.
     Other,
+}
+
+impl DynoState {
+    /// A dyno that runs and is ready (first seen at any time).
+    pub const fn up() -> Self {
+        Self::Running {
+            ready: true,
+            since_secs: 0,
+        }
+    }
+
+    fn is_ready(self) -> bool {
+        matches!(self, Self::Running { ready: true, .. })
+    }
 }
 
 /// One container the supervisor owns, as its labels and state describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedDyno {
     pub container: String,
-    pub slot: Slot,
-    pub release: String,
+    pub name: DynoName,
+    pub release: Uuid,
     pub version: i32,
     /// The restart generation it was started in.
     pub generation: u32,
     pub state: DynoState,
 }
 
+/// Why a rollout failed; the supervisor adds the dyno's last output to the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolloutFailure {
+    /// The new web dyno did not become ready within the health timeout.
+    NeverReady { name: DynoName, timeout: Duration },
+    /// The new web dyno exited before it ever served.
+    ExitedBeforeServing {
+        container: String,
+        name: DynoName,
+        exit_code: Option<i64>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Start a dyno of the desired release in this slot.
-    Start { slot: Slot },
+    Start { name: DynoName },
     /// Take this dyno out of service (de-route, SIGTERM, grace, SIGKILL) and remove it.
-    Retire { container: String, slot: Slot },
+    Retire { container: String, name: DynoName },
     /// Remove an exited container (it is not serving anything).
     Remove { container: String },
+    /// Not ready within the health timeout: remove it now and count a crash.
+    Unhealthy {
+        container: String,
+        name: DynoName,
+        timeout: Duration,
+    },
+    /// Mark the desired release failed; its predecessor is current again.
+    FailRollout { failure: RolloutFailure },
 }
 
 /// Per-app settings of the dyno manager, read from the app's config vars with the same
@@ -135,11 +185,11 @@ pub fn backoff_for(crashes: u32) -> Duration {
 
 /// The actions that move `observed` toward `desired` (`None`: the app is gone or has no
 /// release to run, so everything of it goes). `crashes` counts recent crashes per slot,
-/// for the back-off; `now_secs` is the clock `DynoState::Exited` uses.
+/// for the back-off; `now_secs` is the clock the dyno states use.
 pub fn plan(
     desired: Option<&Desired>,
     observed: &[ObservedDyno],
-    crashes: &BTreeMap<Slot, u32>,
+    crashes: &BTreeMap<DynoName, u32>,
     now_secs: u64,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
@@ -149,11 +199,34 @@ pub fn plan(
         }
         return actions;
     };
-    let wanted: BTreeSet<Slot> = desired
+
+    // Dynos that never got ready in time go first; what is left is planned as usual.
+    let timeout = desired.health_timeout;
+    let (unhealthy, observed): (Vec<&ObservedDyno>, Vec<&ObservedDyno>) =
+        observed.iter().partition(|d| match d.state {
+            DynoState::Running {
+                ready: false,
+                since_secs,
+            } => now_secs.saturating_sub(since_secs) > timeout.as_secs(),
+            _ => false,
+        });
+    for dyno in &unhealthy {
+        actions.push(Action::Unhealthy {
+            container: dyno.container.clone(),
+            name: dyno.name.clone(),
+            timeout,
+        });
+    }
+    if let Some(failure) = rollout_failure(desired, &unhealthy, &observed) {
+        actions.push(Action::FailRollout { failure });
+        return actions;
+    }
+
+    let wanted: BTreeSet<DynoName> = desired
         .formation
         .iter()
         .flat_map(|(kind, qty)| {
-            (1..=*qty).map(|index| Slot {
+            (1..=*qty).map(|index| DynoName {
                 process_type: kind.clone(),
                 index,
             })
@@ -163,28 +236,32 @@ pub fn plan(
     // Anything outside the formation goes, highest index first.
     let extra: Vec<&ObservedDyno> = observed
         .iter()
-        .filter(|d| !wanted.contains(&d.slot))
+        .copied()
+        .filter(|d| !wanted.contains(&d.name))
         .collect();
     for dyno in sorted_for_retirement(extra) {
         actions.push(retire_or_remove(dyno));
     }
 
-    let mut in_flight: BTreeMap<&str, u32> = BTreeMap::new();
-    let mut rolls: Vec<(&Slot, Vec<&ObservedDyno>)> = Vec::new();
-    for slot in &wanted {
-        let here: Vec<&ObservedDyno> = observed.iter().filter(|d| &d.slot == slot).collect();
+    let mut in_flight: BTreeMap<&ProcessType, u32> = BTreeMap::new();
+    let mut rolls: Vec<&DynoName> = Vec::new();
+    for name in &wanted {
+        let here = observed.iter().copied().filter(|d| &d.name == name);
         let generation = desired
             .generations
-            .get(&slot.process_type)
+            .get(&name.process_type)
             .copied()
             .unwrap_or(0);
-        let (current, old): (Vec<&ObservedDyno>, Vec<&ObservedDyno>) = here
-            .into_iter()
-            .partition(|d| d.release == desired.release && d.generation == generation);
+        let (current, old): (Vec<&ObservedDyno>, Vec<&ObservedDyno>) =
+            here.partition(|d| d.release == desired.release && d.generation == generation);
         // Old dynos that no longer serve are just cleaned up.
-        let (old_serving, old_dead): (Vec<&ObservedDyno>, Vec<&ObservedDyno>) = old
-            .into_iter()
-            .partition(|d| matches!(d.state, DynoState::Running { .. } | DynoState::Other));
+        let (old_serving, old_dead): (Vec<&ObservedDyno>, Vec<&ObservedDyno>) =
+            old.into_iter().partition(|d| {
+                matches!(
+                    d.state,
+                    DynoState::Running { .. } | DynoState::Other | DynoState::Created
+                )
+            });
         for dyno in old_dead {
             actions.push(Action::Remove {
                 container: dyno.container.clone(),
@@ -200,68 +277,113 @@ pub fn plan(
         }
 
         match keep.map(|d| d.state) {
-            Some(DynoState::Running { ready: true }) => {
+            Some(DynoState::Running { ready: true, .. }) => {
                 for dyno in old_serving {
                     actions.push(Action::Retire {
                         container: dyno.container.clone(),
-                        slot: slot.clone(),
+                        name: name.clone(),
                     });
                 }
             }
-            Some(DynoState::Running { ready: false }) | Some(DynoState::Other) => {
+            Some(DynoState::Running { ready: false, .. }) | Some(DynoState::Other) => {
                 // A replacement is starting; the old one keeps serving meanwhile.
-                *in_flight.entry(slot.process_type.as_str()).or_default() += 1;
+                *in_flight.entry(&name.process_type).or_default() += 1;
             }
-            Some(DynoState::Exited { at_secs }) => {
+            Some(DynoState::Created) => {
+                // Its start was interrupted: starting the slot adopts and starts it.
+                *in_flight.entry(&name.process_type).or_default() += 1;
+                actions.push(Action::Start { name: name.clone() });
+            }
+            Some(DynoState::Exited { at_secs, .. }) => {
                 let crashed = keep.map(|d| d.container.clone()).unwrap_or_default();
-                let wait = backoff_for(crashes.get(slot).copied().unwrap_or(1)).as_secs();
+                let wait = backoff_for(crashes.get(name).copied().unwrap_or(1)).as_secs();
                 if now_secs >= at_secs.saturating_add(wait) {
                     actions.push(Action::Remove { container: crashed });
-                    actions.push(Action::Start { slot: slot.clone() });
+                    actions.push(Action::Start { name: name.clone() });
                 }
             }
-            None if old_serving.is_empty() => actions.push(Action::Start { slot: slot.clone() }),
-            None => rolls.push((slot, old_serving)),
+            None if old_serving.is_empty() => actions.push(Action::Start { name: name.clone() }),
+            None => rolls.push(name),
         }
     }
     // Rolling replacements: one at a time per process type.
-    for (slot, _old) in rolls {
-        let busy = in_flight.entry(slot.process_type.as_str()).or_default();
+    for name in rolls {
+        let busy = in_flight.entry(&name.process_type).or_default();
         if *busy == 0 {
             *busy += 1;
-            actions.push(Action::Start { slot: slot.clone() });
+            actions.push(Action::Start { name: name.clone() });
         }
     }
     actions
 }
 
+/// A new release's web dyno that never got ready, or exited before it ever served,
+/// while an older release's dynos serve: the rollout stops there (a crash loop would
+/// otherwise keep the release half rolled forever). With nothing older serving, the
+/// crash back-off keeps trying instead.
+fn rollout_failure(
+    desired: &Desired,
+    unhealthy: &[&ObservedDyno],
+    others: &[&ObservedDyno],
+) -> Option<RolloutFailure> {
+    let older_serving = |web_only: bool| {
+        others.iter().any(|o| {
+            o.release != desired.release
+                && (!web_only || o.name.process_type.is_web())
+                && o.state.is_ready()
+        })
+    };
+    if let Some(dyno) = unhealthy.iter().find(|d| d.release == desired.release)
+        && older_serving(false)
+    {
+        return Some(RolloutFailure::NeverReady {
+            name: dyno.name.clone(),
+            timeout: desired.health_timeout,
+        });
+    }
+    let crashed = others.iter().find(|d| {
+        d.name.process_type.is_web()
+            && d.release == desired.release
+            && matches!(d.state, DynoState::Exited { .. })
+    })?;
+    let DynoState::Exited { exit_code, .. } = crashed.state else {
+        return None;
+    };
+    older_serving(true).then(|| RolloutFailure::ExitedBeforeServing {
+        container: crashed.container.clone(),
+        name: crashed.name.clone(),
+        exit_code,
+    })
+}
+
 fn rank(state: DynoState) -> u8 {
     match state {
-        DynoState::Running { ready: true } => 0,
-        DynoState::Running { ready: false } => 1,
+        DynoState::Running { ready: true, .. } => 0,
+        DynoState::Running { ready: false, .. } => 1,
         DynoState::Other => 2,
-        DynoState::Exited { .. } => 3,
+        DynoState::Created => 3,
+        DynoState::Exited { .. } => 4,
     }
 }
 
 fn retire_or_remove(dyno: &ObservedDyno) -> Action {
     match dyno.state {
-        DynoState::Exited { .. } => Action::Remove {
+        DynoState::Exited { .. } | DynoState::Created => Action::Remove {
             container: dyno.container.clone(),
         },
         _ => Action::Retire {
             container: dyno.container.clone(),
-            slot: dyno.slot.clone(),
+            name: dyno.name.clone(),
         },
     }
 }
 
 fn sorted_for_retirement(mut dynos: Vec<&ObservedDyno>) -> Vec<&ObservedDyno> {
     dynos.sort_by(|a, b| {
-        b.slot
+        b.name
             .index
-            .cmp(&a.slot.index)
-            .then(a.slot.process_type.cmp(&b.slot.process_type))
+            .cmp(&a.name.index)
+            .then(a.name.process_type.cmp(&b.name.process_type))
     });
     dynos
 }
@@ -271,19 +393,40 @@ mod tests {
     use super::*;
     use DynoState::*;
 
-    fn slot(kind: &str, index: u32) -> Slot {
-        Slot {
-            process_type: kind.into(),
+    fn slot(kind: &str, index: u32) -> DynoName {
+        DynoName {
+            process_type: ProcessType::parse(kind).unwrap(),
             index,
         }
     }
 
+    /// The test's two releases, `r1` (old) and `r2` (desired).
+    fn release(name: &str) -> Uuid {
+        match name {
+            "r1" => Uuid::from_u128(1),
+            "r2" => Uuid::from_u128(2),
+            other => panic!("no release {other}"),
+        }
+    }
+
+    fn kind(k: &str) -> ProcessType {
+        ProcessType::parse(k).unwrap()
+    }
+
     fn desired(formation: &[(&str, u32)]) -> Desired {
         Desired {
-            release: "r2".into(),
+            release: release("r2"),
             version: 2,
-            formation: formation.iter().map(|(k, q)| (k.to_string(), *q)).collect(),
+            formation: formation.iter().map(|(k, q)| (kind(k), *q)).collect(),
             generations: BTreeMap::new(),
+            health_timeout: Duration::from_secs(3600),
+        }
+    }
+
+    fn exited(at_secs: u64) -> DynoState {
+        Exited {
+            at_secs,
+            exit_code: Some(1),
         }
     }
 
@@ -296,16 +439,19 @@ mod tests {
     ) -> ObservedDyno {
         ObservedDyno {
             container: container.into(),
-            slot: slot(kind, index),
-            release: release.into(),
+            name: slot(kind, index),
+            release: self::release(release),
             version: if release == "r2" { 2 } else { 1 },
             generation: 0,
             state,
         }
     }
 
-    const UP: DynoState = Running { ready: true };
-    const STARTING: DynoState = Running { ready: false };
+    const UP: DynoState = DynoState::up();
+    const STARTING: DynoState = Running {
+        ready: false,
+        since_secs: 9_000,
+    };
 
     fn check(desired: Option<&Desired>, observed: &[ObservedDyno], expected: &[Action]) {
         assert_eq!(plan(desired, observed, &BTreeMap::new(), 1000), expected);
@@ -313,14 +459,14 @@ mod tests {
 
     fn start(kind: &str, index: u32) -> Action {
         Action::Start {
-            slot: slot(kind, index),
+            name: slot(kind, index),
         }
     }
 
     fn retire(container: &str, kind: &str, index: u32) -> Action {
         Action::Retire {
             container: container.into(),
-            slot: slot(kind, index),
+            name: slot(kind, index),
         }
     }
 
@@ -366,7 +512,7 @@ mod tests {
     fn scaling_to_zero_and_deleted_apps_retire_everything() {
         let running = [
             dyno("a", "web", 1, "r2", UP),
-            dyno("x", "web", 2, "r2", Exited { at_secs: 1 }),
+            dyno("x", "web", 2, "r2", exited(1)),
         ];
         let expected = [
             retire("a", "web", 1),
@@ -412,7 +558,7 @@ mod tests {
     #[test]
     fn a_restart_replaces_the_types_dynos_like_a_new_release() {
         let mut d = desired(&[("web", 1), ("worker", 1)]);
-        d.generations.insert("web".into(), 1);
+        d.generations.insert(kind("web"), 1);
         let running = [
             dyno("w", "web", 1, "r2", UP),
             dyno("k", "worker", 1, "r2", UP),
@@ -423,7 +569,7 @@ mod tests {
     #[test]
     fn crashed_dynos_restart_after_their_backoff() {
         let d = desired(&[("web", 1)]);
-        let crashed = [dyno("c", "web", 1, "r2", Exited { at_secs: 990 })];
+        let crashed = [dyno("c", "web", 1, "r2", exited(990))];
         let restart = vec![
             Action::Remove {
                 container: "c".into(),
@@ -519,7 +665,7 @@ mod tests {
         let d = desired(&[("web", 1)]);
         check(
             Some(&d),
-            &[dyno("o", "web", 1, "r1", Exited { at_secs: 1 })],
+            &[dyno("o", "web", 1, "r1", exited(1))],
             &[
                 Action::Remove {
                     container: "o".into(),
@@ -529,17 +675,116 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_dyno_not_ready_within_the_health_timeout_is_unhealthy_and_fails_the_rollout() {
+        let mut d = desired(&[("web", 1)]);
+        d.health_timeout = Duration::from_secs(30);
+        let starting_since = |since_secs| Running {
+            ready: false,
+            since_secs,
+        };
+        let old = dyno("o1", "web", 1, "r1", UP);
+        // Within the timeout: wait.
+        check(
+            Some(&d),
+            &[old.clone(), dyno("n1", "web", 1, "r2", starting_since(980))],
+            &[],
+        );
+        // Past it, with the old release serving: remove it, and fail the rollout.
+        check(
+            Some(&d),
+            &[old, dyno("n1", "web", 1, "r2", starting_since(900))],
+            &[
+                Action::Unhealthy {
+                    container: "n1".into(),
+                    name: slot("web", 1),
+                    timeout: Duration::from_secs(30),
+                },
+                Action::FailRollout {
+                    failure: RolloutFailure::NeverReady {
+                        name: slot("web", 1),
+                        timeout: Duration::from_secs(30),
+                    },
+                },
+            ],
+        );
+        // A first deploy with nothing older serving: removed and tried again (back-off).
+        check(
+            Some(&d),
+            &[dyno("n1", "web", 1, "r2", starting_since(900))],
+            &[
+                Action::Unhealthy {
+                    container: "n1".into(),
+                    name: slot("web", 1),
+                    timeout: Duration::from_secs(30),
+                },
+                start("web", 1),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_new_web_dyno_that_exits_while_the_old_release_serves_fails_the_rollout() {
+        let d = desired(&[("web", 2)]);
+        check(
+            Some(&d),
+            &[
+                dyno("o1", "web", 1, "r1", UP),
+                dyno("o2", "web", 2, "r1", UP),
+                dyno("n1", "web", 1, "r2", exited(999)),
+            ],
+            &[Action::FailRollout {
+                failure: RolloutFailure::ExitedBeforeServing {
+                    container: "n1".into(),
+                    name: slot("web", 1),
+                    exit_code: Some(1),
+                },
+            }],
+        );
+        // A worker of the new release crashing is the back-off's business.
+        let d = desired(&[("web", 1), ("worker", 1)]);
+        check(
+            Some(&d),
+            &[
+                dyno("o1", "web", 1, "r1", UP),
+                dyno("w1", "worker", 1, "r2", exited(1)),
+            ],
+            &[
+                Action::Remove {
+                    container: "w1".into(),
+                },
+                start("worker", 1),
+                start("web", 1),
+            ],
+        );
+    }
+
+    /// A restart of paasd between creating a dyno and starting it left the container
+    /// made but never started; the rollout must go on (it used to wait on it forever).
+    #[test]
+    fn a_dyno_made_but_never_started_is_started_and_the_rollout_goes_on() {
+        let d = desired(&[("web", 3), ("worker", 1)]);
+        let observed = [
+            dyno("n1", "web", 1, "r2", UP),
+            dyno("n2", "web", 2, "r2", Created),
+            dyno("o2", "web", 2, "r1", UP),
+            dyno("o3", "web", 3, "r1", UP),
+            dyno("w1", "worker", 1, "r2", UP),
+        ];
+        check(Some(&d), &observed, &[start("web", 2)]);
+    }
+
     /// Applying a plan's actions to the observation (starts come up ready) and planning
     /// again converges to nothing within a few rounds, for every mix of inputs.
     #[test]
     fn applying_plans_converges() {
-        let states = [UP, STARTING, Other, Exited { at_secs: 1 }];
+        let states = [UP, STARTING, Other, Created, exited(1)];
         let mut cases = 0;
         for quantity in 0..3u32 {
             for s1 in states {
                 for s2 in states {
                     for (r1, r2) in [("r1", "r2"), ("r2", "r2"), ("r1", "r1")] {
-                        let d = desired(&[("web", quantity)]);
+                        let mut d = desired(&[("web", quantity)]);
                         let mut observed =
                             vec![dyno("a", "web", 1, r1, s1), dyno("b", "web", 3, r2, s2)];
                         let mut next_id = 0;
@@ -550,20 +795,26 @@ mod tests {
                             }
                             for action in actions {
                                 match action {
-                                    Action::Start { slot } => {
+                                    Action::Start { name } => {
                                         next_id += 1;
                                         observed.push(ObservedDyno {
                                             container: format!("n{next_id}"),
-                                            slot,
-                                            release: "r2".into(),
-                                            version: 2,
+                                            name,
+                                            release: d.release,
+                                            version: d.version,
                                             generation: 0,
                                             state: UP,
                                         });
                                     }
                                     Action::Retire { container, .. }
-                                    | Action::Remove { container } => {
+                                    | Action::Remove { container }
+                                    | Action::Unhealthy { container, .. } => {
                                         observed.retain(|o| o.container != container)
+                                    }
+                                    // The store makes the previous release current again.
+                                    Action::FailRollout { .. } => {
+                                        d.release = release("r1");
+                                        d.version = 1;
                                     }
                                 }
                             }
@@ -580,7 +831,7 @@ mod tests {
                         );
                         let serving = observed
                             .iter()
-                            .filter(|o| o.release == "r2" && o.state == UP)
+                            .filter(|o| o.release == d.release && o.state == UP)
                             .count();
                         assert_eq!(serving as u32, quantity, "{observed:?}");
                         cases += 1;
@@ -588,6 +839,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(cases, 3 * 16 * 3);
+        assert_eq!(cases, 3 * 25 * 3);
     }
 }

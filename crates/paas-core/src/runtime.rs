@@ -10,58 +10,82 @@
 use std::future::Future;
 use std::net::IpAddr;
 
+use chrono::{DateTime, Utc};
+
+use crate::dyno::{ContainerStatus, DynoIdentity};
+use crate::{AppName, DynoName};
+
+/// Resource limits of every dyno container (formation, one-off, release phase), from
+/// paasd's settings: one type, so no start path hard-codes its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DynoLimits {
+    pub memory_bytes: i64,
+    pub pids: i64,
+    /// The dyno's writable filesystem (`PAAS_DYNO_DISK`): the whole writable layer where
+    /// the engine's storage driver can bound it, else `/tmp` (see `paas_docker`).
+    pub disk_bytes: i64,
+    /// What the engine keeps of a dyno's output on disk: files of this size
+    /// (`PAAS_DYNO_LOG_SIZE`), this many of them (`PAAS_DYNO_LOG_FILES`), oldest dropped.
+    pub log_file_bytes: i64,
+    pub log_files: u32,
+}
+
+impl Default for DynoLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 512 << 20,
+            pids: 512,
+            disk_bytes: 1 << 30,
+            log_file_bytes: 10 << 20,
+            log_files: 3,
+        }
+    }
+}
+
 /// What to run for one dyno.
 #[derive(Debug, Clone)]
 pub struct DynoSpec {
     /// The installation this dyno belongs to (`paas.instance` label).
     pub instance: String,
-    pub app_id: String,
-    pub app_name: String,
-    pub release_id: String,
-    pub version: i32,
-    pub process_type: String,
-    pub index: u32,
-    /// Restart generation (`ps:restart`), part of the name when non-zero.
-    pub generation: u32,
+    pub dyno: DynoIdentity,
     pub image: String,
     pub command: String,
-    /// `KEY=value`, config vars and the platform's (`PORT`, `DYNO`).
+    /// `KEY=value`, from [`crate::dyno::dyno_env`].
     pub env: Vec<String>,
-    pub memory_bytes: i64,
-    pub pids: i64,
+    pub limits: DynoLimits,
     pub network: String,
     /// The HTTP path that must answer before this (web) dyno is ready, if any; kept as
     /// the `paas.health_path` label so each dyno is checked by its own release's rule.
     pub health_path: Option<String>,
 }
 
-/// A dyno container as the runtime reports it: its labels (the record of what it is)
-/// and its state.
+/// A dyno container as the runtime reports it: its identity (decoded once from its
+/// labels by the adapter) and its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedContainer {
     pub id: String,
-    pub app_id: String,
-    pub app_name: String,
-    pub release_id: String,
-    pub version: i32,
-    pub process_type: String,
-    pub index: u32,
-    pub generation: u32,
-    pub running: bool,
-    /// `created`, `running`, `exited`, …
-    pub status: String,
+    pub dyno: DynoIdentity,
+    pub status: ContainerStatus,
     pub ip: Option<IpAddr>,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
     pub exit_code: Option<i64>,
     pub command: String,
     pub health_path: Option<String>,
+}
+
+impl ObservedContainer {
+    pub fn running(&self) -> bool {
+        self.status == ContainerStatus::Running
+    }
 }
 
 /// A formation container of one installation changed state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DynoEvent {
     pub container: String,
+    /// The app whose dyno it is, when the event says.
+    pub app_id: Option<uuid::Uuid>,
     /// What happened: `start`, `die`, `oom`, `destroy`.
     pub action: String,
 }
@@ -70,10 +94,11 @@ pub struct DynoEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExitedOneOff {
     pub id: String,
-    pub app_name: String,
+    pub app_name: AppName,
     /// `run.7`
-    pub dyno: String,
-    pub finished_at: Option<String>,
+    pub dyno: DynoName,
+    /// When it exited (or, never started, when it was made).
+    pub finished_at: Option<DateTime<Utc>>,
     /// Started by `run:detached`: nobody will collect it.
     pub detached: bool,
 }
@@ -87,9 +112,10 @@ pub struct AppNetwork {
     pub created_secs: Option<u64>,
 }
 
-/// Each app's dynos share a network of their own: `paas-<app>`.
-pub fn app_network_name(app_name: &str) -> String {
-    format!("paas-{app_name}")
+/// Each app's dynos share a network of their own: `paas-<instance>-<app>`, so two
+/// installations on one engine never share one.
+pub fn app_network_name(instance: &str, app_name: &str) -> String {
+    format!("paas-{instance}-{app_name}")
 }
 
 /// A container engine that runs dynos.
@@ -118,10 +144,12 @@ pub trait ContainerRuntime: Clone + Send + Sync + 'static {
     fn run_dyno(&self, spec: &DynoSpec)
     -> impl Future<Output = Result<String, Self::Error>> + Send;
 
-    /// Every formation container of `instance`, in any state.
+    /// Every formation container of `instance` (of one app when `app_id` is given), in
+    /// any state. Containers whose labels do not make a dyno record are left out.
     fn list_dynos(
         &self,
         instance: &str,
+        app_id: Option<uuid::Uuid>,
     ) -> impl Future<Output = Result<Vec<ObservedContainer>, Self::Error>> + Send;
 
     /// SIGTERM, SIGKILL after `grace_secs`, then removal; a missing container is fine.
@@ -136,8 +164,12 @@ pub trait ContainerRuntime: Clone + Send + Sync + 'static {
     /// Removes a container at once, running or not; a missing container is fine.
     fn remove_now(&self, id: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
-    /// The last `lines` lines a container printed (empty when unavailable).
-    fn tail(&self, id: &str, lines: usize) -> impl Future<Output = Vec<String>> + Send;
+    /// The last `lines` lines a container printed.
+    fn tail(
+        &self,
+        id: &str,
+        lines: usize,
+    ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
 
     /// Calls `on_event` for each state change of `instance`'s formation containers until
     /// the connection to the engine ends (`Ok`) or fails.
@@ -152,4 +184,19 @@ pub trait ContainerRuntime: Clone + Send + Sync + 'static {
         &self,
         instance: &str,
     ) -> impl Future<Output = Result<Vec<ExitedOneOff>, Self::Error>> + Send;
+}
+
+/// Tells the supervisor an app's desired state changed (a release, a scale, a
+/// restart), so it reconciles that app now rather than at its next resync. The API
+/// holds it as `Arc<dyn Nudge>`; the supervisor implements it.
+pub trait Nudge: Send + Sync + std::fmt::Debug {
+    fn app_changed(&self, app: uuid::Uuid);
+}
+
+/// A [`Nudge`] that nobody listens to (tests of the API alone).
+#[derive(Debug, Default)]
+pub struct NoNudge;
+
+impl Nudge for NoNudge {
+    fn app_changed(&self, _app: uuid::Uuid) {}
 }

@@ -14,13 +14,18 @@ use crate::{Docker, DockerError, is_not_found};
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CommitContainerOptionsBuilder, CreateContainerOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
-    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
 /// The user builds and dynos run as (the stack image's `app` user).
 pub const BUILD_USER: u32 = 1000;
+/// Build containers drop every capability and cannot gain privileges.
+pub const BUILD_CAP_DROP: &str = "ALL";
+pub const BUILD_SECURITY_OPT: &str = "no-new-privileges";
+/// Where the source is built: the path the app has at run time too.
+pub const BUILD_WORKDIR: &str = "/app";
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -29,9 +34,26 @@ pub struct Limits {
     pub pids: i64,
 }
 
+impl Limits {
+    /// A build's limits unless the operator sets `PAAS_BUILD_MEMORY` or `PAAS_BUILD_CPUS`.
+    pub const BUILD_DEFAULT: Limits = Limits {
+        memory_bytes: 2 << 30,
+        nano_cpus: 1_500_000_000,
+        pids: 4096,
+    };
+}
+
+pub use crate::labels::{build as build_container_labels, image as image_labels};
+
+fn build_containers_filter(instance: &str) -> HashMap<String, Vec<String>> {
+    crate::labels::filters(instance, Some(crate::labels::Kind::Build), &[])
+}
+
 /// A buildpack build to run in a container.
 #[derive(Debug)]
 pub struct BuildContainer<'a> {
+    /// The installation (`PAAS_INSTANCE`) the build belongs to.
+    pub instance: &'a str,
     pub app: &'a str,
     pub build_id: &'a str,
     pub stack_image: &'a str,
@@ -88,27 +110,27 @@ impl Docker {
         mut on_line: impl FnMut(String),
     ) -> Result<ContainerExit, DockerError> {
         let api = self.api().await?;
-        let labels = HashMap::from([
-            ("paas.managed".to_owned(), "1".to_owned()),
-            ("paas.kind".to_owned(), "build".to_owned()),
-            ("paas.app_name".to_owned(), spec.app.to_owned()),
-            ("paas.build".to_owned(), spec.build_id.to_owned()),
-        ]);
+        let labels = build_container_labels(spec.instance, spec.app, spec.build_id);
         let body = ContainerCreateBody {
             image: Some(spec.stack_image.to_owned()),
             cmd: Some(vec!["/bin/sh".into(), "-c".into(), spec.script.to_owned()]),
             env: Some(spec.env.clone()),
             user: Some(format!("{BUILD_USER}:{BUILD_USER}")),
-            working_dir: Some("/app".into()),
+            working_dir: Some(BUILD_WORKDIR.into()),
             labels: Some(labels),
             host_config: Some(HostConfig {
+                // A build's output is streamed to the pusher as it comes; the engine
+                // keeps no more of it on disk than of a dyno's.
+                log_config: Some(crate::security::bounded_log(
+                    paas_core::runtime::DynoLimits::default(),
+                )),
                 binds: Some(spec.binds.clone()),
                 memory: Some(spec.limits.memory_bytes),
                 memory_swap: Some(spec.limits.memory_bytes),
                 nano_cpus: Some(spec.limits.nano_cpus),
                 pids_limit: Some(spec.limits.pids),
-                cap_drop: Some(vec!["ALL".into()]),
-                security_opt: Some(vec!["no-new-privileges".into()]),
+                cap_drop: Some(vec![BUILD_CAP_DROP.into()]),
+                security_opt: Some(vec![BUILD_SECURITY_OPT.into()]),
                 ..Default::default()
             }),
             ..Default::default()
@@ -205,7 +227,7 @@ impl Docker {
             .build();
         let config = ContainerConfig {
             user: Some(format!("{BUILD_USER}:{BUILD_USER}")),
-            working_dir: Some("/app".into()),
+            working_dir: Some(BUILD_WORKDIR.into()),
             labels: Some(labels),
             cmd: Some(vec!["/bin/sh".into()]),
             ..Default::default()
@@ -281,6 +303,35 @@ impl Docker {
                 tracing::warn!(container = %id, error = %e, "could not remove a build container");
             }
         }
+    }
+
+    /// Removes every build container of `instance`, running or exited, and returns how
+    /// many there were. Called when paasd starts, before it takes pushes: no build runs
+    /// then, so every one is left over from a paasd that was killed during a build.
+    pub async fn remove_build_containers(&self, instance: &str) -> Result<usize, DockerError> {
+        let api = self.api().await?;
+        let filters = build_containers_filter(instance);
+        let found = api
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        let mut removed = 0;
+        for id in found.into_iter().filter_map(|c| c.id) {
+            let options = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
+            match api.remove_container(&id, Some(options)).await {
+                Ok(()) => removed += 1,
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes every image built for `app` (`apps:destroy`).

@@ -7,17 +7,25 @@
 
 pub mod build;
 pub mod dynos;
+pub mod labels;
 pub mod logs;
+pub mod network;
+pub mod one_off;
+mod runtime;
+mod security;
 
 use tokio::sync::OnceCell;
 
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
-pub use dynos::{AttachedOneOff, OneOff, OneOffSpec};
+pub use labels::OneOffLabels;
 pub use logs::{LogSource, OutputLine};
+pub use network::NetworkPool;
+pub use one_off::{AttachedOneOff, OneOff, OneOffSpec};
 /// The dyno data of the supervisor's port, which [`Docker`] implements.
 pub use paas_core::runtime::{
-    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer,
+    AppNetwork, ContainerRuntime, DynoEvent, DynoLimits, DynoSpec, ExitedOneOff, ObservedContainer,
 };
+pub use security::DiskBound;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -34,6 +42,10 @@ pub struct Docker {
     /// Serializes network creation in this process: Docker lets two networks share a
     /// name, and a dyno then cannot name its network.
     network_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Where app networks get their subnets.
+    network_pool: network::NetworkPool,
+    /// How dyno disks are bounded here, found on first need.
+    disk: std::sync::Arc<OnceCell<security::DiskBound>>,
 }
 
 impl Docker {
@@ -44,7 +56,15 @@ impl Docker {
             client,
             negotiated: Default::default(),
             network_lock: Default::default(),
+            network_pool: Default::default(),
+            disk: Default::default(),
         })
+    }
+
+    /// App networks get their subnets from `pool` (`PAAS_NETWORK_POOL`).
+    pub fn with_network_pool(mut self, pool: NetworkPool) -> Self {
+        self.network_pool = pool;
+        self
     }
 
     async fn api(&self) -> Result<&bollard::Docker, DockerError> {

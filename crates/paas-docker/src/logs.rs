@@ -10,7 +10,7 @@ use bollard::query_parameters::{
 };
 use futures::{Stream, StreamExt};
 
-use crate::{Docker, DockerError};
+use crate::{Docker, DockerError, labels};
 
 /// A container whose output belongs to an app's log stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,13 +31,7 @@ pub struct OutputLine {
 }
 
 fn instance_filter(instance: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([(
-        "label".to_owned(),
-        vec![
-            "paas.managed=1".to_owned(),
-            format!("paas.instance={instance}"),
-        ],
-    )])
+    labels::filters(instance, None, &[])
 }
 
 fn source_from_labels(
@@ -45,14 +39,11 @@ fn source_from_labels(
     labels: &HashMap<String, String>,
     running: bool,
 ) -> Option<LogSource> {
-    let dyno = match labels.get("paas.dyno") {
-        Some(one_off) => one_off.clone(),
-        None => format!("{}.{}", labels.get("paas.type")?, labels.get("paas.index")?),
-    };
+    let (app_name, dyno) = labels::decode_printer(labels)?;
     Some(LogSource {
         id,
-        app_name: labels.get("paas.app_name")?.clone(),
-        dyno,
+        app_name: app_name.to_string(),
+        dyno: dyno.to_string(),
         running,
     })
 }

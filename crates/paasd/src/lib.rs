@@ -91,10 +91,35 @@ async fn serve_with(
     });
     let logs = Arc::new(paas_logs::LogHub::new());
     let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
-    let nudge = Arc::new(tokio::sync::Notify::new());
+    // No build runs yet: a build container of this installation is a killed paasd's.
+    match builder.remove_leftover_build_containers().await {
+        Ok(0) => {}
+        Ok(removed) => {
+            tracing::info!(
+                removed,
+                "removed the build containers an earlier paasd left behind"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for build containers an earlier paasd left behind");
+        }
+    }
+    let nudge = Arc::new(paas_supervisor::Nudges::default());
+    let docker = builder.docker().clone();
+    match docker.disk_bound(&settings.stack_image).await {
+        Ok(paas_docker::DiskBound::WritableLayer) => tracing::info!(
+            disk_bytes = settings.dynos.disk_bytes,
+            "each dyno's writable layer is limited by the storage driver (PAAS_DYNO_DISK)"
+        ),
+        Ok(paas_docker::DiskBound::TmpOnly) => tracing::warn!(
+            "this Docker storage driver cannot limit a dyno's disk: /tmp is a tmpfs of PAAS_DYNO_DISK={} bytes, the rest of a dyno's writable layer is unbounded (use overlay2 on xfs with pquota to bound it all)",
+            settings.dynos.disk_bytes
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not find how this engine limits a dyno's disk"),
+    }
     let collector = tokio::spawn(
         Arc::new(paas_logs::Collector::new(
-            builder.docker().clone(),
+            docker.clone(),
             store.clone(),
             logs.clone(),
             settings.dynos.instance.clone(),
@@ -108,10 +133,10 @@ async fn serve_with(
     );
     let (supervisor, routes) = paas_supervisor::Supervisor::new(
         store.clone(),
-        builder.docker().clone(),
+        docker.clone(),
         paas_supervisor::SupervisorSettings {
             domain: settings.domain.clone(),
-            memory_bytes: settings.dynos.memory_bytes,
+            limits: settings.dynos.limits(),
             grace_secs: settings.dynos.grace_secs,
             health_timeout: std::time::Duration::from_secs(settings.dynos.health_timeout_secs),
             instance: settings.dynos.instance.clone(),
@@ -186,10 +211,11 @@ async fn serve_with(
             public_url: settings.public_url.clone(),
             local_url: local_url(settings.api_addr),
             instance: settings.dynos.instance.clone(),
-            dyno_memory_bytes: settings.dynos.memory_bytes,
+            dyno_limits: settings.dynos.limits(),
             rendezvous_url: tls.as_ref().map(|(_, _, url)| url.clone()),
         }),
         builder,
+        docker,
         nudge,
         rendezvous: Default::default(),
         logs,
@@ -269,7 +295,8 @@ impl paas_api::MetricsText for RouterMetrics {
 /// (and its API answers) while Docker is still coming up.
 pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder::Builder> {
     let docker = paas_builder::Docker::connect()
-        .context("DOCKER_HOST does not name a usable Docker Engine")?;
+        .context("DOCKER_HOST does not name a usable Docker Engine")?
+        .with_network_pool(settings.dynos.network_pool);
     let data_dir = settings.data_dir.clone();
     let buildpacks_dir = match &settings.build.buildpacks_dir {
         Some(dir) => dir.clone(),
@@ -297,12 +324,12 @@ pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder
             limits: paas_builder::Limits {
                 memory_bytes: settings.build.memory_bytes,
                 nano_cpus: settings.build.nano_cpus,
-                pids: 4096,
+                pids: paas_builder::Limits::BUILD_DEFAULT.pids,
             },
             domain: settings.domain.clone(),
             router_port: settings.router_addr.port(),
             instance: settings.dynos.instance.clone(),
-            dyno_memory_bytes: settings.dynos.memory_bytes,
+            dyno_limits: settings.dynos.limits(),
         },
     ))
 }

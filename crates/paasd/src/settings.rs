@@ -195,10 +195,30 @@ pub struct RouterConfig {
 #[derive(Debug, Clone)]
 pub struct DynoConfig {
     pub memory_bytes: i64,
+    /// `PAAS_DYNO_DISK` (1g): each dyno's writable filesystem.
+    pub disk_bytes: i64,
+    /// `PAAS_DYNO_LOG_SIZE` (10m) × `PAAS_DYNO_LOG_FILES` (3): a dyno's output kept on disk.
+    pub log_file_bytes: i64,
+    pub log_files: u32,
     pub grace_secs: i32,
     pub health_timeout_secs: u64,
     /// Labels this installation's containers (two paasd on one Docker engine).
     pub instance: String,
+    /// `PAAS_NETWORK_POOL` (10.250.0.0/15): where app networks get their subnets.
+    pub network_pool: paas_docker::NetworkPool,
+}
+
+impl DynoConfig {
+    /// The limits every dyno container gets (formation, one-off, release phase).
+    pub fn limits(&self) -> paas_core::runtime::DynoLimits {
+        paas_core::runtime::DynoLimits {
+            memory_bytes: self.memory_bytes,
+            disk_bytes: self.disk_bytes,
+            log_file_bytes: self.log_file_bytes,
+            log_files: self.log_files,
+            ..Default::default()
+        }
+    }
 }
 
 /// How builds run (SPEC §6): caps, and what they need to reach package registries.
@@ -211,6 +231,30 @@ pub struct BuildConfig {
     pub memory_bytes: i64,
     pub nano_cpus: i64,
     pub proxy_env: Vec<(String, String)>,
+}
+
+/// This host's IPv4 routes (`/proc/net/route`), but for Docker's own bridges: app
+/// networks must not shadow a route the host uses.
+fn host_routes() -> Vec<(std::net::Ipv4Addr, u8)> {
+    let Ok(table) = std::fs::read_to_string("/proc/net/route") else {
+        return Vec::new();
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (iface, dest, mask) = (f.first()?, f.get(1)?, f.get(7)?);
+            if iface.starts_with("docker") || iface.starts_with("br-") || iface.starts_with("veth")
+            {
+                return None;
+            }
+            // Little-endian hex, as the kernel prints them.
+            let dest = u32::from_str_radix(dest, 16).ok()?.swap_bytes();
+            let mask = u32::from_str_radix(mask, 16).ok()?.swap_bytes();
+            Some((std::net::Ipv4Addr::from(dest), mask.count_ones() as u8))
+        })
+        .collect()
 }
 
 /// `512m`, `2g`, `1073741824`.
@@ -384,12 +428,12 @@ impl Settings {
                 None => Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt"))
                     .filter(|p| p.is_file()),
             },
-            memory_bytes: parse_bytes(
-                "PAAS_BUILD_MEMORY",
-                &get("PAAS_BUILD_MEMORY").unwrap_or_else(|| "2g".into()),
-            )?,
+            memory_bytes: match get("PAAS_BUILD_MEMORY") {
+                None => paas_builder::Limits::BUILD_DEFAULT.memory_bytes,
+                Some(raw) => parse_bytes("PAAS_BUILD_MEMORY", &raw)?,
+            },
             nano_cpus: match get("PAAS_BUILD_CPUS") {
-                None => 1_500_000_000,
+                None => paas_builder::Limits::BUILD_DEFAULT.nano_cpus,
                 Some(raw) => match raw.trim().parse::<f64>() {
                     Ok(cpus) if (0.1..=512.0).contains(&cpus) => (cpus * 1e9) as i64,
                     _ => bail!("PAAS_BUILD_CPUS={raw:?} must be a number of CPUs like 1.5"),
@@ -424,11 +468,41 @@ impl Settings {
         {
             bail!("PAAS_INSTANCE={instance:?} must be up to 64 letters, digits, '-' or '_'");
         }
+        let network_pool = {
+            let raw = get("PAAS_NETWORK_POOL").unwrap_or_else(|| "10.250.0.0/15".into());
+            let pool = paas_docker::NetworkPool::parse(&raw)
+                .map_err(|e| anyhow::anyhow!("PAAS_NETWORK_POOL: {e}"))?;
+            if let Some((addr, prefix)) = host_routes()
+                .into_iter()
+                .find(|(addr, prefix)| *prefix > 0 && pool.overlaps(*addr, *prefix))
+            {
+                bail!(
+                    "PAAS_NETWORK_POOL={pool} overlaps this host's route to {addr}/{prefix}: choose another private range"
+                );
+            }
+            pool
+        };
         let dynos = DynoConfig {
+            network_pool,
             memory_bytes: parse_bytes(
                 "PAAS_DYNO_MEMORY",
                 &get("PAAS_DYNO_MEMORY").unwrap_or_else(|| "512m".into()),
             )?,
+            disk_bytes: parse_bytes(
+                "PAAS_DYNO_DISK",
+                &get("PAAS_DYNO_DISK").unwrap_or_else(|| "1g".into()),
+            )?,
+            log_file_bytes: parse_bytes(
+                "PAAS_DYNO_LOG_SIZE",
+                &get("PAAS_DYNO_LOG_SIZE").unwrap_or_else(|| "10m".into()),
+            )?,
+            log_files: match get("PAAS_DYNO_LOG_FILES") {
+                None => 3,
+                Some(raw) => match raw.trim().parse::<u32>() {
+                    Ok(n) if (1..=100).contains(&n) => n,
+                    _ => bail!("PAAS_DYNO_LOG_FILES={raw:?} must be a whole number from 1 to 100"),
+                },
+            },
             grace_secs: seconds("PAAS_DYNO_GRACE", 30, 3600)? as i32,
             health_timeout_secs: seconds("PAAS_HEALTH_TIMEOUT", 60, 3600)?,
             instance,
@@ -592,7 +666,7 @@ mod tests {
         let code = &source[..source.find("#[cfg(test)]").unwrap()];
         let mut read = std::collections::BTreeSet::new();
         for piece in code.split('"').skip(1).step_by(2) {
-            if (piece.starts_with("PAAS_") || piece == "DATABASE_URL")
+            if ((piece.starts_with("PAAS_") && piece.len() > 5) || piece == "DATABASE_URL")
                 && piece.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
             {
                 read.insert(piece);

@@ -43,7 +43,10 @@ impl TestApi {
             public_url: "http://127.0.0.1:5000".into(),
             local_url: "http://127.0.0.1:5000".into(),
             instance: "api-tests".into(),
-            dyno_memory_bytes: 256 << 20,
+            dyno_limits: paas_core::runtime::DynoLimits {
+                memory_bytes: 256 << 20,
+                ..Default::default()
+            },
             rendezvous_url: None,
         };
         let data = tempfile::tempdir().expect("tempdir");
@@ -65,7 +68,10 @@ impl TestApi {
                 domain: "localhost".into(),
                 router_port: 8080,
                 instance: "api-tests".into(),
-                dyno_memory_bytes: 256 << 20,
+                dyno_limits: paas_core::runtime::DynoLimits {
+                    memory_bytes: 256 << 20,
+                    ..Default::default()
+                },
             },
         );
         let logs = std::sync::Arc::new(paas_logs::LogHub::new());
@@ -73,7 +79,8 @@ impl TestApi {
             store: store.clone(),
             settings: settings.into(),
             builder: builder.into(),
-            nudge: Default::default(),
+            docker: paas_builder::Docker::connect().expect("docker client"),
+            nudge: std::sync::Arc::new(paas_core::runtime::NoNudge),
             rendezvous: Default::default(),
             logs: logs.clone(),
             drains_changed: Default::default(),

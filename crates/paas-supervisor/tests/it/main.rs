@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use paas_core::{AppName, ConfigChange, ProcessType, Procfile, Quantity, ScaleChange};
 use paas_docker::{Docker, ObservedContainer};
 use paas_store::{NewBuild, ReleaseStatus, Store};
+use paas_supervisor::Nudges;
 use paas_supervisor::{Supervisor, SupervisorSettings};
 use sqlx::PgPool;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -55,7 +55,11 @@ impl Drop for Harness {
                 .output();
         }
         let _ = Command::new("docker")
-            .args(["network", "rm", &format!("paas-{}", self.app)])
+            .args([
+                "network",
+                "rm",
+                &format!("paas-{}-{}", self.instance, self.app),
+            ])
             .output();
     }
 }
@@ -117,7 +121,10 @@ impl Harness {
             grace_secs: 2,
             health_timeout: Duration::from_secs(4),
             resync: Duration::from_millis(200),
-            memory_bytes: 256 << 20,
+            limits: paas_docker::DynoLimits {
+                memory_bytes: 256 << 20,
+                ..Default::default()
+            },
             instance: format!("test-{suffix}"),
             ..SupervisorSettings::default()
         };
@@ -184,8 +191,8 @@ impl Harness {
     fn spawn_loop(
         &self,
         sup: Supervisor<Docker>,
-    ) -> (CancellationToken, Arc<Notify>, tokio::task::JoinHandle<()>) {
-        let nudge = Arc::new(Notify::new());
+    ) -> (CancellationToken, Arc<Nudges>, tokio::task::JoinHandle<()>) {
+        let nudge = Arc::new(Nudges::default());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(Arc::new(sup).run(nudge.clone(), shutdown.clone()));
         (shutdown, nudge, task)
@@ -222,7 +229,7 @@ impl Harness {
     }
 
     async fn dynos(&self) -> Vec<ObservedContainer> {
-        self.docker.list_dynos(&self.instance).await.unwrap()
+        self.docker.list_dynos(&self.instance, None).await.unwrap()
     }
 
     /// Reconciles until `done` holds for the app's running dynos (or panics after `secs`).
@@ -251,8 +258,8 @@ impl Harness {
 fn running(dynos: &[ObservedContainer], kind: &str) -> BTreeSet<(u32, String)> {
     dynos
         .iter()
-        .filter(|d| d.running && d.process_type == kind)
-        .map(|d| (d.index, d.id.clone()))
+        .filter(|d| d.running() && d.dyno.name.process_type.as_str() == kind)
+        .map(|d| (d.dyno.name.index, d.id.clone()))
         .collect()
 }
 
@@ -286,7 +293,10 @@ async fn scaling_starts_and_retires_only_the_difference(pool: PgPool) {
     let dynos = h
         .converge(&sup, 60, |d| {
             running(d, "web").len() == 1
-                && d.iter().filter(|c| c.process_type == "web").count() == 1
+                && d.iter()
+                    .filter(|c| c.dyno.name.process_type.as_str() == "web")
+                    .count()
+                    == 1
         })
         .await;
     assert_eq!(
@@ -313,7 +323,7 @@ async fn a_config_change_rolls_out_with_a_web_dyno_serving_at_every_instant(pool
     let before: BTreeSet<String> = h.dynos().await.into_iter().map(|d| d.id).collect();
 
     let sup = Arc::new(sup);
-    let nudge = Arc::new(tokio::sync::Notify::new());
+    let nudge = Arc::new(Nudges::default());
     let shutdown = tokio_util::sync::CancellationToken::new();
     let loop_task = tokio::spawn(sup.clone().run(nudge.clone(), shutdown.clone()));
     // A steady client: every 50 ms, some routed backend must answer.
@@ -351,14 +361,19 @@ async fn a_config_change_rolls_out_with_a_web_dyno_serving_at_every_instant(pool
         )
         .await
         .unwrap();
-    nudge.notify_one();
+    nudge.app(h.app_id);
     let version = h.store.current_release(h.app_id).await.unwrap().version;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let dynos = h.dynos().await;
-        let web: Vec<_> = dynos.iter().filter(|d| d.process_type == "web").collect();
+        let web: Vec<_> = dynos
+            .iter()
+            .filter(|d| d.dyno.name.process_type.as_str() == "web")
+            .collect();
         if web.len() == 2
-            && web.iter().all(|d| d.version == version && d.running)
+            && web
+                .iter()
+                .all(|d| d.dyno.version.get() == version && d.running())
             && ready_web_count(&routes.borrow(), &host) == 2
         {
             break;
@@ -406,7 +421,7 @@ async fn a_crashing_dyno_is_restarted_with_a_growing_delay(pool: PgPool) {
             .dynos()
             .await
             .into_iter()
-            .filter(|d| d.process_type == "worker")
+            .filter(|d| d.dyno.name.process_type.as_str() == "worker")
         {
             containers.insert(d.id);
         }
@@ -588,7 +603,11 @@ async fn dynos_run_unprivileged_with_limits_on_their_apps_network(pool: PgPool) 
     assert_eq!(fields[3], "512", "{text}");
     assert_eq!(fields[4], "false", "{text}");
     assert_eq!(fields[5], "null", "no host mounts: {text}");
-    assert_eq!(fields[6], format!("paas-{}", h.app), "{text}");
+    assert_eq!(
+        fields[6],
+        format!("paas-{}-{}", h.instance, h.app),
+        "{text}"
+    );
     assert_eq!(
         fields[7], "1000:1000",
         "the image's unprivileged user: {text}"
@@ -616,8 +635,9 @@ async fn dockers_events_wake_the_loop_for_crashes_and_removed_dynos(pool: PgPool
     // back-off), long before any resync.
     let dynos = h
         .wait_for(10, |d| {
-            d.iter()
-                .any(|c| c.process_type == "worker" && c.running && c.id != first_worker)
+            d.iter().any(|c| {
+                c.dyno.name.process_type.as_str() == "worker" && c.running() && c.id != first_worker
+            })
         })
         .await;
 
@@ -633,7 +653,7 @@ async fn dockers_events_wake_the_loop_for_crashes_and_removed_dynos(pool: PgPool
     );
     h.wait_for(10, |d| {
         d.iter()
-            .any(|c| c.process_type == "web" && c.running && c.id != web)
+            .any(|c| c.dyno.name.process_type.as_str() == "web" && c.running() && c.id != web)
     })
     .await;
     let recreated = removed.elapsed();
@@ -687,8 +707,8 @@ async fn an_apps_health_path_gates_its_web_dynos(pool: PgPool) {
     let dynos = h
         .converge(&sup, 60, |d| {
             d.iter()
-                .filter(|c| c.process_type == "web")
-                .all(|c| c.version == good && c.running)
+                .filter(|c| c.dyno.name.process_type.as_str() == "web")
+                .all(|c| c.dyno.version.get() == good && c.running())
                 && ready_web_count(&routes.borrow(), &host) == 1
         })
         .await;
@@ -710,8 +730,11 @@ async fn an_apps_grace_period_bounds_how_long_a_retired_dyno_may_ignore_sigterm(
         .await;
     h.scale("worker", 0).await;
     let retired = Instant::now();
-    h.converge(&sup, 20, |d| !d.iter().any(|c| c.process_type == "worker"))
-        .await;
+    h.converge(&sup, 20, |d| {
+        !d.iter()
+            .any(|c| c.dyno.name.process_type.as_str() == "worker")
+    })
+    .await;
     let took = retired.elapsed();
     assert!(
         took < Duration::from_secs(10),
@@ -724,40 +747,41 @@ async fn exited_one_offs_nobody_collected_are_removed_and_running_ones_kept(pool
     let mut h = Harness::new(pool, &format!("web: {WEB}")).await;
     h.settings.one_off_ttl = Duration::from_secs(1);
     let release = h.store.current_release(h.app_id).await.unwrap();
-    let one_off = |name: &str, command: &str| paas_docker::OneOffSpec {
+    let one_off = |name: &str, command: &str, detached: bool| paas_docker::OneOffSpec {
         instance: h.instance.clone(),
-        app_name: h.app.clone(),
-        release_id: release.release_id.to_string(),
-        version: release.version,
-        name: name.into(),
+        dyno: paas_docker::OneOffLabels {
+            app_name: AppName::parse(&h.app).unwrap(),
+            name: paas_core::DynoName::parse(name).unwrap(),
+            release_id: Some(release.release_id),
+            version: paas_core::ReleaseVersion::new(release.version).ok(),
+            command: command.into(),
+            detached,
+        },
         image: stack_image(),
-        command: command.into(),
         env: vec![],
-        memory_bytes: 64 << 20,
-        pids: 64,
-        // Attached: only its follower would remove it, and there is none.
-        detached: false,
+        limits: paas_docker::DynoLimits {
+            memory_bytes: 64 << 20,
+            pids: 64,
+            ..Default::default()
+        },
         tty: false,
     };
     // Attached, its client never came: it waits, created, until reaped.
     let never_attached = h
         .docker
-        .run_one_off(&one_off("run.1", "echo bye"))
+        .run_one_off(&one_off("run.1", "echo bye", false))
         .await
         .unwrap();
     // Attached, its client went away before it exited.
     let done = h
         .docker
-        .run_one_off(&one_off("run.2", "echo bye"))
+        .run_one_off(&one_off("run.2", "echo bye", false))
         .await
         .unwrap();
     drop(h.docker.attach_one_off(&done).await.unwrap());
     let busy = h
         .docker
-        .run_one_off(&paas_docker::OneOffSpec {
-            detached: true,
-            ..one_off("run.3", "sleep 100000")
-        })
+        .run_one_off(&one_off("run.3", "sleep 100000", true))
         .await
         .unwrap();
     let exists = |id: &str| {
@@ -881,7 +905,7 @@ async fn a_deleted_apps_dynos_and_network_are_removed(pool: PgPool) {
             .status
             .success()
     };
-    let network = format!("paas-{}", h.app);
+    let network = format!("paas-{}-{}", h.instance, h.app);
     let (sup, _) = h.supervisor();
     h.converge(&sup, 60, |d| running(d, "web").len() == 1).await;
     assert!(network_exists(&network));
@@ -899,4 +923,57 @@ async fn a_deleted_apps_dynos_and_network_are_removed(pool: PgPool) {
         fresh.reconcile_once().await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// paasd killed between creating a dyno's container and starting it (the rollout of a
+/// config change was under way) left it made but never started; the restarted
+/// supervisor must finish the rollout, not wait on that container forever.
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_rollout_interrupted_between_create_and_start_is_finished_after_a_restart(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}")).await;
+    h.scale("web", 2).await;
+    let (sup, _routes) = h.supervisor();
+    h.converge(&sup, 30, |d| running(d, "web").len() == 2).await;
+    drop(sup);
+
+    let version = h.set_config(&[("GREETING", "interrupted")]).await;
+    let release = h.store.current_release(h.app_id).await.unwrap();
+    let name = paas_core::DynoName::parse("web.2").unwrap();
+    let spec = paas_core::runtime::DynoSpec {
+        instance: h.instance.clone(),
+        dyno: paas_core::DynoIdentity {
+            app_id: h.app_id,
+            app_name: AppName::parse(&h.app).unwrap(),
+            release_id: release.release_id,
+            version: paas_core::ReleaseVersion::new(release.version).unwrap(),
+            name: name.clone(),
+            generation: 0,
+        },
+        image: stack_image(),
+        command: WEB.into(),
+        env: paas_core::dyno_env(&Default::default(), &name, Some(5000)),
+        limits: h.settings.limits,
+        network: paas_core::runtime::app_network_name(&h.instance, &h.app),
+        health_path: None,
+    };
+    let created = h.docker.create_dyno(&spec).await.unwrap();
+
+    // A restarted paasd: a new supervisor with nothing in memory.
+    let (fresh, _routes) = h.supervisor();
+    let dynos = h
+        .converge(&fresh, 40, |d| {
+            let web: Vec<_> = d
+                .iter()
+                .filter(|c| c.dyno.name.process_type.as_str() == "web")
+                .collect();
+            web.len() == 2
+                && web
+                    .iter()
+                    .all(|c| c.dyno.version.get() == version && c.running())
+        })
+        .await;
+    assert!(
+        dynos.iter().any(|c| c.id == created),
+        "the interrupted dyno was adopted and started: {dynos:#?}"
+    );
 }

@@ -144,6 +144,67 @@ async fn embedded_postgres_is_created_reused_and_stopped_and_sigterm_exits_zero(
     assert!(sigterm_and_wait(&mut daemon).success());
 }
 
+/// A real build container that exited and was never removed, as a paasd killed during a
+/// build leaves it; returns its id.
+async fn leftover_build(docker: &paas_docker::Docker, instance: &str) -> String {
+    let stack = std::env::var("PAAS_STACK_IMAGE").unwrap_or_else(|_| "paas/stack:bookworm".into());
+    let spec = paas_docker::BuildContainer {
+        instance,
+        app: instance,
+        build_id: "leftover",
+        stack_image: &stack,
+        script: "exit 3",
+        env: Vec::new(),
+        binds: Vec::new(),
+        limits: &paas_docker::Limits::BUILD_DEFAULT,
+        // An empty tar: two zero blocks.
+        source_tar: vec![0; 1024],
+    };
+    let exit = docker
+        .run_build_container(spec, |_| {})
+        .await
+        .expect("a build container (is the stack image built? scripts/stack-build.sh)");
+    assert_eq!(exit.code, 3);
+    exit.container_id
+}
+
+fn container_exists(id: &str) -> bool {
+    Command::new("docker")
+        .args(["container", "inspect", "--format", "{{.Id}}", id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("docker")
+        .success()
+}
+
+#[tokio::test]
+async fn build_containers_a_killed_paasd_left_behind_are_removed_at_start() {
+    let port = free_port();
+    let docker = paas_docker::Docker::connect().expect("docker client");
+    // paasd() labels this paasd's containers paasd-it-<port>.
+    let leftover = leftover_build(&docker, &format!("paasd-it-{port}")).await;
+    let other_installations = leftover_build(&docker, &format!("paasd-it-other-{port}")).await;
+    assert!(container_exists(&leftover));
+
+    let data = data_dir();
+    let mut daemon = paasd(data.path(), port)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn paasd");
+    wait_healthy(port, &mut daemon).await;
+    let removed = !container_exists(&leftover);
+    let kept = container_exists(&other_installations);
+    docker.remove_container(&leftover).await;
+    docker.remove_container(&other_installations).await;
+    assert!(sigterm_and_wait(&mut daemon).success());
+    assert!(
+        removed,
+        "a started paasd removes its installation's leftover build containers"
+    );
+    assert!(kept, "and leaves other installations' alone");
+}
+
 #[test]
 fn a_malformed_variable_stops_paasd_with_one_line_naming_it() {
     for (name, value) in [

@@ -1,0 +1,290 @@
+//! The label schema: every `paas.*` key paas writes on Docker objects, and the only code
+//! that encodes or decodes them.
+//!
+//! Labels are the record of what runs: a restarted paasd reads back each dyno's identity
+//! from them, so they are written once here ([`dyno`], [`one_off`], [`network`]) and
+//! decoded once here ([`decode_dyno`], [`decode_one_off`]) into typed values; no other
+//! module names a key. [`filters`] builds the list filters that select this
+//! installation's objects of one kind.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use paas_core::{AppName, DynoIdentity, DynoName, ReleaseVersion};
+use uuid::Uuid;
+
+pub const MANAGED: &str = "paas.managed";
+pub const KIND: &str = "paas.kind";
+pub const INSTANCE: &str = "paas.instance";
+pub const APP: &str = "paas.app";
+pub const APP_NAME: &str = "paas.app_name";
+pub const RELEASE: &str = "paas.release";
+pub const VERSION: &str = "paas.version";
+pub const TYPE: &str = "paas.type";
+pub const INDEX: &str = "paas.index";
+pub const GENERATION: &str = "paas.generation";
+pub const COMMAND: &str = "paas.command";
+pub const HEALTH_PATH: &str = "paas.health_path";
+/// One-offs: the dyno's name (`run.7`) and whether nobody is attached.
+pub const DYNO: &str = "paas.dyno";
+pub const DETACHED: &str = "paas.detached";
+/// Networks: when made (Unix seconds).
+pub const CREATED: &str = "paas.created";
+/// Builds and images: the build and commit.
+pub const BUILD: &str = "paas.build";
+pub const COMMIT: &str = "paas.commit";
+
+/// What a labelled container is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A dyno of the formation, run by the supervisor.
+    Formation,
+    /// `paas run`, `heroku run`, the release phase.
+    OneOff,
+    /// A buildpack build.
+    Build,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Formation => "formation",
+            Kind::OneOff => "one_off",
+            Kind::Build => "build",
+        }
+    }
+}
+
+type Labels = HashMap<String, String>;
+
+fn base(instance: &str, kind: Option<Kind>) -> Labels {
+    let mut labels = HashMap::from([
+        (MANAGED.to_owned(), "1".to_owned()),
+        (INSTANCE.to_owned(), instance.to_owned()),
+    ]);
+    if let Some(kind) = kind {
+        labels.insert(KIND.to_owned(), kind.as_str().to_owned());
+    }
+    labels
+}
+
+/// The labels of a formation dyno.
+pub fn dyno(
+    instance: &str,
+    dyno: &DynoIdentity,
+    command: &str,
+    health_path: Option<&str>,
+) -> Labels {
+    let mut labels = base(instance, Some(Kind::Formation));
+    labels.extend([
+        (APP.to_owned(), dyno.app_id.to_string()),
+        (APP_NAME.to_owned(), dyno.app_name.to_string()),
+        (RELEASE.to_owned(), dyno.release_id.to_string()),
+        (VERSION.to_owned(), dyno.version.get().to_string()),
+        (TYPE.to_owned(), dyno.name.process_type.to_string()),
+        (INDEX.to_owned(), dyno.name.index.to_string()),
+        (GENERATION.to_owned(), dyno.generation.to_string()),
+        (COMMAND.to_owned(), command.to_owned()),
+    ]);
+    if let Some(path) = health_path {
+        labels.insert(HEALTH_PATH.to_owned(), path.to_owned());
+    }
+    labels
+}
+
+/// Whether a container's labels say it is the dyno `ours` describes: same installation,
+/// app, release, slot and restart generation.
+pub fn is_same_dyno(theirs: &Labels, ours: &Labels) -> bool {
+    [KIND, INSTANCE, APP, RELEASE, TYPE, INDEX, GENERATION]
+        .iter()
+        .all(|k| theirs.get(*k).is_some() && theirs.get(*k) == ours.get(*k))
+}
+
+/// A formation dyno's identity from its labels; `None` when they do not make one (a
+/// container paas did not label, or labelled by a version that wrote other keys).
+pub fn decode_dyno(labels: &Labels) -> Option<DynoIdentity> {
+    let get = |k: &str| labels.get(k).map(String::as_str);
+    Some(DynoIdentity {
+        app_id: get(APP)?.parse().ok()?,
+        app_name: AppName::parse(get(APP_NAME)?).ok()?,
+        release_id: get(RELEASE)?.parse().ok()?,
+        version: ReleaseVersion::new(get(VERSION)?.parse().ok()?).ok()?,
+        name: DynoName::parse(&format!("{}.{}", get(TYPE)?, get(INDEX)?)).ok()?,
+        generation: get(GENERATION).and_then(|g| g.parse().ok()).unwrap_or(0),
+    })
+}
+
+/// The app and dyno name of any dyno container, formation or one-off: all the log
+/// collector needs to put its output in the right stream.
+pub fn decode_printer(labels: &Labels) -> Option<(AppName, DynoName)> {
+    let get = |k: &str| labels.get(k).map(String::as_str);
+    let app = AppName::parse(get(APP_NAME)?).ok()?;
+    let name = match get(DYNO) {
+        Some(one_off) => DynoName::parse(one_off).ok()?,
+        None => DynoName::parse(&format!("{}.{}", get(TYPE)?, get(INDEX)?)).ok()?,
+    };
+    Some((app, name))
+}
+
+/// What a one-off dyno is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOffLabels {
+    pub app_name: AppName,
+    pub name: DynoName,
+    pub release_id: Option<Uuid>,
+    pub version: Option<ReleaseVersion>,
+    pub command: String,
+    pub detached: bool,
+}
+
+/// The labels of a one-off dyno.
+pub fn one_off(instance: &str, one_off: &OneOffLabels) -> Labels {
+    let mut labels = base(instance, Some(Kind::OneOff));
+    labels.extend([
+        (APP_NAME.to_owned(), one_off.app_name.to_string()),
+        (DYNO.to_owned(), one_off.name.to_string()),
+        (COMMAND.to_owned(), one_off.command.clone()),
+        (DETACHED.to_owned(), one_off.detached.to_string()),
+    ]);
+    if let Some(release) = one_off.release_id {
+        labels.insert(RELEASE.to_owned(), release.to_string());
+    }
+    if let Some(version) = one_off.version {
+        labels.insert(VERSION.to_owned(), version.get().to_string());
+    }
+    labels
+}
+
+pub fn decode_one_off(labels: &Labels) -> Option<OneOffLabels> {
+    let get = |k: &str| labels.get(k).map(String::as_str);
+    Some(OneOffLabels {
+        app_name: AppName::parse(get(APP_NAME)?).ok()?,
+        name: DynoName::parse(get(DYNO)?).ok()?,
+        release_id: get(RELEASE).and_then(|r| r.parse().ok()),
+        version: get(VERSION)
+            .and_then(|v| v.parse().ok())
+            .and_then(|v| ReleaseVersion::new(v).ok()),
+        command: get(COMMAND).unwrap_or_default().to_owned(),
+        detached: get(DETACHED) == Some("true"),
+    })
+}
+
+/// The labels of a build container: this installation's, so that a restarted paasd finds
+/// the ones it left behind, and the app and build it runs.
+pub fn build(instance: &str, app: &str, build_id: &str) -> Labels {
+    let mut labels = base(instance, Some(Kind::Build));
+    labels.extend([
+        (APP_NAME.to_owned(), app.to_owned()),
+        (BUILD.to_owned(), build_id.to_owned()),
+    ]);
+    labels
+}
+
+/// The labels of an app's image: the app, build and commit it was built from.
+pub fn image(app: &str, build_id: &str, commit: &str) -> Labels {
+    HashMap::from([
+        (APP_NAME.to_owned(), app.to_owned()),
+        (BUILD.to_owned(), build_id.to_owned()),
+        (COMMIT.to_owned(), commit.to_owned()),
+    ])
+}
+
+/// The labels of an app's network.
+pub fn network(instance: &str, app_name: &str, created_secs: u64) -> Labels {
+    let mut labels = base(instance, None);
+    labels.extend([
+        (APP_NAME.to_owned(), app_name.to_owned()),
+        (CREATED.to_owned(), created_secs.to_string()),
+    ]);
+    labels
+}
+
+/// `(app name, created)` of a network's labels.
+pub fn decode_network(labels: &Labels) -> Option<(String, Option<u64>)> {
+    Some((
+        labels.get(APP_NAME)?.clone(),
+        labels.get(CREATED).and_then(|c| c.parse().ok()),
+    ))
+}
+
+/// Docker list filters for this installation's objects: of `kind` (any when `None`),
+/// and carrying every `extra` label value.
+pub fn filters(
+    instance: &str,
+    kind: Option<Kind>,
+    extra: &[(&str, &str)],
+) -> HashMap<String, Vec<String>> {
+    let mut label = vec![format!("{MANAGED}=1"), format!("{INSTANCE}={instance}")];
+    if let Some(kind) = kind {
+        label.push(format!("{KIND}={}", kind.as_str()));
+    }
+    label.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
+    HashMap::from([("label".to_owned(), label)])
+}
+
+/// A time as Docker reports it; Docker says "never" with year 1 (`0001-01-01T…`).
+pub fn docker_time(raw: Option<&str>) -> Option<DateTime<Utc>> {
+    let raw = raw?;
+    if raw.starts_with("0001") {
+        return None;
+    }
+    DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> DynoIdentity {
+        DynoIdentity {
+            app_id: Uuid::from_u128(7),
+            app_name: AppName::parse("shop").unwrap(),
+            release_id: Uuid::from_u128(9),
+            version: ReleaseVersion::new(3).unwrap(),
+            name: DynoName::parse("web.2").unwrap(),
+            generation: 1,
+        }
+    }
+
+    #[test]
+    fn a_dyno_record_round_trips_through_its_labels() {
+        let labels = dyno("i1", &identity(), "gunicorn app", Some("/up"));
+        assert_eq!(decode_dyno(&labels), Some(identity()));
+        assert_eq!(labels[HEALTH_PATH], "/up");
+        assert!(is_same_dyno(&labels, &labels));
+        let mut other = labels.clone();
+        other.insert(INSTANCE.to_owned(), "i2".to_owned());
+        assert!(!is_same_dyno(&other, &labels));
+    }
+
+    #[test]
+    fn labels_that_make_no_record_decode_to_nothing() {
+        let mut labels = dyno("i1", &identity(), "x", None);
+        labels.insert(RELEASE.to_owned(), "not-a-uuid".to_owned());
+        assert_eq!(decode_dyno(&labels), None);
+    }
+
+    #[test]
+    fn a_one_off_round_trips_through_its_labels() {
+        let o = OneOffLabels {
+            app_name: AppName::parse("shop").unwrap(),
+            name: DynoName::parse("run.4").unwrap(),
+            release_id: Some(Uuid::from_u128(9)),
+            version: ReleaseVersion::new(2).ok(),
+            command: "bash".into(),
+            detached: true,
+        };
+        assert_eq!(decode_one_off(&one_off("i1", &o)), Some(o));
+    }
+
+    #[test]
+    fn dockers_year_one_means_never() {
+        assert_eq!(docker_time(Some("0001-01-01T00:00:00Z")), None);
+        assert_eq!(
+            docker_time(Some("2026-12-01T10:00:00.5Z")).map(|t| t.timestamp()),
+            Some(1_796_119_200)
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! The controller loop: when to pass and over which apps.
+//!
+//! A nudge names the app whose desired state changed (a release, a scale, a restart),
+//! and the next pass reconciles just that app; apps with something in flight (a dyno
+//! starting, a back-off running) are looked at again every 250 ms; the periodic resync
+//! reconciles every app, so whatever a nudge missed (or a paasd restart interrupted) is
+//! caught within one resync. The runtime's own events (a crash, a container removed
+//! behind paasd's back) nudge the app they concern.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use paas_core::reconcile;
+use paas_core::runtime::ContainerRuntime;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::Supervisor;
+
+/// How soon apps with something in flight are looked at again.
+const BUSY_TICK: Duration = Duration::from_millis(250);
+
+/// Nudges for the supervisor: which apps changed since its last pass.
+#[derive(Debug, Default)]
+pub struct Nudges {
+    notify: Notify,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    apps: BTreeSet<Uuid>,
+    all: bool,
+}
+
+impl Nudges {
+    /// `app`'s desired state changed: reconcile it soon.
+    pub fn app(&self, app: Uuid) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .apps
+            .insert(app);
+        self.notify.notify_one();
+    }
+
+    /// Reconcile every app soon.
+    pub fn all(&self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .all = true;
+        self.notify.notify_one();
+    }
+
+    /// The apps nudged since the last call (`None`: all of them).
+    fn take(&self) -> Option<BTreeSet<Uuid>> {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let taken = std::mem::take(&mut *pending);
+        (!taken.all).then_some(taken.apps)
+    }
+}
+
+impl paas_core::runtime::Nudge for Nudges {
+    fn app_changed(&self, app: Uuid) {
+        self.app(app);
+    }
+}
+
+impl<R: ContainerRuntime> Supervisor<R> {
+    /// Reconciles until `shutdown`; never stops dynos on the way out.
+    pub async fn run(self: Arc<Self>, nudges: Arc<Nudges>, shutdown: CancellationToken) {
+        tracing::info!("supervisor started");
+        let events = tokio::spawn(
+            watch_runtime(
+                self.runtime.clone(),
+                self.settings.instance.clone(),
+                nudges.clone(),
+                shutdown.clone(),
+            )
+            .instrument(tracing::info_span!("container_events")),
+        );
+        let mut failures = 0u32;
+        // `None`: every app.
+        let mut scope: Option<BTreeSet<Uuid>> = None;
+        let mut last_full = Instant::now();
+        loop {
+            if scope.is_none() {
+                last_full = Instant::now();
+            }
+            let wait = match self.reconcile(scope.as_ref()).await {
+                Ok(busy) => {
+                    failures = 0;
+                    scope = Some(busy);
+                    if scope.as_ref().is_some_and(|s| !s.is_empty()) {
+                        BUSY_TICK
+                    } else {
+                        self.settings.resync
+                    }
+                }
+                // Postgres or Docker away: retry everything, less often the longer it lasts.
+                Err(e) => {
+                    failures += 1;
+                    scope = None;
+                    let wait = reconcile::backoff_for(failures + 1)
+                        .clamp(BUSY_TICK, self.settings.resync.max(Duration::from_secs(1)));
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "reconcile failed; retrying");
+                    wait
+                }
+            };
+            let wait = wait.min(self.settings.resync.saturating_sub(last_full.elapsed()));
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = nudges.notify.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+            let nudged = nudges.take();
+            scope = match (scope, nudged) {
+                _ if last_full.elapsed() >= self.settings.resync => None,
+                (Some(busy), Some(nudged)) => Some(busy.union(&nudged).copied().collect()),
+                _ => None,
+            };
+        }
+        let _ = events.await;
+        tracing::info!("supervisor stopped (dynos keep running)");
+    }
+}
+
+/// Nudges the loop on the runtime's events for this installation's dynos, reconnecting
+/// (with a growing pause) whenever the engine goes away.
+async fn watch_runtime<R: ContainerRuntime>(
+    runtime: R,
+    instance: String,
+    nudges: Arc<Nudges>,
+    shutdown: CancellationToken,
+) {
+    const FIRST_PAUSE: Duration = Duration::from_millis(500);
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let since = Instant::now();
+        let watch = runtime.watch_dynos(&instance, |event| {
+            tracing::debug!(container = %event.container.get(..12).unwrap_or_default(), action = %event.action, "container event");
+            match event.app_id {
+                Some(app) => nudges.app(app),
+                None => nudges.all(),
+            }
+        });
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = watch => result,
+        };
+        match result {
+            Ok(()) => tracing::debug!("container event stream ended; reconnecting"),
+            Err(e) => tracing::warn!(error = %e, "cannot follow container events; retrying"),
+        }
+        if since.elapsed() > Duration::from_secs(30) {
+            pause = FIRST_PAUSE;
+        }
+        // The engine may have restarted: everything is looked at again.
+        nudges.all();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}

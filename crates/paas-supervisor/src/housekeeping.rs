@@ -1,0 +1,90 @@
+//! Housekeeping on full passes: one-off dynos nobody collected, and networks of
+//! deleted apps.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use paas_core::runtime::ContainerRuntime;
+use uuid::Uuid;
+
+use crate::pass::Want;
+use crate::{Supervisor, SupervisorError, runtime_error};
+
+/// An exited `run:detached` dyno is removed this long after it exited.
+const DETACHED_ONE_OFF_TTL: Duration = Duration::from_secs(10);
+
+impl<R: ContainerRuntime> Supervisor<R> {
+    pub(crate) async fn housekeeping(&self, desired: &BTreeMap<Uuid, Want>) {
+        if let Err(e) = self.reap_one_offs().await {
+            tracing::warn!(error = %e, "reaping exited one-off dynos failed");
+        }
+        if self.state.network_sweep_due() {
+            let keep: HashSet<&str> = desired.values().map(|d| d.app_name.as_str()).collect();
+            if let Err(e) = self.sweep_networks(&keep).await {
+                tracing::warn!(error = %e, "removing networks of deleted apps failed");
+            }
+        }
+    }
+
+    /// Removes this installation's networks of apps that no longer exist, once no
+    /// container uses them (a network younger than a minute is left: its app may be
+    /// newer than this pass's snapshot).
+    async fn sweep_networks(&self, keep: &HashSet<&str>) -> Result<(), SupervisorError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        for network in self
+            .runtime
+            .app_networks(&self.settings.instance)
+            .await
+            .map_err(runtime_error)?
+        {
+            let young = network
+                .created_secs
+                .is_some_and(|at| now.saturating_sub(at) < self.settings.network_min_age.as_secs());
+            if keep.contains(network.app_name.as_str()) || young {
+                continue;
+            }
+            if self
+                .runtime
+                .remove_network(&network.id)
+                .await
+                .map_err(runtime_error)?
+            {
+                tracing::info!(app = %network.app_name, "removed the network of a deleted app");
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes one-off dynos that exited more than `one_off_ttl` ago: whoever was to
+    /// read their output and remove them is gone, and nothing the platform owns is left
+    /// behind.
+    async fn reap_one_offs(&self) -> Result<(), SupervisorError> {
+        let now = chrono::Utc::now();
+        for one_off in self
+            .runtime
+            .exited_one_offs(&self.settings.instance)
+            .await
+            .map_err(runtime_error)?
+        {
+            let exited = one_off.finished_at.unwrap_or(now);
+            // A detached one-off's output goes only to the log stream: it is kept just
+            // long enough for the collector to read it to the end.
+            let ttl = if one_off.detached {
+                DETACHED_ONE_OFF_TTL.min(self.settings.one_off_ttl)
+            } else {
+                self.settings.one_off_ttl
+            };
+            if (now - exited).to_std().unwrap_or_default() >= ttl {
+                tracing::info!(app = %one_off.app_name, dyno = %one_off.dyno, detached = one_off.detached, "removing an exited one-off dyno");
+                self.runtime
+                    .remove_now(&one_off.id)
+                    .await
+                    .map_err(runtime_error)?;
+            }
+        }
+        Ok(())
+    }
+}

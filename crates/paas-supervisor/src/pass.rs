@@ -1,0 +1,252 @@
+//! One pass: observe some apps (or all), plan each, act, publish the routes, and only
+//! then stop what was retired.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use paas_core::reconcile::{self, Action, Desired, DynoSettings, DynoState};
+use paas_core::runtime::{ContainerRuntime, ObservedContainer};
+use paas_core::{AppName, ProcessType, ReleaseVersion};
+use paas_store::DesiredApp;
+use uuid::Uuid;
+
+use crate::{Supervisor, SupervisorError, runtime_error};
+
+/// Apps reconciled side by side in one pass.
+const APPS_IN_PARALLEL: usize = 8;
+
+/// What should run for one app, parsed once from the store's answer.
+#[derive(Debug)]
+pub(crate) struct Want {
+    pub app_id: Uuid,
+    pub app_name: AppName,
+    pub release_id: Uuid,
+    pub version: ReleaseVersion,
+    pub image: String,
+    pub config: BTreeMap<String, String>,
+    /// Process type → (quantity, command).
+    pub formation: BTreeMap<ProcessType, (u32, String)>,
+    pub generations: BTreeMap<ProcessType, u32>,
+    pub hostnames: Vec<String>,
+    pub maintenance: bool,
+    pub settings: DynoSettings,
+}
+
+impl Want {
+    fn desired(&self) -> Desired {
+        Desired {
+            release: self.release_id,
+            version: self.version.get(),
+            formation: self
+                .formation
+                .iter()
+                .map(|(kind, (qty, _))| (kind.clone(), *qty))
+                .collect(),
+            generations: self.generations.clone(),
+            health_timeout: self.settings.health_timeout,
+        }
+    }
+
+    pub fn generation(&self, kind: &ProcessType) -> u32 {
+        self.generations.get(kind).copied().unwrap_or(0)
+    }
+}
+
+/// What one app's pass found: whether it needs another look soon.
+pub(crate) struct AppPass {
+    pub app_id: Uuid,
+    pub busy: bool,
+}
+
+impl<R: ContainerRuntime> Supervisor<R> {
+    /// One pass over every app. Returns whether anything is still in flight (starting,
+    /// waiting for a back-off), so the caller looks again soon.
+    pub async fn reconcile_once(&self) -> Result<bool, SupervisorError> {
+        Ok(!self.reconcile(None).await?.is_empty())
+    }
+
+    /// One pass over `scope` (every app when `None`). Returns the apps still in flight.
+    ///
+    /// Apps are reconciled side by side (at most [`APPS_IN_PARALLEL`] at once), each from
+    /// its own slice of the observation, so one app with a slow start or a crash loop does
+    /// not hold up the others; an app whose pass hits an error still publishes the routes
+    /// its observation supports.
+    pub(crate) async fn reconcile(
+        &self,
+        scope: Option<&BTreeSet<Uuid>>,
+    ) -> Result<BTreeSet<Uuid>, SupervisorError> {
+        let in_scope = |app: &Uuid| scope.is_none_or(|s| s.contains(app));
+        let desired: BTreeMap<Uuid, Want> = self
+            .store
+            .desired_apps()
+            .await?
+            .into_iter()
+            .filter(|d| in_scope(&d.app_id))
+            .filter_map(|d| self.want(d))
+            .map(|w| (w.app_id, w))
+            .collect();
+        let only_app = scope
+            .filter(|s| s.len() == 1)
+            .and_then(|s| s.first().copied());
+        let observed = self
+            .runtime
+            .list_dynos(&self.settings.instance, only_app)
+            .await
+            .map_err(runtime_error)?;
+        let retiring = self.state.retiring();
+        let mut by_app: BTreeMap<Uuid, Vec<ObservedContainer>> = BTreeMap::new();
+        for container in observed
+            .into_iter()
+            .filter(|c| !retiring.contains(&c.id) && in_scope(&c.dyno.app_id))
+        {
+            by_app
+                .entry(container.dyno.app_id)
+                .or_default()
+                .push(container);
+        }
+        let apps: BTreeSet<Uuid> = by_app.keys().chain(desired.keys()).copied().collect();
+        // What the state says of containers (and, on a full pass, apps) that no longer
+        // exist goes.
+        let present: HashSet<&str> = by_app.values().flatten().map(|c| c.id.as_str()).collect();
+        if scope.is_none() {
+            self.state.forget_absent(&present, Some(&apps));
+        }
+
+        let passes = apps.iter().copied().map(|app_id| {
+            let containers = by_app.remove(&app_id).unwrap_or_default();
+            let want = desired.get(&app_id);
+            async move { self.reconcile_app(app_id, want, containers).await }
+        });
+        let passes: Vec<AppPass> = futures::stream::iter(passes)
+            .buffer_unordered(APPS_IN_PARALLEL)
+            .collect()
+            .await;
+        if let Some(scope) = scope {
+            // Apps nudged but gone from both sides lose their routes.
+            for app in scope.iter().filter(|a| !apps.contains(a)) {
+                self.state.set_routes(*app, Vec::new());
+            }
+        }
+
+        let table = self.state.route_table();
+        self.routes.send_if_modified(|current| {
+            if **current == table {
+                false
+            } else {
+                *current = std::sync::Arc::new(table);
+                true
+            }
+        });
+        // Only now that no route leads to them: stop what this pass retired.
+        for stopping in self.state.take_to_stop() {
+            self.stop_in_background(stopping);
+        }
+        if scope.is_none() {
+            self.housekeeping(&desired).await;
+        }
+        Ok(passes
+            .into_iter()
+            .filter(|p| p.busy)
+            .map(|p| p.app_id)
+            .collect())
+    }
+
+    /// Observes, plans and acts for one app. Errors are logged and make the app `busy`
+    /// (looked at again soon); they never cost it its routes.
+    async fn reconcile_app(
+        &self,
+        app_id: Uuid,
+        want: Option<&Want>,
+        containers: Vec<ObservedContainer>,
+    ) -> AppPass {
+        let now = chrono::Utc::now();
+        let now_secs = now.timestamp().max(0) as u64;
+        let observed = self.observe(app_id, want, &containers, now).await;
+        let actions = reconcile::plan(
+            want.map(Want::desired).as_ref(),
+            &observed,
+            &self.state.crashes_of(app_id),
+            now_secs,
+        );
+        let busy = !actions.is_empty()
+            || observed
+                .iter()
+                .any(|o| !matches!(o.state, DynoState::Running { ready: true, .. }));
+        let leaving: HashSet<&str> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Retire { container, .. }
+                | Action::Remove { container }
+                | Action::Unhealthy { container, .. } => Some(container.as_str()),
+                Action::Start { .. } | Action::FailRollout { .. } => None,
+            })
+            .collect();
+        // Routes: ready web dynos that are not leaving, whatever happens below.
+        let routes = want.map_or_else(Vec::new, |want| {
+            self.app_routes(want, &containers, &observed, &leaving)
+        });
+        self.state.set_routes(app_id, routes);
+        let leaving: HashSet<String> = leaving.into_iter().map(str::to_owned).collect();
+        self.act(app_id, want, &containers, actions).await;
+        if let Some(want) = want {
+            self.record(want, &containers, &observed, &leaving).await;
+        }
+        AppPass { app_id, busy }
+    }
+
+    /// The store's answer parsed once; an app whose stored names no longer parse is
+    /// left alone (and said so), not guessed at.
+    fn want(&self, d: DesiredApp) -> Option<Want> {
+        let (app_name, version) = match (
+            AppName::parse(&d.app_name),
+            ReleaseVersion::new(d.version),
+        ) {
+            (Ok(name), Ok(version)) => (name, version),
+            _ => {
+                tracing::error!(app = %d.app_name, version = d.version, "the stored app name or release version is invalid; leaving the app alone");
+                return None;
+            }
+        };
+        let mut formation = BTreeMap::new();
+        for (kind, entry) in d.formation {
+            match ProcessType::parse(&kind) {
+                Ok(kind) => {
+                    formation.insert(kind, entry);
+                }
+                Err(e) => {
+                    tracing::error!(app = %app_name, process_type = %kind, error = %e, "a stored process type is invalid; not running it")
+                }
+            }
+        }
+        let generations = d
+            .generations
+            .into_iter()
+            .filter_map(|(kind, g)| Some((ProcessType::parse(&kind).ok()?, g)))
+            .collect();
+        let defaults = DynoSettings {
+            grace: Duration::from_secs(u64::try_from(self.settings.grace_secs).unwrap_or(30)),
+            health_timeout: self.settings.health_timeout,
+            health_path: None,
+        };
+        let (settings, problems) = DynoSettings::from_config(&d.config, &defaults);
+        if !problems.is_empty() && self.state.first_warning_for(d.release_id) {
+            for problem in problems {
+                tracing::warn!(app = %app_name, release = %version, "{problem}; using the default");
+            }
+        }
+        Some(Want {
+            app_id: d.app_id,
+            app_name,
+            release_id: d.release_id,
+            version,
+            image: d.image,
+            config: d.config,
+            formation,
+            generations,
+            hostnames: d.hostnames,
+            maintenance: d.maintenance,
+            settings,
+        })
+    }
+}
