@@ -1,6 +1,6 @@
 //! Store rows → Heroku v3 shapes.
 
-use paas_store::{ApiToken, App, Build, Formation, Release};
+use paas_store::{ApiToken, App, Build, Formation, Release, ReleaseStatus};
 use paas_wire as wire;
 
 use crate::ApiSettings;
@@ -62,7 +62,7 @@ pub(crate) fn release(r: &Release, token: &ApiToken, settings: &ApiSettings) -> 
         id: r.release_id,
         version: r.version,
         description: r.description.clone(),
-        status: r.status.clone(),
+        status: r.status.to_string(),
         status_reason: r.status_reason.clone(),
         current: r.current,
         created_at: r.created_at,
@@ -76,7 +76,7 @@ pub(crate) fn release(r: &Release, token: &ApiToken, settings: &ApiSettings) -> 
         addon_plan_names: Vec::new(),
         output_stream_url: None,
         // The store rolls back to any succeeded release.
-        eligible_for_rollback: r.status == "succeeded",
+        eligible_for_rollback: r.status == ReleaseStatus::Succeeded,
     }
 }
 
@@ -105,7 +105,7 @@ pub(crate) fn build(
 ) -> wire::Build {
     wire::Build {
         id: b.build_id,
-        status: b.status.clone(),
+        status: b.status.to_string(),
         output_stream_url: Some(format!(
             "{}/apps/{}/builds/{}/output",
             settings.public_url.trim_end_matches('/'),

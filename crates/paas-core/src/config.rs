@@ -168,6 +168,9 @@ impl ConfigChange {
                         ),
                     ));
                 }
+                // A dyno setting (`PAAS_HEALTH_TIMEOUT` …) is refused here, not found
+                // wrong later by the supervisor.
+                crate::dyno_settings::check(key.as_str(), value)?;
             }
             map.insert(key, value.map(str::to_owned));
         }
@@ -242,6 +245,26 @@ mod tests {
             .unwrap();
         let err = vars.apply(&change(&[("C", Some(&value))])).unwrap_err();
         assert!(err.message.contains("limited"), "{err}");
+    }
+
+    #[test]
+    fn the_platforms_own_variables_are_reserved() {
+        for key in ["PORT", "DYNO", "PS"] {
+            let err = ConfigChange::parse([(key, Some("x"))]).unwrap_err();
+            assert!(err.message.contains("set by the platform"), "{err}");
+            assert!(ConfigChange::parse([(key, None)]).is_err(), "unset {key}");
+        }
+    }
+
+    #[test]
+    fn a_bad_dyno_setting_refuses_the_whole_change() {
+        let err = ConfigChange::parse([("OK", Some("1")), ("PAAS_HEALTH_TIMEOUT", Some("0"))])
+            .unwrap_err();
+        assert!(err.message.contains("PAAS_HEALTH_TIMEOUT"), "{err}");
+        assert!(ConfigChange::parse([("PAAS_DYNO_GRACE", Some("never"))]).is_err());
+        assert!(ConfigChange::parse([("PAAS_HEALTH_PATH", Some("/up"))]).is_ok());
+        // Removing one is always fine: the default comes back.
+        assert!(ConfigChange::parse([("PAAS_HEALTH_TIMEOUT", None)]).is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod dyno;
+pub mod dyno_settings;
 mod error;
 pub mod formation;
 pub mod logline;

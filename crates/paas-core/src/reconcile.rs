@@ -32,6 +32,8 @@ use uuid::Uuid;
 
 use crate::{DynoName, ProcessType};
 
+pub use crate::dyno_settings::DynoSettings;
+
 /// What should run for one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
@@ -116,63 +118,6 @@ pub enum Action {
     },
     /// Mark the desired release failed; its predecessor is current again.
     FailRollout { failure: RolloutFailure },
-}
-
-/// Per-app settings of the dyno manager, read from the app's config vars with the same
-/// names as paasd's defaults (as Dokku reads `DOKKU_*` config vars), so `paas config:set`
-/// sets them and they take effect with the release that config makes:
-/// - `PAAS_DYNO_GRACE`: seconds between SIGTERM and SIGKILL when a dyno is retired (0–3600);
-/// - `PAAS_HEALTH_TIMEOUT`: seconds a new web dyno may take to become ready (1–3600);
-/// - `PAAS_HEALTH_PATH`: an HTTP path (`/up`) a web dyno must answer with 2xx or 3xx
-///   before it is ready; without it, accepting TCP on `$PORT` is enough.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DynoSettings {
-    pub grace: Duration,
-    pub health_timeout: Duration,
-    pub health_path: Option<String>,
-}
-
-impl DynoSettings {
-    /// `defaults` overridden by the app's config; a malformed value is ignored (the
-    /// default stays) and named in the returned problems.
-    pub fn from_config(
-        config: &BTreeMap<String, String>,
-        defaults: &DynoSettings,
-    ) -> (DynoSettings, Vec<String>) {
-        let mut settings = defaults.clone();
-        let mut problems = Vec::new();
-        let seconds = |key: &str, min: u64, problems: &mut Vec<String>| -> Option<Duration> {
-            let raw = config.get(key)?;
-            match raw.trim().parse::<u64>() {
-                Ok(n) if (min..=3600).contains(&n) => Some(Duration::from_secs(n)),
-                _ => {
-                    problems.push(format!(
-                        "{key} must be a whole number of seconds from {min} to 3600, not {raw:?}"
-                    ));
-                    None
-                }
-            }
-        };
-        if let Some(grace) = seconds("PAAS_DYNO_GRACE", 0, &mut problems) {
-            settings.grace = grace;
-        }
-        if let Some(timeout) = seconds("PAAS_HEALTH_TIMEOUT", 1, &mut problems) {
-            settings.health_timeout = timeout;
-        }
-        if let Some(path) = config.get("PAAS_HEALTH_PATH") {
-            let valid = path.starts_with('/')
-                && path.len() <= 1024
-                && path.bytes().all(|b| b.is_ascii_graphic());
-            if valid {
-                settings.health_path = Some(path.clone());
-            } else if !path.is_empty() {
-                problems.push(format!(
-                    "PAAS_HEALTH_PATH must be a path starting with / without spaces, not {path:?}"
-                ));
-            }
-        }
-        (settings, problems)
-    }
 }
 
 /// Crash back-off: the first restart is immediate, then 1 s, 2 s, 4 s … capped at 5 min.
@@ -598,53 +543,6 @@ mod tests {
         assert_eq!(backoff_for(2), Duration::from_secs(1));
         assert_eq!(backoff_for(4), Duration::from_secs(4));
         assert_eq!(backoff_for(40), Duration::from_secs(300));
-    }
-
-    #[test]
-    fn dyno_settings_come_from_config_vars_and_bad_values_keep_the_defaults() {
-        let defaults = DynoSettings {
-            grace: Duration::from_secs(30),
-            health_timeout: Duration::from_secs(60),
-            health_path: None,
-        };
-        let config = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        assert_eq!(
-            DynoSettings::from_config(&config(&[("OTHER", "1")]), &defaults),
-            (defaults.clone(), vec![])
-        );
-        let (set, problems) = DynoSettings::from_config(
-            &config(&[
-                ("PAAS_DYNO_GRACE", "5"),
-                ("PAAS_HEALTH_TIMEOUT", "120"),
-                ("PAAS_HEALTH_PATH", "/up?deep=1"),
-            ]),
-            &defaults,
-        );
-        assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(
-            set,
-            DynoSettings {
-                grace: Duration::from_secs(5),
-                health_timeout: Duration::from_secs(120),
-                health_path: Some("/up?deep=1".into()),
-            }
-        );
-        let (set, problems) = DynoSettings::from_config(
-            &config(&[
-                ("PAAS_DYNO_GRACE", "forever"),
-                ("PAAS_HEALTH_TIMEOUT", "0"),
-                ("PAAS_HEALTH_PATH", "up now"),
-            ]),
-            &defaults,
-        );
-        assert_eq!(set, defaults);
-        assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(problems[0].contains("PAAS_DYNO_GRACE"));
     }
 
     #[test]

@@ -1,8 +1,6 @@
 use chrono::{DateTime, Utc};
-use paas_core::AppName;
 use uuid::Uuid;
 
-use crate::releases::{ReleaseStatus, insert_release};
 use crate::{AppKey, Store, StoreError, app_key};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -18,41 +16,10 @@ pub struct App {
 }
 
 const SELECT_APP: &str = "select a.app_id, a.name, a.created_at, a.updated_at, a.maintenance,
-    (select r.created_at from release r join release_status s using (release_id)
-      where r.app_id = a.app_id and s.status = 'succeeded'
-      order by r.version desc limit 1) as released_at
-  from app a";
+    c.created_at as released_at
+  from app a left join current_release c using (app_id)";
 
 impl Store {
-    /// Creates an app and its first release, v1 "Initial release" (empty config, no
-    /// build), as Heroku does, so an app always has a current release.
-    pub async fn create_app(&self, name: &AppName) -> Result<App, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let app_id = Uuid::now_v7();
-        sqlx::query("insert into app (app_id, name) values ($1, $2)")
-            .bind(app_id)
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(db) if db.constraint() == Some("app_name_key") => {
-                    StoreError::AppNameTaken(name.to_string())
-                }
-                _ => e.into(),
-            })?;
-        insert_release(
-            &mut tx,
-            app_id,
-            None,
-            &serde_json::json!({}),
-            "Initial release",
-            ReleaseStatus::Succeeded,
-        )
-        .await?;
-        tx.commit().await?;
-        self.app(&app_id.to_string()).await
-    }
-
     pub async fn apps(&self) -> Result<Vec<App>, StoreError> {
         let sql = format!("{SELECT_APP} order by a.name");
         Ok(sqlx::query_as::<_, App>(sqlx::AssertSqlSafe(sql))

@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A build's outcome, as `build.status` holds it (text, checked by `build_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum BuildStatus {
     Pending,
     Succeeded,
@@ -23,11 +25,24 @@ impl BuildStatus {
     }
 }
 
+impl std::fmt::Display for BuildStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The wire's word for a status, for callers that compare with it.
+impl PartialEq<&str> for BuildStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Build {
     pub build_id: Uuid,
     pub app_id: Uuid,
-    pub status: String,
+    pub status: BuildStatus,
     pub source_version: Option<String>,
     pub image: Option<String>,
     pub process_types: sqlx::types::Json<BTreeMap<String, String>>,
@@ -42,6 +57,9 @@ pub struct NewBuild<'a> {
     pub source_version: &'a str,
     pub buildpacks: &'a [String],
 }
+
+/// Why a build or release a previous paasd left unfinished was failed at start-up.
+pub const INTERRUPTED_BY_RESTART: &str = "interrupted by a restart of the platform";
 
 const SELECT_BUILD: &str = "select build_id, app_id, status, source_version, image,
     process_types, buildpacks, output, created_at, updated_at from build";
@@ -75,13 +93,9 @@ impl Store {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
-                (
-                    BuildStatus::Succeeded,
-                    Some(image),
-                    serde_json::to_value(types).unwrap_or_default(),
-                )
+                (BuildStatus::Succeeded, Some(image), types)
             }
-            Err(()) => (BuildStatus::Failed, None, serde_json::json!({})),
+            Err(()) => (BuildStatus::Failed, None, BTreeMap::new()),
         };
         let done = sqlx::query(
             "update build set status = $2, image = $3, process_types = $4, output = $5,
@@ -89,9 +103,9 @@ impl Store {
               where build_id = $1 and status = 'pending'",
         )
         .bind(build_id)
-        .bind(status.as_str())
+        .bind(status)
         .bind(image)
-        .bind(types)
+        .bind(sqlx::types::Json(types))
         .bind(output)
         .execute(&self.pool)
         .await?;
@@ -101,6 +115,24 @@ impl Store {
             ));
         }
         Ok(())
+    }
+
+    /// Fails every build still pending. Only for paasd's start-up, before it runs any
+    /// build: a pending build then belonged to a previous paasd, which is gone, so
+    /// nothing will ever finish it (and so it can never be released). The reason ends
+    /// its output. Returns the builds it failed.
+    pub async fn fail_interrupted_builds(&self) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "update build set status = $1, updated_at = now(),
+                    output = case when output = '' or right(output, 1) = chr(10) then output
+                                  else output || chr(10) end || $2
+              where status = $3 returning build_id",
+        )
+        .bind(BuildStatus::Failed)
+        .bind(format!(" !     The build was {INTERRUPTED_BY_RESTART}.\n"))
+        .bind(BuildStatus::Pending)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn builds(&self, app_id: Uuid) -> Result<Vec<Build>, StoreError> {

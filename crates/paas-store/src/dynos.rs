@@ -1,6 +1,6 @@
 //! What the supervisor reads (desired state) and writes (the dynos it observed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -75,6 +75,17 @@ impl Store {
     /// app missing from this answer gets its dynos stopped, so a release made while this
     /// reads must never make an app look absent.
     pub async fn desired_apps(&self) -> Result<Vec<DesiredApp>, StoreError> {
+        self.desired(None).await
+    }
+
+    /// One app's desired state, as [`Store::desired_apps`] would give it; `None` when it
+    /// has no current release with an image to run (or does not exist).
+    pub async fn desired_app(&self, app_id: Uuid) -> Result<Option<DesiredApp>, StoreError> {
+        Ok(self.desired(Some(app_id)).await?.pop())
+    }
+
+    /// Every app's desired state, or only `only`'s, in one snapshot.
+    async fn desired(&self, only: Option<Uuid>) -> Result<Vec<DesiredApp>, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
@@ -82,23 +93,27 @@ impl Store {
         let rows: Vec<CurrentRow> = sqlx::query_as(
             "select a.app_id, a.name, r.release_id, r.version, b.image, r.config, a.maintenance
                from app a
-               join lateral (
-                    select r.release_id, r.version, r.build_id, r.config
-                      from release r join release_status s using (release_id)
-                     where r.app_id = a.app_id and s.status = 'succeeded'
-                     order by r.version desc limit 1) r on true
-               join build b on b.build_id = r.build_id and b.image is not null",
+               join current_release r using (app_id)
+               join build b on b.build_id = r.build_id and b.image is not null
+              where $1::uuid is null or a.app_id = $1",
         )
+        .bind(only)
         .fetch_all(&mut *tx)
         .await?;
-        let formation: Vec<(Uuid, String, i32, String, i32)> =
-            sqlx::query_as("select app_id, type, quantity, command, restart_seq from formation")
-                .fetch_all(&mut *tx)
-                .await?;
-        let domains: Vec<(Uuid, String)> =
-            sqlx::query_as("select app_id, hostname from domain order by hostname")
-                .fetch_all(&mut *tx)
-                .await?;
+        let formation: Vec<(Uuid, String, i32, String, i32)> = sqlx::query_as(
+            "select app_id, type, quantity, command, restart_seq from formation
+              where $1::uuid is null or app_id = $1",
+        )
+        .bind(only)
+        .fetch_all(&mut *tx)
+        .await?;
+        let domains: Vec<(Uuid, String)> = sqlx::query_as(
+            "select app_id, hostname from domain where $1::uuid is null or app_id = $1
+              order by hostname",
+        )
+        .bind(only)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()
@@ -162,16 +177,9 @@ impl Store {
     /// The app's current release with an image to run one-off dynos from, and the next
     /// `run.N` number.
     pub async fn one_off_target(&self, app_id: Uuid) -> Result<(DesiredApp, i32), StoreError> {
-        let app = self
-            .desired_apps()
-            .await?
-            .into_iter()
-            .find(|a| a.app_id == app_id)
-            .ok_or_else(|| {
-                StoreError::Conflict(
-                    "The app has no deployed code to run: git push it first.".into(),
-                )
-            })?;
+        let app = self.desired_app(app_id).await?.ok_or_else(|| {
+            StoreError::Conflict("The app has no deployed code to run: git push it first.".into())
+        })?;
         let n: i32 = sqlx::query_scalar(
             "update app set run_seq = run_seq + 1 where app_id = $1 returning run_seq",
         )
@@ -181,39 +189,80 @@ impl Store {
         Ok((app, n))
     }
 
-    /// Replaces what is recorded about an app's dynos with what was just observed.
+    /// Makes what is recorded about an app's dynos what was just observed. A dyno keeps
+    /// its row, id and `created_at` across passes for as long as it is the same container;
+    /// a new container in its slot is a new dyno (a new id); a row is written only when
+    /// something in it changed, and dynos no longer observed are removed. When a name is
+    /// reported twice (a slot mid-rollout), the first report wins.
     pub async fn record_dynos(&self, app_id: Uuid, dynos: &[DynoReport]) -> Result<(), StoreError> {
+        let mut names = BTreeSet::new();
+        let dynos: Vec<&DynoReport> = dynos
+            .iter()
+            .filter(|d| names.insert(d.name.as_str()))
+            .collect();
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i32> = sqlx::query_scalar("select 1 from app where app_id = $1")
-            .bind(app_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        // The app's row, held against its destruction until this is written.
+        let exists: Option<i32> =
+            sqlx::query_scalar("select 1 from app where app_id = $1 for key share")
+                .bind(app_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_none() {
             return Ok(());
         }
-        sqlx::query("delete from dyno where app_id = $1")
+        let names: Vec<&str> = names.into_iter().collect();
+        sqlx::query("delete from dyno where app_id = $1 and name <> all($2::text[])")
             .bind(app_id)
+            .bind(&names)
             .execute(&mut *tx)
             .await?;
-        for d in dynos {
-            sqlx::query(
-                "insert into dyno (dyno_id, app_id, name, type, release_id, command, state, container_id, exit_code, started_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 on conflict (app_id, name) do nothing",
-            )
-            .bind(Uuid::now_v7())
-            .bind(app_id)
-            .bind(&d.name)
-            .bind(&d.process_type)
-            .bind(d.release_id)
-            .bind(&d.command)
-            .bind(d.state)
-            .bind(&d.container_id)
-            .bind(d.exit_code)
-            .bind(d.started_at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let ids: Vec<Uuid> = dynos.iter().map(|_| Uuid::now_v7()).collect();
+        sqlx::query(
+            "insert into dyno (dyno_id, app_id, name, type, release_id, command, state,
+                               container_id, exit_code, started_at)
+             select t.dyno_id, $1, t.name, t.type, t.release_id, t.command, t.state,
+                    t.container_id, t.exit_code, t.started_at
+               from unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[],
+                           $7::text[], $8::text[], $9::int4[], $10::timestamptz[])
+                    as t(dyno_id, name, type, release_id, command, state, container_id,
+                         exit_code, started_at)
+             on conflict (app_id, name) do update set
+                 dyno_id = case when dyno.container_id is distinct from excluded.container_id
+                                then excluded.dyno_id else dyno.dyno_id end,
+                 created_at = case when dyno.container_id is distinct from excluded.container_id
+                                   then now() else dyno.created_at end,
+                 type = excluded.type, release_id = excluded.release_id,
+                 command = excluded.command, state = excluded.state,
+                 container_id = excluded.container_id, exit_code = excluded.exit_code,
+                 started_at = excluded.started_at, updated_at = now()
+             where (dyno.type, dyno.release_id, dyno.command, dyno.state, dyno.container_id,
+                    dyno.exit_code, dyno.started_at)
+                   is distinct from
+                   (excluded.type, excluded.release_id, excluded.command, excluded.state,
+                    excluded.container_id, excluded.exit_code, excluded.started_at)",
+        )
+        .bind(app_id)
+        .bind(ids)
+        .bind(dynos.iter().map(|d| d.name.as_str()).collect::<Vec<_>>())
+        .bind(
+            dynos
+                .iter()
+                .map(|d| d.process_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(dynos.iter().map(|d| d.release_id).collect::<Vec<_>>())
+        .bind(dynos.iter().map(|d| d.command.as_str()).collect::<Vec<_>>())
+        .bind(dynos.iter().map(|d| d.state).collect::<Vec<_>>())
+        .bind(
+            dynos
+                .iter()
+                .map(|d| d.container_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(dynos.iter().map(|d| d.exit_code).collect::<Vec<_>>())
+        .bind(dynos.iter().map(|d| d.started_at).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

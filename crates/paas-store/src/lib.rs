@@ -2,10 +2,11 @@
 //!
 //! Invariants that matter live in the schema (`migrations/`): unique names, value
 //! checks, and the append-only release ledger (a trigger). This crate adds the
-//! transactional rules on top: every change that makes a release locks the app's row
-//! first, so concurrent writers are serialized per app and release versions come out
-//! contiguous; config, formation and the new release are written in that one
-//! transaction, so a failure leaves nothing half-done.
+//! transactional rules on top, in `ledger.rs`: every change that makes a release runs in
+//! a transaction that can only be begun by locking the app's row, so concurrent writers
+//! are serialized per app and release versions come out contiguous; config, formation
+//! and the new release are written in that one transaction, so a failure leaves nothing
+//! half-done. The other modules are filed by table and hold reads and row helpers.
 
 mod apps;
 mod builds;
@@ -14,18 +15,21 @@ mod domains;
 mod dynos;
 mod error;
 mod formation;
+mod ledger;
 mod logs;
 mod releases;
+mod rollout;
 mod tokens;
 
 pub use apps::App;
-pub use builds::{Build, BuildStatus, NewBuild};
+pub use builds::{Build, BuildStatus, INTERRUPTED_BY_RESTART, NewBuild};
 pub use domains::Domain;
 pub use dynos::{DesiredApp, DynoReport, DynoRow};
 pub use error::StoreError;
 pub use formation::Formation;
 pub use logs::{LogDrain, MAX_DRAINS_PER_APP};
 pub use releases::{Release, ReleaseStatus};
+pub use rollout::{DynoState, Rollout};
 pub use tokens::{ApiToken, NewToken, TokenInfo};
 
 use sqlx::PgPool;

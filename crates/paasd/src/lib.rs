@@ -73,6 +73,29 @@ pub async fn serve(settings: Settings, shutdown: CancellationToken) -> anyhow::R
     result
 }
 
+/// Before this process runs any build or release phase, whatever is still pending was
+/// cut off with the previous paasd, and nothing will ever finish it: mark it failed
+/// ("interrupted by a restart of the platform") so pushes and `paas releases` say so.
+async fn fail_interrupted_work(store: &Store) -> anyhow::Result<()> {
+    let builds = store
+        .fail_interrupted_builds()
+        .await
+        .context("failing interrupted builds")?;
+    let releases = store
+        .fail_interrupted_releases()
+        .await
+        .context("failing interrupted releases")?;
+    if !builds.is_empty() || !releases.is_empty() {
+        tracing::warn!(
+            builds = builds.len(),
+            releases = releases.len(),
+            reason = paas_store::INTERRUPTED_BY_RESTART,
+            "marked unfinished work of the previous paasd failed"
+        );
+    }
+    Ok(())
+}
+
 async fn serve_with(
     settings: &Settings,
     store: Store,
@@ -83,6 +106,7 @@ async fn serve_with(
             "no API tokens exist yet: make one with `paasd tokens create --name NAME` (same environment as paasd)"
         );
     }
+    fail_interrupted_work(&store).await?;
     // The auth cache and batched last-used writes (`paas_store::tokens`).
     let token_watch = tokio::spawn({
         let store = store.clone();

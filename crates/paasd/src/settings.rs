@@ -77,6 +77,26 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "seconds a new web dyno has to accept connections",
     ),
     (
+        "PAAS_DYNO_DISK",
+        "1g",
+        "each dyno's writable filesystem (a /tmp tmpfs where the storage driver cannot bound it)",
+    ),
+    (
+        "PAAS_DYNO_LOG_SIZE",
+        "10m",
+        "what Docker keeps of each dyno's output, per file",
+    ),
+    (
+        "PAAS_DYNO_LOG_FILES",
+        "3",
+        "rotated output files kept per dyno",
+    ),
+    (
+        "PAAS_NETWORK_POOL",
+        "10.250.0.0/15",
+        "where app networks get their /25 subnets",
+    ),
+    (
         "PAAS_INSTANCE",
         "paas",
         "label of this installation's containers",
@@ -259,6 +279,11 @@ fn host_routes() -> Vec<(std::net::Ipv4Addr, u8)> {
 
 /// `512m`, `2g`, `1073741824`.
 fn parse_bytes(name: &str, raw: &str) -> anyhow::Result<i64> {
+    parse_size(name, raw, 64 << 20)
+}
+
+/// A size of at least `min` bytes.
+fn parse_size(name: &str, raw: &str, min: i64) -> anyhow::Result<i64> {
     let raw = raw.trim().to_ascii_lowercase();
     let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => raw.split_at(i),
@@ -274,8 +299,8 @@ fn parse_bytes(name: &str, raw: &str) -> anyhow::Result<i64> {
         "g" => 1 << 30,
         _ => bail!("{name}={raw:?} is not a size like 512m or 2g"),
     };
-    let bytes = n.checked_mul(factor).filter(|b| *b >= 64 << 20);
-    bytes.with_context(|| format!("{name}={raw:?} must be at least 64m"))
+    let bytes = n.checked_mul(factor).filter(|b| *b >= min);
+    bytes.with_context(|| format!("{name}={raw:?} must be at least {}m", min >> 20))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -492,9 +517,10 @@ impl Settings {
                 "PAAS_DYNO_DISK",
                 &get("PAAS_DYNO_DISK").unwrap_or_else(|| "1g".into()),
             )?,
-            log_file_bytes: parse_bytes(
+            log_file_bytes: parse_size(
                 "PAAS_DYNO_LOG_SIZE",
                 &get("PAAS_DYNO_LOG_SIZE").unwrap_or_else(|| "10m".into()),
+                1 << 20,
             )?,
             log_files: match get("PAAS_DYNO_LOG_FILES") {
                 None => 3,

@@ -7,6 +7,7 @@
 )]
 
 mod api;
+mod config_vars;
 mod logs;
 mod openapi;
 

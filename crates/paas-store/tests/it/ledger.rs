@@ -168,3 +168,143 @@ async fn rollback_appends_a_release_equal_in_build_and_config_to_its_target(pool
     // The rolled-back-from releases are still there, untouched.
     assert_eq!(store.releases(app).await.unwrap().len(), 6);
 }
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn every_kind_of_ledger_writer_is_serialized_by_the_apps_lock(pool: PgPool) {
+    let store = Store::from_pool(pool);
+    let app = new_app(&store, "mixed").await;
+    let build = crate::succeeded_build(&store, app, "3333333cccc", "web: serve").await;
+    store
+        .create_deploy_release(app, build, paas_store::ReleaseStatus::Succeeded)
+        .await
+        .unwrap(); // v2, web=1
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .update_config(app, &set(&format!("K{i}"), "v"))
+                .await
+                .map(|_| ())
+        }));
+    }
+    for _ in 0..5 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_deploy_release(app, build, paas_store::ReleaseStatus::Succeeded)
+                .await
+                .map(|_| ())
+        }));
+    }
+    for _ in 0..5 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let web = paas_core::ProcessType::web();
+            store
+                .scale(app, &[(web, paas_core::ScaleChange::By(1))])
+                .await
+                .map(|_| ())
+        }));
+    }
+    for result in futures::future::join_all(tasks).await {
+        result.expect("task").expect("ledger write");
+    }
+    let releases = store.releases(app).await.unwrap();
+    let versions: Vec<i32> = releases.iter().map(|r| r.version).collect();
+    assert_eq!(versions, (1..=17).collect::<Vec<_>>());
+    // A deploy takes the config as it is under the lock: no config change is lost,
+    // and no deploy's snapshot has a key that was not set before it.
+    assert_eq!(store.config_vars(app).await.unwrap().as_map().len(), 10);
+    for pair in releases.windows(2) {
+        assert!(
+            pair[0].config.0.len() <= pair[1].config.0.len(),
+            "v{} has fewer vars than v{}",
+            pair[1].version,
+            pair[0].version
+        );
+    }
+    assert_eq!(store.formation(app).await.unwrap()[0].quantity, 6);
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn every_read_agrees_on_the_current_release(pool: PgPool) {
+    use paas_store::ReleaseStatus;
+    let store = Store::from_pool(pool);
+    let app = new_app(&store, "agreed").await;
+    let build = crate::succeeded_build(&store, app, "4444444dddd", "web: serve").await;
+    let v2 = store
+        .create_deploy_release(app, build, ReleaseStatus::Succeeded)
+        .await
+        .unwrap();
+    let (_, v3) = store.update_config(app, &set("A", "1")).await.unwrap();
+    let v3 = v3.unwrap();
+    let pending = store
+        .create_deploy_release(app, build, ReleaseStatus::Pending)
+        .await
+        .unwrap(); // v4, never settled
+    assert!(
+        store
+            .fail_rollout(v3.release_id, "never listened")
+            .await
+            .unwrap()
+    );
+
+    let releases = store.releases(app).await.unwrap();
+    let statuses: Vec<ReleaseStatus> = releases.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            ReleaseStatus::Succeeded,
+            ReleaseStatus::Succeeded,
+            ReleaseStatus::Failed,
+            ReleaseStatus::Pending
+        ]
+    );
+    let current: Vec<i32> = releases
+        .iter()
+        .filter(|r| r.current)
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(current, [v2.version]);
+    assert_eq!(
+        store.current_release(app).await.unwrap().release_id,
+        v2.release_id
+    );
+    assert_eq!(
+        store.app("agreed").await.unwrap().released_at,
+        Some(v2.created_at)
+    );
+    let desired = store.desired_apps().await.unwrap();
+    assert_eq!(desired.len(), 1);
+    assert_eq!(desired[0].release_id, v2.release_id);
+    assert!(
+        !desired[0].config.contains_key("A"),
+        "{:?}",
+        desired[0].config
+    );
+    // The failed change's config is gone from the app too, so the next release
+    // (made from the current build) does not bring it back.
+    assert_eq!(store.config_vars(app).await.unwrap().get("A"), None);
+    let (_, v5) = store.update_config(app, &set("B", "2")).await.unwrap();
+    let v5 = v5.unwrap();
+    assert_eq!(v5.build_id, Some(build));
+    assert!(v5.current);
+    assert_ne!(pending.release_id, v5.release_id);
+}
+
+/// "The newest succeeded release" is written once, as the `current_release` view: no
+/// query of the store spells the rule out again.
+#[test]
+fn the_current_release_is_defined_only_by_the_view() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("status = 'succeeded'"),
+            "{} selects succeeded releases itself; use the current_release view",
+            path.display()
+        );
+    }
+}

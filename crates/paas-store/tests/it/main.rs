@@ -6,7 +6,11 @@
     reason = "a panic in a test helper is a failed test"
 )]
 
+mod dynos;
+mod errors;
+mod interrupted;
 mod ledger;
+mod rollout;
 mod rules;
 mod tokens;
 

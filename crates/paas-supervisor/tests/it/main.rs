@@ -21,6 +21,8 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+mod limits;
+
 struct Harness {
     store: Store,
     docker: Docker,

@@ -248,3 +248,45 @@ fn a_path_setting_that_points_at_nothing_stops_paasd_naming_it() {
         );
     }
 }
+
+/// A build (and a release phase) cut off by a kill of the previous paasd is failed at the
+/// next start, before anything is served, and never released.
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_start_fails_the_builds_the_previous_paasd_left_pending(pool: sqlx::PgPool) {
+    let (app_id, build_id): (sqlx::types::Uuid, sqlx::types::Uuid) = sqlx::query_as(
+        "with a as (insert into app (app_id, name) values (gen_random_uuid(), 'cut-off')
+                    returning app_id)
+         insert into build (build_id, app_id, source_version)
+         select gen_random_uuid(), app_id, 'abcdef0' from a returning app_id, build_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let database: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL names the test server");
+    let (server, _) = server.rsplit_once('/').expect("a URL with a database");
+    let data = data_dir();
+    let port = free_port();
+    let mut daemon = paasd(data.path(), port)
+        .env("DATABASE_URL", format!("{server}/{database}"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn paasd");
+    wait_healthy(port, &mut daemon).await;
+    let store = paas_store::Store::from_pool(pool);
+    let build = store.build(app_id, build_id).await.unwrap();
+    assert!(sigterm_and_wait(&mut daemon).success());
+    assert_eq!(build.status, paas_store::BuildStatus::Failed);
+    assert!(
+        build
+            .output
+            .contains("interrupted by a restart of the platform"),
+        "{:?}",
+        build.output
+    );
+    assert_eq!(store.release_of_build(build_id).await.unwrap(), None);
+    assert_eq!(store.releases(app_id).await.unwrap().len(), 0);
+}
