@@ -65,7 +65,7 @@ chmod 755 "$data" # the embedded cluster runs as `postgres` under root
 port="$(free_port)"
 instance="fuzz-$(basename "$data" | tr -dc 'a-zA-Z0-9' | tail -c 8)"
 export PAAS_DATA_DIR="$data" PAAS_API_ADDR="127.0.0.1:$port" PAAS_INSTANCE="$instance"
-export PAAS_ROUTER_ADDR="127.0.0.1:$(free_port)" PAAS_TLS_ADDR="127.0.0.1:0"
+export PAAS_ROUTER_ADDR="127.0.0.1:$(free_port)" PAAS_TLS_ADDR="127.0.0.1:0" PAAS_ROUTER_TLS_ADDR="127.0.0.1:0" PAAS_ACME_DIRECTORY=off
 export PAAS_BUILDPACKS_DIR="$PWD/buildpacks" PAAS_LOG_FORMAT=json
 database=""
 if [ -n "${DATABASE_URL:-}" ]; then

@@ -21,7 +21,8 @@ paas_as_root() {
 
 # Installs the system packages paas needs that are missing: Docker, debootstrap, git,
 # curl, the CA bundle and the Postgres server binaries (for paasd's embedded Postgres and
-# the test suite), psql, npm (the heroku CLI tests) and python3-venv (schemathesis).
+# the test suite), psql, npm (the heroku CLI tests), python3-venv (schemathesis) and
+# pebble + pebble-challtestsrv (the ACME tests' certificate authority, offline).
 ensure_packages() {
   local missing=()
   if ! command -v docker >/dev/null 2>&1 || ! command -v dockerd >/dev/null 2>&1; then
@@ -36,6 +37,7 @@ ensure_packages() {
   python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
   # scripts/install's test checks the unit with systemd-analyze; the benchmarks use wrk.
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+  { command -v pebble && command -v pebble-challtestsrv; } >/dev/null 2>&1 || missing+=(pebble)
   if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql-15)
   fi

@@ -7,6 +7,7 @@
 
 mod dynos;
 mod heroku;
+mod https;
 mod logs;
 mod ops;
 mod push;

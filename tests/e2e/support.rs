@@ -163,6 +163,9 @@ impl Paasd {
             .env("PAAS_LOG_FORMAT", "json")
             // Parallel paasds must not share the default TLS port.
             .env("PAAS_TLS_ADDR", "127.0.0.1:0")
+            .env("PAAS_ROUTER_TLS_ADDR", "127.0.0.1:0")
+            // No test reaches a public CA; the ACME tests bring pebble.
+            .env("PAAS_ACME_DIRECTORY", "off")
             .env("PAAS_BUILDPACKS_DIR", workspace_root().join("buildpacks"))
             // Builds share two cores with the tests.
             .env("PAAS_BUILD_CPUS", "1")

@@ -1,5 +1,5 @@
-//! Heroku resources paas has no notion of (add-ons, collaborators, pipelines, SNI
-//! endpoints), answered as "none" for an existing app. The heroku CLI's compound
+//! Heroku resources paas has no notion of (add-ons, collaborators, pipelines),
+//! answered as "none" for an existing app. The heroku CLI's compound
 //! commands (`apps:info`, `domains:add`) read them before doing their real work and
 //! fail on a 404.
 
@@ -15,7 +15,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(addons))
         .routes(routes!(collaborators))
-        .routes(routes!(sni_endpoints))
         .routes(routes!(pipeline_couplings))
 }
 
@@ -40,17 +39,6 @@ async fn addons(
 #[utoipa::path(get, path = "/apps/{app}/collaborators", tag = "absent", params(("app" = String, Path, description = "App name or id")),
     responses((status = 200, description = "Always empty", body = Vec<Object>), crate::openapi::Errors))]
 async fn collaborators(
-    State(state): State<AppState>,
-    _: Authenticated,
-    ApiPath(app): ApiPath<String>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    none(&state, &app).await
-}
-
-/// None: the router terminates no TLS for apps.
-#[utoipa::path(get, path = "/apps/{app}/sni-endpoints", tag = "absent", params(("app" = String, Path, description = "App name or id")),
-    responses((status = 200, description = "Always empty", body = Vec<Object>), crate::openapi::Errors))]
-async fn sni_endpoints(
     State(state): State<AppState>,
     _: Authenticated,
     ApiPath(app): ApiPath<String>,

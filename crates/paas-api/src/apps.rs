@@ -120,7 +120,9 @@ async fn info(
     ApiPath(app): ApiPath<String>,
 ) -> Result<Json<wire::App>, ApiError> {
     let app = find(&state, &app).await?;
-    Ok(Json(present::app(&app, &token, &state.settings)))
+    let mut shown = present::app(&app, &token, &state.settings);
+    shown.acm = state.store.acm_enabled(app.app_id).await?;
+    Ok(Json(shown))
 }
 
 /// Maintenance mode on or off. A new name or stack is refused: the app's dynos, network,

@@ -16,19 +16,76 @@ use crate::{ApiError, AppState, Authenticated, apps};
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, add))
-        .routes(routes!(info, remove))
+        .routes(routes!(info, update, remove))
+}
+
+/// A custom domain's certificate, as the domain list shows it.
+#[derive(Debug, Default)]
+struct CertState {
+    status: Option<String>,
+    reason: Option<String>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    sni_endpoint: Option<serde_json::Value>,
+}
+
+/// Heroku's words for paas's certificate states (the CLI's `certs:auto --wait` ends on
+/// `cert issued`).
+fn acm_status(status: &str) -> &str {
+    match status {
+        "issued" => "cert issued",
+        other => other,
+    }
+}
+
+/// The certificate state of each of the app's custom domains, by domain id: the ACME
+/// state, and the uploaded certificate covering it (which wins).
+async fn cert_states(
+    state: &AppState,
+    app: &App,
+) -> Result<std::collections::HashMap<uuid::Uuid, CertState>, ApiError> {
+    let endpoints = state.store.sni_endpoints(app.app_id).await?;
+    let covering: Vec<(paas_store::SniEndpoint, Vec<String>)> = endpoints
+        .into_iter()
+        .filter_map(|e| {
+            let names = paas_tls::pem::chain_info(&e.chain_pem).ok()?.names;
+            Some((e, names))
+        })
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for d in state.store.app_domain_certs(app.app_id).await? {
+        let uploaded = covering.iter().find(|(_, names)| {
+            names
+                .iter()
+                .any(|n| paas_tls::pem::name_covers(n, &d.hostname))
+        });
+        let cert = CertState {
+            status: Some(acm_status(&d.status).to_owned()),
+            reason: d.reason.clone(),
+            expires_at: d.not_after.filter(|_| d.chain_pem.is_some()),
+            sni_endpoint: uploaded
+                .map(|(e, _)| serde_json::json!({"id": e.endpoint_id, "name": e.name})),
+        };
+        out.insert(d.domain_id, cert);
+    }
+    Ok(out)
 }
 
 /// `cname` is the app's default hostname: where a custom domain's DNS should point.
 fn present(d: &Domain, app: &App, domain: &str) -> wire::Domain {
+    present_with(d, app, domain, CertState::default())
+}
+
+fn present_with(d: &Domain, app: &App, domain: &str, cert: CertState) -> wire::Domain {
     wire::Domain {
         id: d.domain_id,
         hostname: d.hostname.clone(),
         kind: "custom".into(),
         cname: Some(format!("{}.{domain}", app.name)),
         status: "succeeded".into(),
-        acm_status: None,
-        sni_endpoint: None,
+        acm_status: cert.status,
+        acm_status_reason: cert.reason,
+        acm_expires_at: cert.expires_at,
+        sni_endpoint: cert.sni_endpoint,
         app: wire::IdName {
             id: app.app_id,
             name: app.name.clone(),
@@ -66,6 +123,33 @@ async fn info(
         .ok_or_else(|| ApiError::NotFound("Couldn't find that domain.".into()))
 }
 
+/// `heroku domains:update HOST --cert NAME` and the end of `certs:add`: an uploaded
+/// certificate serves every hostname it covers, so this checks the endpoint exists and
+/// answers the domain as it now is.
+#[utoipa::path(patch, path = "/apps/{app}/domains/{domain}", tag = "domains", params(("app" = String, Path, description = "App name or id"), ("domain" = String, Path, description = "Hostname or id")), request_body = wire::DomainUpdate,
+    responses((status = 200, body = wire::Domain), crate::openapi::Errors))]
+async fn update(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath((app, domain)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<wire::DomainUpdate>,
+) -> Result<Json<wire::Domain>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    if let Some(name) = body.sni_endpoint.as_deref() {
+        state
+            .store
+            .sni_endpoint(app.app_id, name)
+            .await
+            .map_err(|_| ApiError::NotFound("Couldn't find that SNI endpoint.".into()))?;
+    }
+    all(&state, &app)
+        .await?
+        .into_iter()
+        .find(|d| d.hostname.eq_ignore_ascii_case(&domain) || d.id.to_string() == domain)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("Couldn't find that domain.".into()))
+}
+
 /// The default hostname, then the custom ones.
 async fn all(state: &AppState, app: &App) -> Result<Vec<wire::Domain>, ApiError> {
     let mut out = vec![wire::Domain {
@@ -75,6 +159,8 @@ async fn all(state: &AppState, app: &App) -> Result<Vec<wire::Domain>, ApiError>
         cname: None,
         status: "succeeded".into(),
         acm_status: None,
+        acm_status_reason: None,
+        acm_expires_at: None,
         sni_endpoint: None,
         app: wire::IdName {
             id: app.app_id,
@@ -83,14 +169,11 @@ async fn all(state: &AppState, app: &App) -> Result<Vec<wire::Domain>, ApiError>
         created_at: app.created_at,
         updated_at: app.updated_at,
     }];
-    out.extend(
-        state
-            .store
-            .domains(app.app_id)
-            .await?
-            .iter()
-            .map(|d| present(d, app, &state.settings.domain)),
-    );
+    let mut certs = cert_states(state, app).await?;
+    out.extend(state.store.domains(app.app_id).await?.iter().map(|d| {
+        let cert = certs.remove(&d.domain_id).unwrap_or_default();
+        present_with(d, app, &state.settings.domain, cert)
+    }));
     Ok(out)
 }
 
@@ -116,6 +199,9 @@ async fn add(
         .await?;
     tracing::info!(app = %app.name, hostname = %hostname, "domain added");
     state.nudge.app_changed(app.app_id);
+    if let Some(certs) = &state.certs {
+        certs.changed.notify_one();
+    }
     Ok((
         StatusCode::CREATED,
         Json(present(&domain, &app, &state.settings.domain)),
@@ -140,5 +226,8 @@ async fn remove(
         })?;
     tracing::info!(app = %app.name, hostname = %domain.hostname, "domain removed");
     state.nudge.app_changed(app.app_id);
+    if let Some(certs) = &state.certs {
+        certs.changed.notify_one();
+    }
     Ok(Json(present(&domain, &app, &state.settings.domain)))
 }

@@ -8,6 +8,7 @@
 
 mod absent;
 mod account;
+mod acm;
 mod apps;
 mod authorizations;
 mod builds;
@@ -24,6 +25,7 @@ mod present;
 mod range;
 mod releases;
 mod rendezvous;
+mod sni_endpoints;
 pub mod tls;
 
 use axum::extract::State;
@@ -80,6 +82,9 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// What `GET /metrics` shows (the router's counters), if anything.
     pub metrics: Option<std::sync::Arc<dyn MetricsText>>,
+    /// Uploaded certificates' sealing key and the certificate manager's wake-up, when
+    /// the router serves HTTPS.
+    pub certs: Option<paas_tls::CertsHandle>,
 }
 
 /// Prometheus text for `GET /metrics`; paasd hands in the router's metrics.
@@ -103,6 +108,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(builds::router())
         .merge(dynos::router())
         .merge(domains::router())
+        .merge(acm::router())
+        .merge(sni_endpoints::router())
         .merge(absent::router())
         .merge(git::router())
         .merge(logs::router())

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use paas_store::StoreError;
+use paas_store::Rollout;
 use tokio::sync::mpsc;
 
 use crate::output::{detail, header};
@@ -25,66 +25,43 @@ impl Builder {
         let started = Instant::now();
         let mut announced = false;
         loop {
-            let release = self
-                .store
-                .release(
-                    ticket.app_id,
-                    &paas_core::ReleaseRef::Version(
-                        paas_core::ReleaseVersion::new(version).map_err(StoreError::from)?,
-                    ),
-                )
-                .await?;
-            if release.status == "failed" {
-                let reason = release.status_reason.unwrap_or_default();
-                let _ = tx
-                    .send(format!(" !     v{version} failed to start: {reason}"))
-                    .await;
-                let _ = tx
-                    .send(" !     Push rejected: the previous release is current again and keeps serving (see `paas logs` and `paas releases`).".to_owned())
-                    .await;
-                return Ok(false);
-            }
-            let wanted = self
-                .store
-                .formation(ticket.app_id)
-                .await?
-                .iter()
-                .find(|f| f.process_type == "web")
-                .map_or(0, |f| f.quantity);
-            let dynos = self.store.dynos(ticket.app_id).await?;
-            let up = dynos
-                .iter()
-                .filter(|d| {
-                    d.process_type == "web" && d.version == Some(version) && d.state == "up"
-                })
-                .count();
-            if let Some(crashed) = dynos.iter().find(|d| {
-                d.process_type == "web" && d.version == Some(version) && d.state == "crashed"
-            }) {
-                // Nothing older serves (else the supervisor would fail the rollout): the
-                // release stays, like on Heroku, and the crash back-off keeps trying.
-                let _ = tx
-                    .send(format!(
-                        " !     {} of v{version} crashed (exit status {}); it will be restarted. See `paas logs -d {}`.",
-                        crashed.name,
-                        crashed.exit_code.unwrap_or(-1),
-                        crashed.name
-                    ))
-                    .await;
-                return Ok(true);
-            }
-            let superseded = dynos.iter().any(|d| d.version.is_some_and(|v| v > version));
-            if wanted == 0 || superseded || up >= usize::try_from(wanted).unwrap_or(0) {
-                if announced || wanted > 0 {
+            let (up, wanted) = match self.store.rollout(ticket.app_id, version).await? {
+                Rollout::Failed { reason } => {
+                    let reason = reason.unwrap_or_default();
                     let _ = tx
-                        .send(detail(&format!(
-                            "{up} of {wanted} web dynos of v{version} up ({:.1}s)",
-                            started.elapsed().as_secs_f64()
-                        )))
+                        .send(format!(" !     v{version} failed to start: {reason}"))
                         .await;
+                    let _ = tx
+                        .send(" !     Push rejected: the previous release is current again and keeps serving (see `paas logs` and `paas releases`).".to_owned())
+                        .await;
+                    return Ok(false);
                 }
-                return Ok(true);
-            }
+                Rollout::Crashed { dyno, exit_code } => {
+                    // Nothing older serves (else the supervisor would fail the rollout):
+                    // the release stays, like on Heroku, and the crash back-off keeps
+                    // trying.
+                    let _ = tx
+                        .send(format!(
+                            " !     {dyno} of v{version} crashed (exit status {}); it will be restarted. See `paas logs -d {dyno}`.",
+                            exit_code.unwrap_or(-1),
+                        ))
+                        .await;
+                    return Ok(true);
+                }
+                Rollout::Done { up, wanted } => {
+                    if announced || wanted > 0 {
+                        let _ = tx
+                            .send(detail(&format!(
+                                "{up} of {wanted} web dynos of v{version} up ({:.1}s)",
+                                started.elapsed().as_secs_f64()
+                            )))
+                            .await;
+                    }
+                    return Ok(true);
+                }
+                Rollout::Starting { up, wanted } => (up, wanted),
+            };
+            tracing::debug!(app = %ticket.app, version, up, wanted, "waiting for the rollout");
             if !announced {
                 announced = true;
                 let _ = tx

@@ -9,7 +9,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::{
-    apps, auth, buildpacks, builds, config, domains, git, logs, maintenance, ps, releases, run,
+    apps, auth, buildpacks, builds, certs, config, domains, git, logs, maintenance, ps, releases,
+    run,
 };
 
 const AFTER_HELP: &str = "\
@@ -63,6 +64,8 @@ pub enum Command {
     #[command(flatten)]
     Domains(domains::Command),
     #[command(flatten)]
+    Certs(certs::Command),
+    #[command(flatten)]
     Logs(logs::Command),
     #[command(flatten)]
     Maintenance(maintenance::Command),
@@ -102,6 +105,12 @@ mod tests {
             "ps",
             "ps:scale",
             "git:remote",
+            "certs",
+            "certs:add",
+            "certs:auto",
+            "certs:auto:enable",
+            "certs:auto:disable",
+            "certs:auto:refresh",
         ] {
             assert!(names.iter().any(|n| n == expected), "missing {expected}");
         }

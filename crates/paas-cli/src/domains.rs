@@ -28,6 +28,29 @@ pub struct HostArgs {
     pub hostname: paas_core::Hostname,
 }
 
+/// A domain's certificate: `issued`, `pending`, `failing: <reason>`, `disabled` or
+/// `uploaded (<name>)`, and its expiry; the default hostname's is the router's own.
+fn cert_columns(d: &Domain) -> (String, String) {
+    if d.kind != "custom" {
+        return ("router".into(), String::new());
+    }
+    let status = match (&d.sni_endpoint, d.acm_status.as_deref()) {
+        (Some(e), _) => format!("uploaded ({})", e["name"].as_str().unwrap_or_default()),
+        (None, Some("cert issued")) => "issued".into(),
+        (None, Some("failing")) => format!(
+            "failing: {}",
+            d.acm_status_reason.as_deref().unwrap_or("no reason given")
+        ),
+        (None, Some(other)) => other.into(),
+        (None, None) => "pending".into(),
+    };
+    let expires = d
+        .acm_expires_at
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    (status, expires)
+}
+
 pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
     match cmd {
         Command::List(app) => {
@@ -37,12 +60,16 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
                 return ctx.print_json(&raw);
             }
             let domains: Vec<Domain> = ctx.decode(raw)?;
-            let mut table = Table::with_header(["hostname", "kind", "dns target"]);
+            let mut table =
+                Table::with_header(["hostname", "kind", "dns target", "certificate", "expires"]);
             for d in &domains {
+                let (status, expires) = cert_columns(d);
                 table.row([
                     d.hostname.clone(),
                     d.kind.clone(),
                     d.cname.clone().unwrap_or_default(),
+                    status,
+                    expires,
                 ]);
             }
             ctx.print(&table.render())

@@ -15,6 +15,7 @@ pub mod apps;
 pub mod auth;
 pub mod buildpacks;
 pub mod builds;
+pub mod certs;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -51,6 +52,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Buildpacks(cmd) => buildpacks::run(&ctx, cmd).await,
         cli::Command::Run(cmd) => run::run(&ctx, cmd).await,
         cli::Command::Domains(cmd) => domains::run(&ctx, cmd).await,
+        cli::Command::Certs(cmd) => certs::run(&ctx, cmd).await,
         cli::Command::Logs(cmd) => logs::run(&ctx, cmd).await,
         cli::Command::Maintenance(cmd) => maintenance::run(&ctx, cmd).await,
         cli::Command::Auth(cmd) => auth::run(&ctx, &settings, cmd).await,

@@ -14,8 +14,8 @@ use crate::{Docker, DockerError, is_not_found};
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CommitContainerOptionsBuilder, CreateContainerOptionsBuilder,
-    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
@@ -311,14 +311,7 @@ impl Docker {
     pub async fn remove_build_containers(&self, instance: &str) -> Result<usize, DockerError> {
         let api = self.api().await?;
         let filters = build_containers_filter(instance);
-        let found = api
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
+        let found = self.containers(&filters).await?;
         let mut removed = 0;
         for id in found.into_iter().filter_map(|c| c.id) {
             let options = RemoveContainerOptionsBuilder::default()

@@ -8,8 +8,7 @@
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, EventsOptionsBuilder, InspectContainerOptions,
-    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures::{Stream, StreamExt};
 use paas_core::ContainerStatus;
@@ -141,14 +140,7 @@ impl Docker {
         let app = app_id.map(|a| a.to_string());
         let extra: Vec<(&str, &str)> = app.iter().map(|a| (labels::APP, a.as_str())).collect();
         let filters = labels::filters(instance, Some(Kind::Formation), &extra);
-        let summaries = api
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
+        let summaries = self.containers(&filters).await?;
         let mut out = Vec::new();
         for summary in summaries {
             let Some(id) = summary.id else { continue };

@@ -74,6 +74,18 @@ impl Docker {
             .map_err(DockerError::from)
     }
 
+    /// Every container (in any state) the label `filters` select.
+    pub(crate) async fn containers(
+        &self,
+        filters: &std::collections::HashMap<String, Vec<String>>,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, DockerError> {
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(filters)
+            .build();
+        Ok(self.api().await?.list_containers(Some(options)).await?)
+    }
+
     pub async fn ping(&self) -> Result<(), DockerError> {
         self.api().await?.ping().await?;
         Ok(())

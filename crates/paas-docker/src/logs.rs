@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::{
-    EventsOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-};
+use bollard::query_parameters::{EventsOptionsBuilder, LogsOptionsBuilder};
 use futures::{Stream, StreamExt};
 
 use crate::{Docker, DockerError, labels};
@@ -51,16 +49,8 @@ fn source_from_labels(
 impl Docker {
     /// Every dyno container (formation and one-off, in any state) of `instance`.
     pub async fn log_sources(&self, instance: &str) -> Result<Vec<LogSource>, DockerError> {
-        let api = self.api().await?;
         let filters = instance_filter(instance);
-        let found = api
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
+        let found = self.containers(&filters).await?;
         Ok(found
             .into_iter()
             .filter_map(|c| {

@@ -3,8 +3,7 @@
 
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-    LogsOptionsBuilder,
+    CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
 };
 use futures::{Stream, StreamExt};
 use paas_core::runtime::{DynoLimits, ExitedOneOff};
@@ -153,16 +152,8 @@ impl Docker {
         instance: &str,
         app: &str,
     ) -> Result<(), DockerError> {
-        let api = self.api().await?;
         let filters = labels::filters(instance, None, &[(labels::APP_NAME, app)]);
-        let found = api
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
+        let found = self.containers(&filters).await?;
         for id in found.into_iter().filter_map(|c| c.id) {
             self.remove_container_now(&id).await?;
         }
@@ -181,14 +172,7 @@ impl Docker {
             "status".to_owned(),
             vec!["exited".to_owned(), "dead".to_owned(), "created".to_owned()],
         );
-        let found = api
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
+        let found = self.containers(&filters).await?;
         let mut out = Vec::new();
         for summary in found {
             let Some(id) = summary.id else { continue };
@@ -225,16 +209,8 @@ impl Docker {
 
     /// The one-off dynos of `app` that still have a container, for `paas ps`.
     pub async fn one_offs(&self, instance: &str, app: &str) -> Result<Vec<OneOff>, DockerError> {
-        let api = self.api().await?;
         let filters = labels::filters(instance, Some(Kind::OneOff), &[(labels::APP_NAME, app)]);
-        let found = api
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
+        let found = self.containers(&filters).await?;
         let mut out: Vec<OneOff> = found
             .into_iter()
             .filter_map(|c| {
@@ -257,21 +233,13 @@ impl Docker {
         app: &str,
         name: &paas_core::DynoName,
     ) -> Result<Option<String>, DockerError> {
-        let api = self.api().await?;
         let name = name.to_string();
         let filters = labels::filters(
             instance,
             Some(Kind::OneOff),
             &[(labels::APP_NAME, app), (labels::DYNO, &name)],
         );
-        let found = api
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
+        let found = self.containers(&filters).await?;
         Ok(found.into_iter().find_map(|c| c.id))
     }
 

@@ -64,6 +64,21 @@ pub(crate) fn bounded_log(limits: DynoLimits) -> HostConfigLogConfig {
     }
 }
 
+/// The user a dyno of an image that names `user` runs as: that user unless it is root
+/// by name or by uid (`root`, `0`, `0:1000`, `root:staff`), else the stack's `app`. A
+/// group of 0 is dropped too.
+fn non_root_user(user: &str) -> String {
+    let (who, group) = user.split_once(':').unwrap_or((user, ""));
+    let is_root = |part: &str| matches!(part.trim(), "" | "0" | "root");
+    if is_root(who) {
+        format!("{BUILD_USER}:{BUILD_USER}")
+    } else if !group.is_empty() && is_root(group) {
+        format!("{who}:{BUILD_USER}")
+    } else {
+        user.to_owned()
+    }
+}
+
 impl Docker {
     /// How this engine bounds a dyno's disk, found once by trying: a container made with
     /// `--storage-opt size` is refused by drivers that cannot enforce it.
@@ -114,10 +129,24 @@ impl Docker {
     /// unprivileged `app` user.
     pub(crate) async fn dyno_user(&self, image: &str) -> Result<String, DockerError> {
         let config = self.api().await?.inspect_image(image).await?.config;
-        let user = config.and_then(|c| c.user).unwrap_or_default();
-        Ok(match user.as_str() {
-            "" | "root" | "0" | "0:0" | "root:root" => format!("{BUILD_USER}:{BUILD_USER}"),
-            other => other.to_owned(),
-        })
+        Ok(non_root_user(
+            &config.and_then(|c| c.user).unwrap_or_default(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynos_never_run_as_root_by_name_or_by_uid() {
+        let app = format!("{BUILD_USER}:{BUILD_USER}");
+        for root in ["", "root", "0", "0:0", "root:root", "0:1000", "root:staff"] {
+            assert_eq!(non_root_user(root), app, "{root:?}");
+        }
+        assert_eq!(non_root_user("1000:0"), format!("1000:{BUILD_USER}"));
+        assert_eq!(non_root_user("web"), "web");
+        assert_eq!(non_root_user("1001:1001"), "1001:1001");
     }
 }

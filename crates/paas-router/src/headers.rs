@@ -10,7 +10,7 @@ use hyper::{Method, Request, Uri};
 
 use crate::balance::BackendState;
 use crate::body::RequestBody;
-use crate::log::Ctx;
+use crate::log::{Ctx, Protocol};
 
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -123,7 +123,32 @@ pub(crate) fn upstream_request(
     if let Ok(fwd) = HeaderValue::from_str(&ctx.fwd) {
         headers.insert(X_FORWARDED_FOR, fwd);
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    // An HTTP/2 request names its host in `:authority`; HTTP/1.1 needs `Host`, and
+    // split `cookie` fields joined again (RFC 9113 §8.2.3).
+    if !headers.contains_key(header::HOST)
+        && let Some(authority) = parts.uri.authority()
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        headers.insert(header::HOST, host);
+    }
+    if parts.version == hyper::Version::HTTP_2 && headers.get_all(header::COOKIE).iter().count() > 1
+    {
+        let joined = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if let Ok(joined) = HeaderValue::from_str(&joined) {
+            headers.insert(header::COOKIE, joined);
+        }
+    }
+    let proto = if ctx.protocol == Protocol::Http {
+        "http"
+    } else {
+        "https"
+    };
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     headers.insert(X_FORWARDED_PORT, HeaderValue::from(public_port));
     if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
         headers.insert(X_REQUEST_ID, id);

@@ -22,9 +22,33 @@
 //!    to the app's [`RequestLogSink`], the app's [`Metrics`], and the dyno's
 //!    outstanding count released.
 //!
+//! Two listeners feed the same phases: plain HTTP/1.1, and TLS ([`Listeners::with_https`])
+//! with the certificate chosen per handshake by SNI from a resolver (paas-tls's
+//! `CertTable`, an `ArcSwap`ed map: no lock, no database), TLS 1.2 and 1.3 only, ALPN
+//! `h2` and `http/1.1` to clients; dynos always get HTTP/1.1. On the plain listener an
+//! ACME HTTP-01 challenge (`/.well-known/acme-challenge/<token>`) is answered before
+//! any app is looked up ([`Router::with_acme_challenges`]).
+//!
 //! Shutdown: the accept loop stops, every connection finishes its in-flight request and
 //! closes (idle keep-alive connections at once), bounded by `drain_timeout`, after which
 //! whatever is left (slow bodies, WebSockets) is cut.
+
+/// Serves a hyper connection until it ends; on `shutdown`, lets it finish the request
+/// in flight (an idle keep-alive connection closes at once) until `hard_stop`.
+macro_rules! serve_until_drained {
+    ($conn:ident, $shutdown:ident, $hard_stop:ident) => {
+        tokio::pin!($conn);
+        tokio::select! {
+            _ = $conn.as_mut() => return,
+            _ = $shutdown.cancelled() => {}
+        }
+        $conn.as_mut().graceful_shutdown();
+        tokio::select! {
+            _ = $conn => {}
+            _ = $hard_stop.cancelled() => {}
+        }
+    };
+}
 
 mod balance;
 mod body;
@@ -50,17 +74,19 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use paas_core::routes::RouteTable;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use body::ResponseBody as Body;
 pub use log::{NoSink, RequestLog, RequestLogSink};
 pub use metrics::Metrics;
+pub use rustls::server::ResolvesServerCert;
 
 use crate::balance::Outstanding;
 use crate::body::{BodySource, Finish, RequestBody, ResponseBody};
 use crate::connect::{ConnectTiming, TimedConnector};
-use crate::log::{Ctx, H12, H13, H14, H19, H21, H80, H99, RouterError};
+use crate::log::{Ctx, H12, H13, H14, H19, H21, H80, H99, Protocol, RouterError};
 use crate::metrics::AppMetrics;
 use crate::snapshot::{App, Snapshot};
 
@@ -71,6 +97,9 @@ const MAX_ATTEMPTS: usize = 3;
 pub struct RouterSettings {
     /// The router's public port, for `X-Forwarded-Port`.
     pub public_port: u16,
+    /// The TLS listener's public port, for `X-Forwarded-Port` on requests that came
+    /// over TLS.
+    pub tls_public_port: u16,
     pub connect_timeout: Duration,
     /// Time to the first response byte before answering 503 (Heroku's H12).
     pub first_byte_timeout: Duration,
@@ -91,6 +120,7 @@ impl Default for RouterSettings {
     fn default() -> Self {
         Self {
             public_port: 8080,
+            tls_public_port: 8443,
             connect_timeout: Duration::from_secs(5),
             first_byte_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
@@ -123,6 +153,50 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// Cancelled when the drain deadline passes: cuts what is still open.
     hard_stop: CancellationToken,
+    /// ACME HTTP-01: token → key authorization, answered on the plain listener.
+    challenges: Option<Arc<ChallengeFn>>,
+}
+
+/// Looks up an ACME HTTP-01 token (the last path segment) → its key authorization.
+pub type ChallengeFn = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// What the router listens on: plain HTTP, and optionally TLS.
+pub struct Listeners {
+    pub http: TcpListener,
+    https: Option<(TcpListener, TlsAcceptor)>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(http: TcpListener) -> Self {
+        Self { http, https: None }
+    }
+}
+
+impl Listeners {
+    /// Also serve TLS on `listener`, the certificate chosen by `certs` per handshake
+    /// (by SNI), TLS 1.2/1.3, ALPN `h2` then `http/1.1`.
+    pub fn with_https(
+        mut self,
+        listener: TcpListener,
+        certs: Arc<dyn ResolvesServerCert>,
+    ) -> Result<Self, rustls::Error> {
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(certs);
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        self.https = Some((listener, TlsAcceptor::from(Arc::new(config))));
+        Ok(self)
+    }
+}
+
+/// How one client connection reached the router.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    pub peer: SocketAddr,
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for Router {
@@ -146,6 +220,7 @@ impl Router {
             sink: Arc::new(NoSink),
             metrics,
             hard_stop: CancellationToken::new(),
+            challenges: None,
         };
         Self::sharing(Arc::new(shared))
     }
@@ -171,6 +246,18 @@ impl Router {
         self
     }
 
+    /// Answers ACME HTTP-01 challenges on the plain listener with `lookup` (token →
+    /// key authorization) before any app routing. Call before serving.
+    pub fn with_acme_challenges(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.challenges = Some(Arc::new(lookup));
+        }
+        self
+    }
+
     /// Per-app request counters and latency histograms; `metrics().render()` is the
     /// Prometheus text for `GET /metrics`.
     pub fn metrics(&self) -> Arc<Metrics> {
@@ -178,11 +265,16 @@ impl Router {
     }
 
     /// Serves until `shutdown`, then drains (see the module doc) and returns.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: CancellationToken) {
+    pub async fn serve(
+        self: Arc<Self>,
+        listeners: impl Into<Listeners>,
+        shutdown: CancellationToken,
+    ) {
         self.tasks
             .spawn(follow_routes(self.shared.clone(), shutdown.clone()));
         let slots = self.shared.settings.max_connections;
-        self.accept_and_drain(listener, slots, shutdown).await;
+        self.accept_and_drain(listeners.into(), slots, shutdown)
+            .await;
         tracing::info!("router stopped");
     }
 
@@ -191,7 +283,7 @@ impl Router {
     /// fewest open ones. Returns when all have drained (see the module doc).
     pub async fn serve_per_core(
         self,
-        listener: TcpListener,
+        listeners: impl Into<Listeners>,
         threads: usize,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
@@ -213,7 +305,7 @@ impl Router {
                 .name(format!("router-{i}"))
                 .spawn(move || {
                     runtime.block_on(async move {
-                        while let Some((stream, peer, permit)) = rx.recv().await {
+                        while let Some((stream, peer, permit, tls)) = rx.recv().await {
                             let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
                                 continue;
                             };
@@ -221,7 +313,7 @@ impl Router {
                                 (router.clone(), shutdown.clone(), open.clone());
                             router.tasks.spawn(async move {
                                 let _permit = permit;
-                                router2.serve_connection(stream, peer, shutdown).await;
+                                router2.serve_connection(stream, peer, tls, shutdown).await;
                                 open.fetch_sub(1, Ordering::Relaxed);
                             });
                         }
@@ -232,7 +324,8 @@ impl Router {
             done.push(finished_rx);
         }
         let slots = Arc::new(Semaphore::new(self.shared.settings.max_connections));
-        while let Some((stream, peer, permit)) = accept(&listener, &slots, &shutdown).await {
+        let listeners = listeners.into();
+        while let Some((stream, peer, permit, tls)) = accept(&listeners, &slots, &shutdown).await {
             let Ok(stream) = stream.into_std() else {
                 continue;
             };
@@ -241,10 +334,10 @@ impl Router {
                 .min_by_key(|(_, open)| open.load(Ordering::Relaxed));
             if let Some((tx, open)) = least {
                 open.fetch_add(1, Ordering::Relaxed);
-                let _ = tx.send((stream, peer, permit));
+                let _ = tx.send((stream, peer, permit, tls));
             }
         }
-        drop(listener);
+        drop(listeners);
         drop(workers);
         for finished in done {
             let _ = finished.await;
@@ -256,20 +349,20 @@ impl Router {
 
     async fn accept_and_drain(
         self: Arc<Self>,
-        listener: TcpListener,
+        listeners: Listeners,
         slots: usize,
         shutdown: CancellationToken,
     ) {
         let slots = Arc::new(Semaphore::new(slots));
-        while let Some((stream, peer, permit)) = accept(&listener, &slots, &shutdown).await {
+        while let Some((stream, peer, permit, tls)) = accept(&listeners, &slots, &shutdown).await {
             let router = self.clone();
             let shutdown = shutdown.clone();
             self.tasks.spawn(async move {
                 let _permit = permit;
-                router.serve_connection(stream, peer, shutdown).await;
+                router.serve_connection(stream, peer, tls, shutdown).await;
             });
         }
-        drop(listener);
+        drop(listeners);
         self.drain().await;
     }
 
@@ -294,13 +387,45 @@ impl Router {
         }
     }
 
+    /// Serves one client connection: plain HTTP/1.1, or TLS (handshake first, bounded
+    /// by the header read timeout) with HTTP/2 when the client chose `h2` by ALPN.
     async fn serve_connection(
         self: Arc<Self>,
         stream: tokio::net::TcpStream,
         peer: SocketAddr,
+        tls: Option<TlsAcceptor>,
         shutdown: CancellationToken,
     ) {
         let _ = stream.set_nodelay(true);
+        let Some(acceptor) = tls else {
+            let conn = Conn { peer, tls: false };
+            return self.serve_http1(TokioIo::new(stream), conn, shutdown).await;
+        };
+        let timeout = self.shared.settings.header_read_timeout;
+        let handshake = tokio::select! {
+            handshake = tokio::time::timeout(timeout, acceptor.accept(stream)) => handshake,
+            () = shutdown.cancelled() => return,
+        };
+        let stream = match handshake {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => return,
+        };
+        let conn = Conn { peer, tls: true };
+        if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+            self.serve_http2(TokioIo::new(stream), conn, shutdown).await;
+        } else {
+            self.serve_http1(TokioIo::new(stream), conn, shutdown).await;
+        }
+    }
+
+    async fn serve_http1<I>(self: Arc<Self>, io: I, conn: Conn, shutdown: CancellationToken)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -309,27 +434,37 @@ impl Router {
         let hard_stop = self.shared.hard_stop.clone();
         let service = hyper::service::service_fn(move |req| {
             let router = self.clone();
-            async move { Ok::<_, Infallible>(router.handle(req, peer).await) }
+            async move { Ok::<_, Infallible>(router.handle(req, conn).await) }
         });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        tokio::pin!(conn);
-        tokio::select! {
-            _ = conn.as_mut() => return,
-            _ = shutdown.cancelled() => {}
-        }
-        // Finish the request in flight (an idle keep-alive connection closes at once).
-        conn.as_mut().graceful_shutdown();
-        tokio::select! {
-            _ = conn => {}
-            _ = hard_stop.cancelled() => {}
-        }
+        let connection = builder.serve_connection(io, service).with_upgrades();
+        serve_until_drained!(connection, shutdown, hard_stop);
+    }
+
+    async fn serve_http2<I>(self: Arc<Self>, io: I, conn: Conn, shutdown: CancellationToken)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new()).max_header_list_size(
+            u32::try_from(self.shared.settings.max_head_bytes).unwrap_or(u32::MAX),
+        );
+        let hard_stop = self.shared.hard_stop.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let router = self.clone();
+            async move { Ok::<_, Infallible>(router.handle(req, conn).await) }
+        });
+        let connection = builder.serve_connection(io, service);
+        serve_until_drained!(connection, shutdown, hard_stop);
     }
 
     /// One request through the phases; the response's body runs `log_request` at its end.
-    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    pub async fn handle(&self, req: Request<Incoming>, conn: Conn) -> Response<Body> {
         let started = Instant::now();
+        let protocol = match (conn.tls, req.version()) {
+            (false, _) => Protocol::Http,
+            (true, hyper::Version::HTTP_2) => Protocol::Http2,
+            (true, _) => Protocol::Https,
+        };
         let mut ctx = Ctx {
             method: req.method().clone(),
             path: req
@@ -340,15 +475,29 @@ impl Router {
                 .headers()
                 .get(HOST)
                 .and_then(|h| h.to_str().ok())
-                .or_else(|| req.uri().host())
+                .or_else(|| req.uri().authority().map(|a| a.as_str()))
                 .unwrap_or_default()
                 .to_owned(),
             request_id: headers::request_id(req.headers()),
-            fwd: headers::forwarded_for(req.headers(), peer.ip()),
+            fwd: headers::forwarded_for(req.headers(), conn.peer.ip()),
+            protocol,
             dyno: None,
             connect: Duration::ZERO,
             error: None,
         };
+        // ACME HTTP-01, on the plain listener, before any app is looked up.
+        if !conn.tls
+            && let Some(token) = ctx.path.strip_prefix(ACME_CHALLENGE_PATH)
+            && let Some(answer) = self.shared.challenges.as_ref().and_then(|f| f(token))
+        {
+            let finish = self.finisher(ctx, started, None, None, 200);
+            let mut response = Response::new(ResponseBody::page(Bytes::from(answer), finish));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            return response;
+        }
         // match_route
         let app = self.shared.snapshot.load().lookup(&ctx.host).cloned();
         let Some(app) = app else {
@@ -429,7 +578,11 @@ impl Router {
                 source.body(),
                 backend,
                 ctx,
-                self.shared.settings.public_port,
+                if ctx.protocol == Protocol::Http {
+                    self.shared.settings.public_port
+                } else {
+                    self.shared.settings.tls_public_port
+                },
             )
             .map_err(|e| {
                 tracing::warn!(error = %e, "could not build the upstream request");
@@ -529,25 +682,54 @@ impl Router {
     }
 }
 
-/// A connection handed to a router thread, with its connection slot.
-type Handoff = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
+/// Where ACME HTTP-01 challenges are fetched (RFC 8555 §8.3).
+const ACME_CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
 
-/// The next connection, once a connection slot is free; `None` on shutdown.
+/// A connection handed to a router thread, with its connection slot and, when it came
+/// in on the TLS listener, the acceptor for its handshake.
+type Handoff = (
+    std::net::TcpStream,
+    SocketAddr,
+    OwnedSemaphorePermit,
+    Option<TlsAcceptor>,
+);
+
+/// The next connection on either listener, once a connection slot is free; `None` on
+/// shutdown.
 async fn accept(
-    listener: &TcpListener,
+    listeners: &Listeners,
     slots: &Arc<Semaphore>,
     shutdown: &CancellationToken,
-) -> Option<(tokio::net::TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+) -> Option<(
+    tokio::net::TcpStream,
+    SocketAddr,
+    OwnedSemaphorePermit,
+    Option<TlsAcceptor>,
+)> {
     loop {
         let permit = tokio::select! {
             _ = shutdown.cancelled() => return None,
             permit = slots.clone().acquire_owned() => permit.ok()?,
         };
+        let https = async {
+            match &listeners.https {
+                Some((listener, acceptor)) => (listener.accept().await, Some(acceptor.clone())),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => return None,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => return Some((stream, peer, permit)),
+            accepted = listeners.http.accept() => match accepted {
+                Ok((stream, peer)) => return Some((stream, peer, permit, None)),
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, don't spin.
+                    tracing::warn!(error = %e, "router accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            (accepted, acceptor) = https => match accepted {
+                Ok((stream, peer)) => return Some((stream, peer, permit, acceptor)),
                 Err(e) => {
                     // Out of file descriptors and the like: back off, don't spin.
                     tracing::warn!(error = %e, "router accept failed");

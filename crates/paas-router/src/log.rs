@@ -86,6 +86,25 @@ pub const H99: RouterError = RouterError {
     desc: "Platform error",
 };
 
+/// How the request arrived: `protocol=http`, `https` (HTTP/1.1 over TLS) or `http2`
+/// (over TLS) in the log line, the way Heroku's router says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    Https,
+    Http2,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Https => "https",
+            Protocol::Http2 => "http2",
+        }
+    }
+}
+
 /// What the request path learned, for the log line (pingora's per-request `CTX`).
 #[derive(Debug)]
 pub struct Ctx {
@@ -94,13 +113,14 @@ pub struct Ctx {
     pub host: String,
     pub request_id: String,
     pub fwd: String,
+    pub protocol: Protocol,
     pub dyno: Option<String>,
     pub connect: Duration,
     pub error: Option<RouterError>,
 }
 
 /// `at=info method=GET path="/" host=… request_id=… fwd="…" dyno=web.2 connect=0ms
-/// service=3ms status=200 bytes=512` (`at=error code=… desc="…"` first on failures).
+/// service=3ms status=200 bytes=512 protocol=https` (`at=error code=… desc="…"` first on failures).
 pub fn line(ctx: &Ctx, service: Duration, status: u16, bytes: u64) -> String {
     let mut out = String::with_capacity(200);
     match ctx.error {
@@ -111,7 +131,7 @@ pub fn line(ctx: &Ctx, service: Duration, status: u16, bytes: u64) -> String {
     }
     let _ = write!(
         out,
-        "method={} path=\"{}\" host={} request_id={} fwd=\"{}\" dyno={} connect={}ms service={}ms status={status} bytes={bytes}",
+        "method={} path=\"{}\" host={} request_id={} fwd=\"{}\" dyno={} connect={}ms service={}ms status={status} bytes={bytes} protocol={}",
         ctx.method,
         Quoted(&ctx.path),
         Bare(&ctx.host),
@@ -120,6 +140,7 @@ pub fn line(ctx: &Ctx, service: Duration, status: u16, bytes: u64) -> String {
         ctx.dyno.as_deref().unwrap_or(""),
         ctx.connect.as_millis(),
         service.as_millis(),
+        ctx.protocol.as_str(),
     );
     out
 }
@@ -168,6 +189,7 @@ mod tests {
             host: "demo.localhost:8080".into(),
             request_id: "3f1c6a2e-8a55-4c1e-9f0e-0a4f1b2c3d4e".into(),
             fwd: "203.0.113.9, 127.0.0.1".into(),
+            protocol: Protocol::Https,
             dyno: Some("web.2".into()),
             connect: Duration::from_millis(1),
             error: None,
@@ -180,7 +202,7 @@ mod tests {
             line(&ctx(), Duration::from_millis(3), 200, 512),
             "at=info method=GET path=\"/search?q=%22x%22\" host=demo.localhost:8080 \
              request_id=3f1c6a2e-8a55-4c1e-9f0e-0a4f1b2c3d4e fwd=\"203.0.113.9, 127.0.0.1\" \
-             dyno=web.2 connect=1ms service=3ms status=200 bytes=512"
+             dyno=web.2 connect=1ms service=3ms status=200 bytes=512 protocol=https"
         );
         let mut failed = ctx();
         failed.error = Some(H12);

@@ -10,6 +10,7 @@
 
 mod apps;
 mod builds;
+mod certs;
 mod config;
 mod domains;
 mod dynos;
@@ -23,6 +24,7 @@ mod tokens;
 
 pub use apps::App;
 pub use builds::{Build, BuildStatus, INTERRUPTED_BY_RESTART, NewBuild};
+pub use certs::{DomainCert, SniEndpoint};
 pub use domains::Domain;
 pub use dynos::{DesiredApp, DynoReport, DynoRow};
 pub use error::StoreError;

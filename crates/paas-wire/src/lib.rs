@@ -435,8 +435,16 @@ pub struct Domain {
     pub kind: String,
     pub cname: Option<String>,
     pub status: String,
+    /// Heroku's ACM status: `pending`, `cert issued`, `failing`, `disabled`; `null` for
+    /// the default hostname (served with the operator's or the local CA's certificate).
     pub acm_status: Option<String>,
-    /// paas terminates no TLS for apps: always `null` (the heroku CLI prints it).
+    /// The CA's reason when `failing`.
+    #[serde(default)]
+    pub acm_status_reason: Option<String>,
+    /// When the domain's ACME certificate expires (paas's own field).
+    #[serde(default, with = "timestamp::option")]
+    pub acm_expires_at: Option<DateTime<Utc>>,
+    /// The uploaded certificate (`{id, name}`) that covers this hostname, if any.
     #[serde(default)]
     pub sni_endpoint: Option<serde_json::Value>,
     pub app: IdName,
@@ -444,6 +452,68 @@ pub struct Domain {
     pub created_at: DateTime<Utc>,
     #[serde(with = "timestamp")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// An uploaded certificate (`/apps/{app}/sni-endpoints`, `heroku certs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SniEndpoint {
+    pub id: Uuid,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub app: IdName,
+    pub certificate_chain: String,
+    /// Ids of the app's domains the certificate covers.
+    pub domains: Vec<Uuid>,
+    pub ssl_cert: SslCert,
+    #[serde(with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a certificate says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SslCert {
+    pub id: Uuid,
+    pub cert_domains: Vec<String>,
+    #[serde(with = "timestamp")]
+    pub expires_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub starts_at: DateTime<Utc>,
+    pub issuer: String,
+    pub subject: String,
+    /// Not self-signed (paas does not check the chain against a trust store).
+    #[serde(rename = "ca_signed?")]
+    pub ca_signed: bool,
+    #[serde(rename = "self_signed?")]
+    pub self_signed: bool,
+    pub acm: bool,
+}
+
+/// `POST`/`PATCH /apps/{app}/sni-endpoints` body: PEM text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SniEndpointCreate {
+    pub certificate_chain: String,
+    pub private_key: String,
+}
+
+/// `PATCH /apps/{app}/domains/{domain}` body (`heroku domains:update --cert NAME`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DomainUpdate {
+    #[serde(default)]
+    pub sni_endpoint: Option<String>,
+}
+
+/// `PATCH /apps/{app}/acm` body (`heroku certs:auto:refresh`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AcmUpdate {
+    #[serde(default)]
+    pub acm_refresh: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -178,11 +178,39 @@ async fn serve_with(
             )
         })?;
     tracing::info!(addr = %router_listener.local_addr()?, domain = %settings.domain, "router listening");
+    let mut router_listeners = paas_router::Listeners::from(router_listener);
+    let mut tls_public_port = 443;
+    let mut acme_challenges = None;
+    let mut certs_api = None;
+    let mut cert_table = None;
+    if let Some(addr) = settings.router.tls_addr {
+        let events = logs.clone();
+        let https = tls::router_https(
+            settings,
+            addr,
+            store.clone(),
+            routes.clone(),
+            move |app: &str, message: String| {
+                events.publish(app, paas_logs::LogLine::api(message));
+            },
+            shutdown.child_token(),
+        )
+        .await?;
+        tls_public_port = https.listener.local_addr()?.port();
+        tracing::info!(addr = %https.listener.local_addr()?, ca = %tls::local_ca_dir(&settings.data_dir).join("root.pem").display(), "router HTTPS listening");
+        cert_table = Some(https.certs.clone());
+        router_listeners = router_listeners
+            .with_https(https.listener, https.certs)
+            .context("the router's TLS settings")?;
+        acme_challenges = https.challenges;
+        certs_api = Some(https.api);
+    }
     let request_logs = logs.clone();
     let router = paas_router::Router::new(
         routes,
         paas_router::RouterSettings {
             public_port: settings.router_addr.port(),
+            tls_public_port,
             connect_timeout: std::time::Duration::from_secs(settings.router.connect_timeout_secs),
             first_byte_timeout: std::time::Duration::from_secs(
                 settings.router.first_byte_timeout_secs,
@@ -192,18 +220,19 @@ async fn serve_with(
             ..Default::default()
         },
     )
+    .with_acme_challenges(move |token| acme_challenges.as_ref().and_then(|c| c.get(token)))
     .with_log_sink(move |log: paas_router::RequestLog| {
         request_logs.publish(
             &log.app,
             paas_logs::LogLine::new(paas_logs::Source::Heroku, "router", log.line),
         );
     });
-    let metrics = RouterMetrics(router.metrics());
+    let metrics = RouterMetrics(router.metrics(), cert_table);
     let threads = settings.router.threads;
     let router_shutdown = shutdown.child_token();
     let router = tokio::spawn(async move {
         if let Err(e) = router
-            .serve_per_core(router_listener, threads, router_shutdown)
+            .serve_per_core(router_listeners, threads, router_shutdown)
             .await
         {
             tracing::error!(error = %e, "the router could not start its threads");
@@ -246,6 +275,7 @@ async fn serve_with(
         drains_changed,
         shutdown: shutdown.clone(),
         metrics: Some(Arc::new(metrics)),
+        certs: certs_api,
     };
     let tls = tls.map(|(listener, acceptor, _)| {
         tokio::spawn(paas_api::tls::serve(
@@ -307,11 +337,15 @@ fn public_host(public_url: &str) -> String {
 
 /// The router's counters, as `GET /metrics` shows them.
 #[derive(Debug)]
-struct RouterMetrics(Arc<paas_router::Metrics>);
+struct RouterMetrics(Arc<paas_router::Metrics>, Option<Arc<paas_tls::CertTable>>);
 
 impl paas_api::MetricsText for RouterMetrics {
     fn render(&self) -> String {
-        self.0.render()
+        let mut out = self.0.render();
+        if let Some(certs) = &self.1 {
+            out.push_str(&certs.render_metrics());
+        }
+        out
     }
 }
 

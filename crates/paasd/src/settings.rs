@@ -116,6 +116,33 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "",
         "PEM key of the TLS port (with PAAS_TLS_CERT)",
     ),
+    (
+        "PAAS_ROUTER_TLS_ADDR",
+        "0.0.0.0:8443",
+        "the router's HTTPS listener (:443 in production; off: none)",
+    ),
+    (
+        "PAAS_ROUTER_TLS_CERT",
+        "",
+        "PEM certificate the router serves for its names (unset: paasd's local CA)",
+    ),
+    ("PAAS_ROUTER_TLS_KEY", "", "PEM key of PAAS_ROUTER_TLS_CERT"),
+    (
+        "PAAS_ACME_DIRECTORY",
+        "Let's Encrypt production",
+        "ACME directory for custom domains' certificates (off: none)",
+    ),
+    ("PAAS_ACME_EMAIL", "", "the ACME account's contact"),
+    (
+        "PAAS_ACME_CA_ROOT",
+        "",
+        "PEM root to trust for the ACME directory's own HTTPS",
+    ),
+    (
+        "PAAS_SECRET_KEY",
+        "$PAAS_DATA_DIR/secret.key",
+        "64 hex digits sealing private keys in the database (default: read from that file)",
+    ),
     ("PAAS_ROUTER_THREADS", "one per core", "router threads"),
     (
         "PAAS_ROUTER_CONNECT_TIMEOUT",
@@ -152,7 +179,7 @@ pub fn env_file(set: &[(String, String)]) -> String {
          # uncomment and change it. Read by paasd.service (EnvironmentFile=).\n",
     );
     for (name, default, meaning) in VARIABLES {
-        let literal = !(default.is_empty() || default.contains(' ') || default.contains('<'));
+        let literal = !(default.is_empty() || default.contains([' ', '<', '$']));
         if literal {
             out.push_str(&format!("\n# {meaning}\n"));
         } else {
@@ -210,6 +237,29 @@ pub struct RouterConfig {
     pub drain_timeout_secs: u64,
     /// `PAAS_ROUTER_MAX_CONNECTIONS` (10,000): client connections served at once.
     pub max_connections: usize,
+    /// `PAAS_ROUTER_TLS_ADDR` (`0.0.0.0:8443`; `:443` in production; `off`): the
+    /// router's HTTPS listener.
+    pub tls_addr: Option<SocketAddr>,
+    /// `PAAS_ROUTER_TLS_CERT` and `PAAS_ROUTER_TLS_KEY` (PEM): the operator's
+    /// certificate (typically `*.<PAAS_DOMAIN>`); without it, local names get
+    /// certificates from paasd's local CA under `data_dir/tls/ca`.
+    pub tls_cert_and_key: Option<(PathBuf, PathBuf)>,
+    /// ACME for custom domains (needs the HTTPS listener).
+    pub acme: AcmeConfig,
+}
+
+/// Certificates for custom domains from an ACME CA.
+#[derive(Debug, Clone)]
+pub struct AcmeConfig {
+    /// `PAAS_ACME_DIRECTORY` (Let's Encrypt production; `off`: no ACME).
+    pub directory: Option<String>,
+    /// `PAAS_ACME_EMAIL`: the account's contact.
+    pub email: Option<String>,
+    /// `PAAS_ACME_CA_ROOT`: a PEM root for the directory's own HTTPS (a test CA).
+    pub ca_root: Option<PathBuf>,
+    /// `PAAS_SECRET_KEY` (64 hex digits) seals private keys in the database; unset, a
+    /// key is made once in `data_dir/secret.key` (mode 0600).
+    pub secret_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -560,6 +610,36 @@ impl Settings {
             first_byte_timeout_secs: seconds("PAAS_ROUTER_TIMEOUT", 30, 3600)?,
             drain_timeout_secs: seconds("PAAS_ROUTER_DRAIN_TIMEOUT", 25, 3600)?,
             max_connections: count("PAAS_ROUTER_MAX_CONNECTIONS", 10_000, 1_000_000)?,
+            tls_addr: match get("PAAS_ROUTER_TLS_ADDR").as_deref().map(str::trim) {
+                Some("off") => None,
+                _ => Some(addr("PAAS_ROUTER_TLS_ADDR", "0.0.0.0:8443")?),
+            },
+            tls_cert_and_key: match (get("PAAS_ROUTER_TLS_CERT"), get("PAAS_ROUTER_TLS_KEY")) {
+                (Some(cert), Some(key)) => Some((cert.into(), key.into())),
+                (None, None) => None,
+                _ => bail!("PAAS_ROUTER_TLS_CERT and PAAS_ROUTER_TLS_KEY must be set together"),
+            },
+            acme: AcmeConfig {
+                directory: match get("PAAS_ACME_DIRECTORY").as_deref().map(str::trim) {
+                    Some("off") => None,
+                    Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                        Some(url.to_owned())
+                    }
+                    Some(url) => {
+                        bail!("PAAS_ACME_DIRECTORY={url:?} must be an https:// URL or off")
+                    }
+                    None => Some("https://acme-v02.api.letsencrypt.org/directory".to_owned()),
+                },
+                email: get("PAAS_ACME_EMAIL"),
+                ca_root: get("PAAS_ACME_CA_ROOT").map(PathBuf::from),
+                secret_key: match get("PAAS_SECRET_KEY") {
+                    Some(key) if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        Some(key)
+                    }
+                    Some(_) => bail!("PAAS_SECRET_KEY must be 64 hex digits (32 bytes)"),
+                    None => None,
+                },
+            },
         };
         Ok(Self {
             dynos,
@@ -611,6 +691,11 @@ mod tests {
         assert_eq!(s.router.first_byte_timeout_secs, 30);
         assert_eq!(s.router.connect_timeout_secs, 5);
         assert!(s.router.threads >= 1);
+        assert_eq!(
+            s.router.tls_addr.map(|a| a.to_string()).as_deref(),
+            Some("0.0.0.0:8443")
+        );
+        assert!(s.router.tls_cert_and_key.is_none());
         let tuned =
             settings(&[("PAAS_ROUTER_TIMEOUT", "55"), ("PAAS_ROUTER_THREADS", "3")]).unwrap();
         assert_eq!(
@@ -632,6 +717,25 @@ mod tests {
         assert_eq!(
             s.tls.cert_and_key,
             Some((PathBuf::from("/c.pem"), PathBuf::from("/k.pem")))
+        );
+        let off = settings(&[
+            ("PAAS_ROUTER_TLS_ADDR", "off"),
+            ("PAAS_ACME_DIRECTORY", "off"),
+        ])
+        .unwrap();
+        assert!(off.router.tls_addr.is_none() && off.router.acme.directory.is_none());
+        let on = settings(&[
+            ("PAAS_ROUTER_TLS_ADDR", "0.0.0.0:443"),
+            ("PAAS_SECRET_KEY", &"0f".repeat(32)),
+        ])
+        .unwrap();
+        assert_eq!(on.router.tls_addr.map(|a| a.port()), Some(443));
+        assert!(
+            on.router
+                .acme
+                .directory
+                .as_deref()
+                .is_some_and(|d| d.contains("letsencrypt"))
         );
         let err = settings(&[("PAAS_TLS_CERT", "/c.pem")]).unwrap_err();
         assert!(format!("{err:#}").starts_with("PAAS_TLS_CERT"), "{err:#}");
@@ -744,6 +848,10 @@ mod tests {
             ("PAAS_ROUTER_CONNECT_TIMEOUT", "0"),
             ("PAAS_ROUTER_DRAIN_TIMEOUT", "-1"),
             ("PAAS_ROUTER_MAX_CONNECTIONS", "many"),
+            ("PAAS_ROUTER_TLS_ADDR", "8443"),
+            ("PAAS_ROUTER_TLS_CERT", "/c.pem"),
+            ("PAAS_ACME_DIRECTORY", "ftp://ca"),
+            ("PAAS_SECRET_KEY", "short"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");

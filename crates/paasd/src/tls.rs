@@ -1,7 +1,9 @@
-//! The TLS port's certificate: the operator's (`PAAS_TLS_CERT`, `PAAS_TLS_KEY`), or a
-//! self-signed one made on first start under `$PAAS_DATA_DIR/tls/` and kept, so clients
-//! can be told once to trust it (`NODE_EXTRA_CA_CERTS` for the heroku CLI,
-//! `GIT_SSL_CAINFO` or `http.sslCAInfo` for git).
+//! Certificates paasd serves. The TLS port's: the operator's (`PAAS_TLS_CERT`,
+//! `PAAS_TLS_KEY`), or one from paasd's local CA made on first start under
+//! `$PAAS_DATA_DIR/tls/` and kept (an older install keeps its self-signed one), so
+//! clients are told once to trust the CA's `root.pem` (`NODE_EXTRA_CA_CERTS` for the
+//! heroku CLI, `GIT_SSL_CAINFO` or `http.sslCAInfo` for git, `curl --cacert`). The
+//! router's HTTPS: [`router_https`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,20 +51,35 @@ pub fn acceptor(
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// A self-signed certificate for `localhost`, `127.0.0.1` and the public host.
+/// A certificate for `localhost`, `127.0.0.1` and the public host from paasd's local
+/// CA (the router's too), so one trust setting — the CA's `root.pem` — covers the API,
+/// `https://` git remotes, `heroku run` and the apps. `cert.pem` holds the leaf and the
+/// root, so pointing a client at it (`NODE_EXTRA_CA_CERTS`, `GIT_SSL_CAINFO`) works too.
 fn make_self_signed(cert: &Path, key: &Path, public_host: &str) -> anyhow::Result<()> {
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    if !names.iter().any(|n| n == public_host) {
-        names.push(public_host.to_owned());
+    let host = public_host.trim_start_matches('[').trim_end_matches(']');
+    if !names.iter().any(|n| n == host) {
+        names.push(host.to_owned());
     }
-    let made = rcgen::generate_simple_self_signed(names.clone())
-        .context("making a self-signed TLS certificate")?;
+    let data_dir = cert
+        .parent()
+        .and_then(Path::parent)
+        .context("certificate path has no data directory")?;
+    let ca = paas_tls::LocalCa::load_or_create(&local_ca_dir(data_dir))
+        .context("the local certificate authority")?;
+    let (chain, key_pem) = ca
+        .issue_pem_for(&names, time_days(825))
+        .context("making the TLS port's certificate")?;
     let dir = cert.parent().context("certificate path has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    write_private(key, made.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(cert, made.cert.pem()).with_context(|| format!("writing {}", cert.display()))?;
-    tracing::info!(cert = %cert.display(), names = ?names, "made a self-signed TLS certificate: clients of the TLS port must trust it");
+    write_private(key, key_pem.as_bytes())?;
+    std::fs::write(cert, chain).with_context(|| format!("writing {}", cert.display()))?;
+    tracing::info!(cert = %cert.display(), names = ?names, ca = %ca.root_path().display(), "made the TLS port's certificate from the local CA: clients trust the CA's root.pem (or this file)");
     Ok(())
+}
+
+fn time_days(days: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(days) * 86_400)
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -77,4 +94,101 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// What the router's HTTPS needs from paasd: its listener, the SNI table, and (with
+/// ACME on) the manager's HTTP-01 answers and the handles the API uses.
+pub struct RouterTls {
+    pub listener: tokio::net::TcpListener,
+    pub certs: Arc<paas_tls::CertTable>,
+    pub challenges: Option<Arc<paas_tls::acme::Challenges>>,
+    pub api: paas_tls::CertsHandle,
+}
+
+/// The router's HTTPS listener on `addr` and its SNI table: the operator's certificate
+/// (`PAAS_ROUTER_TLS_CERT`/`KEY`) if given, local-CA leaves for every local host the
+/// route table holds, and ACME certificates for custom domains (`PAAS_ACME_*`), kept in
+/// step by tasks until `shutdown`. Platform events go to `events` (app, message).
+pub async fn router_https(
+    settings: &Settings,
+    addr: std::net::SocketAddr,
+    store: paas_store::Store,
+    routes: tokio::sync::watch::Receiver<Arc<paas_core::routes::RouteTable>>,
+    events: impl Fn(&str, String) + Send + Sync + 'static,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<RouterTls> {
+    let certs = Arc::new(paas_tls::CertTable::new());
+    if let Some((cert, key)) = &settings.router.tls_cert_and_key {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        };
+        let parsed = paas_tls::pem::parse(&read(cert)?, &read(key)?, chrono::Utc::now())
+            .with_context(|| format!("PAAS_ROUTER_TLS_CERT={}", cert.display()))?;
+        tracing::info!(names = ?parsed.info.names, expires = %parsed.info.not_after, "the router serves the operator's certificate");
+        let names = parsed
+            .info
+            .names
+            .iter()
+            .map(|n| (n.clone(), parsed.key.clone()))
+            .collect();
+        certs.set_layer(paas_tls::Layer::Operator, names, Some(parsed.key));
+    }
+    let ca = paas_tls::LocalCa::load_or_create(&local_ca_dir(&settings.data_dir))
+        .context("the local certificate authority")?;
+    let issuer = Arc::new(paas_tls::local::LocalIssuer::new(ca, certs.clone()));
+    tokio::spawn(issuer.follow(routes, shutdown.clone()));
+    let sealer = Arc::new(match &settings.router.acme.secret_key {
+        Some(hex) => paas_tls::seal::Sealer::from_hex(hex)?,
+        None => paas_tls::seal::Sealer::load_or_create(&settings.data_dir.join("secret.key"))?,
+    });
+    let api = paas_tls::CertsHandle {
+        sealer: sealer.clone(),
+        changed: Arc::default(),
+    };
+    let challenges = match &settings.router.acme.directory {
+        Some(directory) => {
+            let mut acme = paas_tls::acme::AcmeSettings::new(directory.clone());
+            acme.email.clone_from(&settings.router.acme.email);
+            acme.ca_root.clone_from(&settings.router.acme.ca_root);
+            let manager = Arc::new(paas_tls::acme::CertManager::new(
+                store,
+                certs.clone(),
+                sealer,
+                acme,
+                events,
+            ));
+            let challenges = manager.challenges();
+            tokio::spawn(manager.run(api.changed.clone(), shutdown));
+            tracing::info!(%directory, "ACME certificates for custom domains");
+            Some(challenges)
+        }
+        None => {
+            // Uploaded certificates are still served: a manager that never orders.
+            let mut acme = paas_tls::acme::AcmeSettings::new(String::new());
+            acme.ordering = false;
+            let manager = Arc::new(paas_tls::acme::CertManager::new(
+                store,
+                certs.clone(),
+                sealer,
+                acme,
+                events,
+            ));
+            tokio::spawn(manager.run(api.changed.clone(), shutdown));
+            None
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("binding the router's HTTPS listener on PAAS_ROUTER_TLS_ADDR={addr}")
+    })?;
+    Ok(RouterTls {
+        listener,
+        certs,
+        challenges,
+        api,
+    })
+}
+
+/// Where the local CA lives; users trust `root.pem` in it.
+pub fn local_ca_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("tls").join("ca")
 }

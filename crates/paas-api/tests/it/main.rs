@@ -7,6 +7,7 @@
 )]
 
 mod api;
+mod certs;
 mod config_vars;
 mod logs;
 mod openapi;
@@ -87,6 +88,10 @@ impl TestApi {
             drains_changed: Default::default(),
             shutdown: Default::default(),
             metrics: None,
+            certs: Some(paas_tls::CertsHandle {
+                sealer: std::sync::Arc::new(paas_tls::seal::Sealer::new(&[7; 32])),
+                changed: Default::default(),
+            }),
         };
         let router = paas_api::router(state);
         Self {

@@ -353,7 +353,7 @@ async fn requests_are_routed_by_host_and_custom_domain_with_404_and_503_pages() 
     );
     assert!(rest.contains("ms service="), "{rest}");
     assert!(
-        rest.ends_with(&format!("ms status=200 bytes={}", raw.len())),
+        rest.ends_with(&format!("ms status=200 bytes={} protocol=http", raw.len())),
         "{rest}"
     );
     assert_eq!(line.status, 200);
@@ -743,7 +743,8 @@ async fn bodies_stream_both_ways_without_being_buffered_whole() {
     assert!(
         lines.iter().any(|l| l.line.starts_with("at=info ")
             && l.line.contains("path=\"/big?bytes=52428800\"")
-            && l.line.ends_with(&format!("status=200 bytes={size}"))),
+            && l.line
+                .ends_with(&format!("status=200 bytes={size} protocol=http"))),
         "bytes counts what was streamed: {lines:?}"
     );
 }
@@ -1018,3 +1019,5 @@ async fn per_core_routers_share_the_table_logs_and_metrics_and_drain_together() 
         .unwrap();
     assert!(TcpStream::connect(addr).await.is_err());
 }
+
+mod tls;

@@ -39,6 +39,8 @@ fn paasd(data: &Path, port: u16) -> Command {
         // Its own router port and container label: never touch another paasd's dynos.
         .env("PAAS_ROUTER_ADDR", format!("127.0.0.1:{}", free_port()))
         .env("PAAS_TLS_ADDR", "127.0.0.1:0")
+        .env("PAAS_ROUTER_TLS_ADDR", "127.0.0.1:0")
+        .env("PAAS_ACME_DIRECTORY", "off")
         .env("PAAS_INSTANCE", format!("paasd-it-{port}"))
         .env("PAAS_LOG_FORMAT", "json")
         .stdin(Stdio::null());
