@@ -10,6 +10,7 @@ mod heroku;
 mod https;
 mod langs;
 mod logs;
+mod ops;
 mod push;
 mod router;
 mod run;

@@ -169,8 +169,19 @@ impl Paasd {
             .env("PAAS_BUILDPACKS_DIR", workspace_root().join("buildpacks"))
             // Builds share two cores with the tests.
             .env("PAAS_BUILD_CPUS", "1")
+            // As a service manager starts it: nothing may depend on the directory.
+            .current_dir("/")
             .stdin(Stdio::null());
         command
+    }
+
+    /// Runs `paasd ARGS` (a subcommand: `tokens list`, …) on this paasd's data.
+    pub fn paasd(&self, args: &[&str]) -> Output {
+        Self::command(self.data.path(), self.port)
+            .env("PAAS_INSTANCE", &self.instance)
+            .args(args)
+            .output()
+            .expect("run paasd")
     }
 
     /// Waits for `/healthz`; `Err` when paasd exited instead.

@@ -10,6 +10,7 @@ mod absent;
 mod account;
 mod acm;
 mod apps;
+mod authorizations;
 mod builds;
 mod config_vars;
 mod domains;
@@ -99,6 +100,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(openapi::document))
         .merge(account::router())
+        .merge(authorizations::router())
         .merge(apps::router())
         .merge(config_vars::router())
         .merge(releases::router())

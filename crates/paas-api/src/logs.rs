@@ -62,7 +62,7 @@ pub(crate) fn release_events(state: &AppState, app: &str, release: &Release, who
     responses((status = 201, body = wire::LogSession), crate::openapi::Errors))]
 async fn create_session(
     State(state): State<AppState>,
-    _: Authenticated,
+    Authenticated(token): Authenticated,
     ApiPath(app): ApiPath<String>,
     ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<wire::LogSession>), ApiError> {
@@ -102,9 +102,13 @@ async fn create_session(
         Some(raw) => return Err(ApiError::Invalid(format!("{raw:?} is not a dyno name."))),
     };
     let filter = LogFilter { source, dyno };
-    let id = state
-        .logs
-        .create_session(&app.name, lines, request.tail.unwrap_or(false), filter);
+    let id = state.logs.create_session_by(
+        &app.name,
+        lines,
+        request.tail.unwrap_or(false),
+        filter,
+        Some(token.token_id),
+    );
     let now = chrono::Utc::now();
     Ok((
         StatusCode::CREATED,
@@ -137,6 +141,13 @@ async fn stream(
         .ok_or_else(|| {
             ApiError::NotFound("This log session has expired or does not exist.".into())
         })?;
+    if let Some(token) = session.token_id
+        && !state.store.token_is_live(token).await?
+    {
+        return Err(ApiError::NotFound(
+            "This log session has expired or does not exist.".into(),
+        ));
+    }
     let sse = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -150,6 +161,11 @@ async fn stream(
         sse,
         seq: 0,
         shutdown: state.shutdown.clone(),
+        token: session.token_id.map(|id| TokenCheck {
+            id,
+            store: state.store.clone(),
+            revocations: state.store.token_revocations(),
+        }),
     };
     for line in &history {
         let chunk = lines.encode(line);
@@ -177,6 +193,44 @@ struct LineStream {
     sse: bool,
     seq: u64,
     shutdown: CancellationToken,
+    /// The token that opened the session: the stream ends once it is revoked or expired.
+    token: Option<TokenCheck>,
+}
+
+struct TokenCheck {
+    id: Uuid,
+    store: paas_store::Store,
+    revocations: tokio::sync::watch::Receiver<u64>,
+}
+
+/// An open stream re-checks its token this often (for expiry; revocations wake it at once).
+const TOKEN_RECHECK: Duration = Duration::from_secs(5);
+
+impl TokenCheck {
+    /// Resolves once the token is no longer live.
+    async fn gone(&mut self) {
+        loop {
+            tokio::select! {
+                changed = self.revocations.changed() => {
+                    if changed.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                () = tokio::time::sleep(TOKEN_RECHECK) => {}
+            }
+            // A database error keeps the stream: the next check decides.
+            if let Ok(false) = self.store.token_is_live(self.id).await {
+                return;
+            }
+        }
+    }
+}
+
+async fn token_gone(check: Option<&mut TokenCheck>) {
+    match check {
+        Some(check) => check.gone().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl LineStream {
@@ -198,6 +252,7 @@ impl LineStream {
         let mut live = self.live.take()?;
         let chunk = tokio::select! {
             () = self.shutdown.cancelled() => return None,
+            () = token_gone(self.token.as_mut()) => return None,
             delivery = live.next() => match delivery {
                 Some(Delivery::Line(line)) => self.encode(&line),
                 Some(Delivery::Missed(n)) => self.encode(&paas_logs::overflow(n)),

@@ -9,7 +9,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::{
-    apps, buildpacks, builds, certs, config, domains, git, logs, maintenance, ps, releases, run,
+    apps, auth, buildpacks, builds, certs, config, domains, git, logs, maintenance, ps, releases,
+    run,
 };
 
 const AFTER_HELP: &str = "\
@@ -17,8 +18,9 @@ Environment:
   PAAS_API_URL     where the control API listens [default: http://127.0.0.1:5000]
   PAAS_API_TOKEN   the API token (make one with `paasd tokens create --name NAME`)
 
-Without PAAS_API_TOKEN the token is read from ~/.netrc, the entry for the API's host:
-    machine 127.0.0.1 login paas password <token>
+`paas login` checks a token and keeps it in ~/.netrc (mode 0600), the entry for the
+API's host, where paas reads it when PAAS_API_TOKEN is unset:
+    machine 127.0.0.1 login e2e@localhost password <token>
 git reads the same entry when you `git push paas main`: it sends the token as the
 HTTP basic-auth password, so the git remote holds the plain URL and no secret.
 
@@ -67,6 +69,8 @@ pub enum Command {
     Logs(logs::Command),
     #[command(flatten)]
     Maintenance(maintenance::Command),
+    #[command(flatten)]
+    Auth(auth::Command),
 }
 
 #[cfg(test)]

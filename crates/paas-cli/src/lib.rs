@@ -12,6 +12,7 @@
 //! in [`run`].
 
 pub mod apps;
+pub mod auth;
 pub mod buildpacks;
 pub mod builds;
 pub mod certs;
@@ -54,5 +55,6 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Certs(cmd) => certs::run(&ctx, cmd).await,
         cli::Command::Logs(cmd) => logs::run(&ctx, cmd).await,
         cli::Command::Maintenance(cmd) => maintenance::run(&ctx, cmd).await,
+        cli::Command::Auth(cmd) => auth::run(&ctx, &settings, cmd).await,
     }
 }

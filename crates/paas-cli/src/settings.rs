@@ -48,8 +48,17 @@ impl Settings {
         token: Option<String>,
         home: Option<&Path>,
     ) -> Result<Self> {
+        // `paas login` to another URL remembers it (`auth::API_URL_FILE`).
+        let saved = match (api_url.filter(|u| !u.trim().is_empty()), home) {
+            (None, Some(home)) => std::fs::read_to_string(home.join(crate::auth::API_URL_FILE))
+                .ok()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            _ => None,
+        };
         let raw = api_url
             .filter(|u| !u.trim().is_empty())
+            .or(saved.as_deref())
             .unwrap_or(DEFAULT_API_URL)
             .trim();
         let api_url = parse_api_url(raw)?;
@@ -141,6 +150,18 @@ mod tests {
         assert_eq!(s.token.as_deref(), Some("remote"));
         let s = Settings::resolve(None, None, Some(home.path())).unwrap();
         assert_eq!(s.token, None);
+    }
+
+    #[test]
+    fn a_url_saved_by_login_is_the_default_and_the_variable_wins() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join(crate::auth::API_URL_FILE);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "http://paas.example:5000\n").unwrap();
+        let s = Settings::resolve(None, None, Some(home.path())).unwrap();
+        assert_eq!(s.api_url.as_str(), "http://paas.example:5000/");
+        let s = Settings::resolve(Some("http://other:1"), None, Some(home.path())).unwrap();
+        assert_eq!(s.api_url.as_str(), "http://other:1/");
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct LogSession {
     /// Keep streaming new lines.
     pub tail: bool,
     pub filter: LogFilter,
+    /// The API token that opened it: its stream ends when that token is revoked.
+    pub token_id: Option<Uuid>,
     expires: Instant,
 }
 
@@ -193,6 +195,18 @@ impl LogHub {
 
     /// Registers a log session; its id is the secret in the session's URL.
     pub fn create_session(&self, app: &str, lines: usize, tail: bool, filter: LogFilter) -> Uuid {
+        self.create_session_by(app, lines, tail, filter, None)
+    }
+
+    /// [`LogHub::create_session`] on behalf of the API token `token_id`.
+    pub fn create_session_by(
+        &self,
+        app: &str,
+        lines: usize,
+        tail: bool,
+        filter: LogFilter,
+        token_id: Option<Uuid>,
+    ) -> Uuid {
         let now = Instant::now();
         let mut sessions = lock(&self.sessions);
         sessions.retain(|_, s| s.expires > now);
@@ -204,6 +218,7 @@ impl LogHub {
                 lines: lines.min(HISTORY_LINES),
                 tail,
                 filter,
+                token_id,
                 expires: now + SESSION_TTL,
             },
         );

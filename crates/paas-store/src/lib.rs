@@ -32,7 +32,7 @@ pub use formation::Formation;
 pub use logs::{LogDrain, MAX_DRAINS_PER_APP};
 pub use releases::{Release, ReleaseStatus};
 pub use rollout::{DynoState, Rollout};
-pub use tokens::{ApiToken, NewToken};
+pub use tokens::{ApiToken, NewToken, TokenInfo};
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -45,6 +45,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    /// The auth cache (`tokens`), shared by every clone.
+    tokens: std::sync::Arc<tokens::TokenCache>,
 }
 
 impl Store {
@@ -55,11 +57,14 @@ impl Store {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(options);
-        Self { pool }
+        Self::from_pool(pool)
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            tokens: Default::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -7,10 +7,12 @@
 //! requests finish, then close the pool and stop the embedded cluster. Dynos are never
 //! stopped by a paasd shutdown (the next paasd adopts them).
 
+pub mod buildpacks;
 pub mod embedded_pg;
 pub mod settings;
 pub mod telemetry;
 pub mod tls;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -105,6 +107,12 @@ async fn serve_with(
         );
     }
     fail_interrupted_work(&store).await?;
+    // The auth cache and batched last-used writes (`paas_store::tokens`).
+    let token_watch = tokio::spawn({
+        let store = store.clone();
+        let stop = shutdown.child_token();
+        async move { store.watch_tokens(stop.cancelled_owned()).await }
+    });
     let logs = Arc::new(paas_logs::LogHub::new());
     let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
     // No build runs yet: a build container of this installation is a killed paasd's.
@@ -302,6 +310,7 @@ async fn serve_with(
         ("router", router),
         ("log collector", collector),
         ("log drains", drains),
+        ("token watch", token_watch),
     ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, task = name, "a task panicked");
@@ -346,13 +355,18 @@ pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder
     let docker = paas_builder::Docker::connect()
         .context("DOCKER_HOST does not name a usable Docker Engine")?
         .with_network_pool(settings.dynos.network_pool);
-    let buildpacks_dir = std::fs::canonicalize(&settings.build.buildpacks_dir)
-        .unwrap_or_else(|_| settings.build.buildpacks_dir.clone());
-    if !buildpacks_dir.is_dir() {
-        tracing::warn!(dir = %buildpacks_dir.display(), "PAAS_BUILDPACKS_DIR does not exist: buildpack builds will fail");
-    }
-    let data_dir =
-        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
+    let data_dir = settings.data_dir.clone();
+    let buildpacks_dir = match &settings.build.buildpacks_dir {
+        Some(dir) => dir.clone(),
+        None => buildpacks::unpack(&data_dir).context("unpacking the built-in buildpacks")?,
+    };
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        buildpacks_dir = %buildpacks_dir.display(),
+        buildpacks = if settings.build.buildpacks_dir.is_some() { "PAAS_BUILDPACKS_DIR" } else { "built in" },
+        ca_bundle = ?settings.build.ca_bundle,
+        "paths"
+    );
     Ok(paas_builder::Builder::new(
         store,
         docker,
@@ -392,10 +406,7 @@ fn local_url(addr: std::net::SocketAddr) -> String {
 
 /// `paasd tokens create`: prints a new token once; only its hash is stored.
 pub async fn create_token(settings: &Settings, name: &str) -> anyhow::Result<String> {
-    let database = Database::open(settings).await?;
-    let result = database.store.create_token(name).await;
-    database.close().await?;
-    Ok(result?.secret)
+    tokens::create(settings, name, None).await
 }
 
 /// Cancels `token` on the first SIGTERM or SIGINT; a second signal exits at once.

@@ -22,6 +22,13 @@ enum Command {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// Print the environment file scripts/install writes: every setting, commented with
+    /// its default.
+    EnvFile {
+        /// Set NAME to VALUE instead (repeatable): PAAS_DATA_DIR=/var/lib/paas
+        #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+        set: Vec<(String, String)>,
+    },
     /// The stack image builds and dynos start from.
     Stack {
         #[command(subcommand)]
@@ -53,12 +60,41 @@ enum TokensCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// Expire the token after this long: 3600, 90m, 12h, 30d [default: never]
+        #[arg(long, value_name = "DURATION", value_parser = paasd::tokens::parse_duration)]
+        expires_in: Option<std::time::Duration>,
     },
+    /// List the tokens: name, id, created, last used, expiry (never the token itself).
+    List,
+    /// Revoke a token by name or id: every paasd refuses it at once.
+    Revoke {
+        #[arg(value_name = "NAME|ID")]
+        token: String,
+    },
+}
+
+fn name_value(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((name, value))
+            if paasd::settings::VARIABLES
+                .iter()
+                .any(|(n, _, _)| *n == name) =>
+        {
+            Ok((name.to_owned(), value.to_owned()))
+        }
+        Some((name, _)) => Err(format!("{name} is not a paasd setting")),
+        None => Err("expected NAME=VALUE".into()),
+    }
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Needs no valid environment: it describes it.
+    if let Some(Command::EnvFile { set }) = &cli.command {
+        print!("{}", paasd::settings::env_file(set));
+        return std::process::ExitCode::SUCCESS;
+    }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
@@ -85,11 +121,20 @@ async fn main() -> std::process::ExitCode {
         Command::Stack {
             command: StackCommand::Runtimes { images },
         } => runtimes(&settings, &images).await,
-        Command::Tokens {
-            command: TokensCommand::Create { name },
-        } => paasd::create_token(&settings, &name)
-            .await
-            .map(|secret| println!("{secret}")),
+        Command::EnvFile { .. } => Ok(()),
+        Command::Tokens { command } => match command {
+            TokensCommand::Create { name, expires_in } => {
+                paasd::tokens::create(&settings, &name, expires_in)
+                    .await
+                    .map(|secret| println!("{secret}"))
+            }
+            TokensCommand::List => paasd::tokens::list(&settings)
+                .await
+                .map(|table| print!("{table}")),
+            TokensCommand::Revoke { token } => paasd::tokens::revoke(&settings, &token)
+                .await
+                .map(|line| println!("{line}")),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

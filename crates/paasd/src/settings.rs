@@ -2,9 +2,198 @@
 //! never read environment variables; they get plain values from here.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+
+/// Every variable paasd reads, with its default and what it does: the environment file
+/// `scripts/install` writes (`paasd env-file`), each line commented with its default.
+/// A test keeps it complete: every variable this file reads must be listed.
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "DATABASE_URL",
+        "",
+        "Postgres URL; unset: paasd runs its own cluster under $PAAS_DATA_DIR/postgres",
+    ),
+    (
+        "PAAS_DATA_DIR",
+        "./.paas",
+        "git repositories, build caches, embedded Postgres, unpacked buildpacks",
+    ),
+    (
+        "PAAS_API_ADDR",
+        "127.0.0.1:5000",
+        "control API and git endpoint",
+    ),
+    (
+        "PAAS_PUBLIC_URL",
+        "http://<PAAS_API_ADDR>",
+        "how clients reach the API (git_url, TLS host)",
+    ),
+    ("PAAS_ROUTER_ADDR", "0.0.0.0:8080", "the router"),
+    (
+        "PAAS_DOMAIN",
+        "localhost",
+        "apps answer at <app>.<PAAS_DOMAIN>",
+    ),
+    (
+        "PAAS_STACK_IMAGE",
+        "paas/stack:bookworm",
+        "base image of buildpack builds and dynos (paasd stack build makes it)",
+    ),
+    ("PAAS_DB_MAX_CONNECTIONS", "10", "database pool size"),
+    (
+        "PAAS_BUILDPACKS_DIR",
+        "",
+        "unset: the buildpacks built into paasd; set: a directory of buildpacks",
+    ),
+    (
+        "PAAS_BUILD_MEMORY",
+        "2g",
+        "memory cap of each build container",
+    ),
+    ("PAAS_BUILD_CPUS", "1.5", "CPU cap of each build container"),
+    (
+        "PAAS_BUILD_CA_BUNDLE",
+        "/etc/ssl/certs/ca-certificates.crt",
+        "CA bundle mounted into builds; none for none",
+    ),
+    (
+        "HTTP_PROXY",
+        "",
+        "passed to builds (also HTTPS_PROXY, NO_PROXY and the lower-case forms)",
+    ),
+    ("HTTPS_PROXY", "", "passed to builds"),
+    ("NO_PROXY", "", "passed to builds"),
+    ("PAAS_DYNO_MEMORY", "512m", "memory limit of each dyno"),
+    (
+        "PAAS_DYNO_GRACE",
+        "30",
+        "seconds between SIGTERM and SIGKILL when a dyno stops",
+    ),
+    (
+        "PAAS_HEALTH_TIMEOUT",
+        "60",
+        "seconds a new web dyno has to accept connections",
+    ),
+    (
+        "PAAS_DYNO_DISK",
+        "1g",
+        "each dyno's writable filesystem (a /tmp tmpfs where the storage driver cannot bound it)",
+    ),
+    (
+        "PAAS_DYNO_LOG_SIZE",
+        "10m",
+        "what Docker keeps of each dyno's output, per file",
+    ),
+    (
+        "PAAS_DYNO_LOG_FILES",
+        "3",
+        "rotated output files kept per dyno",
+    ),
+    (
+        "PAAS_NETWORK_POOL",
+        "10.250.0.0/15",
+        "where app networks get their /25 subnets",
+    ),
+    (
+        "PAAS_INSTANCE",
+        "paas",
+        "label of this installation's containers",
+    ),
+    (
+        "PAAS_TLS_ADDR",
+        "127.0.0.1:5443",
+        "the TLS port (heroku run, https git remotes); off for none",
+    ),
+    (
+        "PAAS_TLS_CERT",
+        "",
+        "PEM certificate of the TLS port; unset: self-signed under $PAAS_DATA_DIR/tls",
+    ),
+    (
+        "PAAS_TLS_KEY",
+        "",
+        "PEM key of the TLS port (with PAAS_TLS_CERT)",
+    ),
+    (
+        "PAAS_ROUTER_TLS_ADDR",
+        "0.0.0.0:8443",
+        "the router's HTTPS listener (:443 in production; off: none)",
+    ),
+    (
+        "PAAS_ROUTER_TLS_CERT",
+        "",
+        "PEM certificate the router serves for its names (unset: paasd's local CA)",
+    ),
+    ("PAAS_ROUTER_TLS_KEY", "", "PEM key of PAAS_ROUTER_TLS_CERT"),
+    (
+        "PAAS_ACME_DIRECTORY",
+        "Let's Encrypt production",
+        "ACME directory for custom domains' certificates (off: none)",
+    ),
+    ("PAAS_ACME_EMAIL", "", "the ACME account's contact"),
+    (
+        "PAAS_ACME_CA_ROOT",
+        "",
+        "PEM root to trust for the ACME directory's own HTTPS",
+    ),
+    (
+        "PAAS_SECRET_KEY",
+        "$PAAS_DATA_DIR/secret.key",
+        "64 hex digits sealing private keys in the database (default: read from that file)",
+    ),
+    ("PAAS_ROUTER_THREADS", "one per core", "router threads"),
+    (
+        "PAAS_ROUTER_CONNECT_TIMEOUT",
+        "5",
+        "seconds to connect to a dyno (then H19)",
+    ),
+    (
+        "PAAS_ROUTER_TIMEOUT",
+        "30",
+        "seconds to a response's first byte (then H12)",
+    ),
+    (
+        "PAAS_ROUTER_DRAIN_TIMEOUT",
+        "25",
+        "seconds in-flight requests get at shutdown (the unit's TimeoutStopSec is longer)",
+    ),
+    (
+        "PAAS_ROUTER_MAX_CONNECTIONS",
+        "10000",
+        "client connections served at once",
+    ),
+    (
+        "PAAS_LOG_FORMAT",
+        "json (pretty on a terminal)",
+        "paasd's own log format: json or pretty",
+    ),
+    ("RUST_LOG", "info", "paasd's log filter"),
+];
+
+/// The environment file: every variable commented with its default, except `set` ones.
+pub fn env_file(set: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "# paasd's settings (environment only; see the README). Each line shows a default:\n\
+         # uncomment and change it. Read by paasd.service (EnvironmentFile=).\n",
+    );
+    for (name, default, meaning) in VARIABLES {
+        let literal = !(default.is_empty() || default.contains([' ', '<', '$']));
+        if literal {
+            out.push_str(&format!("\n# {meaning}\n"));
+        } else {
+            let default = if default.is_empty() { "unset" } else { default };
+            out.push_str(&format!("\n# {meaning} (default: {default})\n"));
+        }
+        match set.iter().find(|(k, _)| k == name) {
+            Some((_, value)) => out.push_str(&format!("{name}={value}\n")),
+            None if literal => out.push_str(&format!("#{name}={default}\n")),
+            None => out.push_str(&format!("#{name}=\n")),
+        }
+    }
+    out
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -105,7 +294,9 @@ impl DynoConfig {
 /// How builds run (SPEC §6): caps, and what they need to reach package registries.
 #[derive(Debug, Clone)]
 pub struct BuildConfig {
-    pub buildpacks_dir: PathBuf,
+    /// `PAAS_BUILDPACKS_DIR`; `None`: the buildpacks embedded in paasd, unpacked under
+    /// `data_dir/buildpacks` (`crate::buildpacks`).
+    pub buildpacks_dir: Option<PathBuf>,
     pub ca_bundle: Option<PathBuf>,
     pub memory_bytes: i64,
     pub nano_cpus: i64,
@@ -169,8 +360,69 @@ pub enum LogFormat {
 }
 
 impl Settings {
+    /// The environment, with relative paths resolved against the working directory.
     pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let cwd = std::env::current_dir().context("the working directory is unreadable")?;
+        Self::from_lookup(|name| std::env::var(name).ok())?.resolve_paths(&cwd)
+    }
+
+    /// Makes every path setting absolute (against `cwd`), once, so nothing later depends
+    /// on the working directory; a path that must exist and does not is an error naming
+    /// its variable. `PAAS_DATA_DIR` is made on first start, so only its parent must exist.
+    pub fn resolve_paths(mut self, cwd: &Path) -> anyhow::Result<Self> {
+        let absolute = |path: &Path| -> PathBuf {
+            let joined = if path.is_absolute() {
+                path.to_owned()
+            } else {
+                cwd.join(path)
+            };
+            // `a/./b/../c` → `a/c` without touching the disk (the path may not exist yet).
+            let mut clean = PathBuf::new();
+            for part in joined.components() {
+                match part {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        clean.pop();
+                    }
+                    other => clean.push(other),
+                }
+            }
+            clean
+        };
+        self.data_dir = absolute(&self.data_dir);
+        match self.data_dir.parent() {
+            Some(parent) if !self.data_dir.is_dir() && !parent.is_dir() => bail!(
+                "PAAS_DATA_DIR={} does not exist and neither does its parent {}",
+                self.data_dir.display(),
+                parent.display()
+            ),
+            _ if self.data_dir.exists() && !self.data_dir.is_dir() => bail!(
+                "PAAS_DATA_DIR={} is not a directory",
+                self.data_dir.display()
+            ),
+            _ => {}
+        }
+        if let Some(dir) = &self.build.buildpacks_dir {
+            let dir = absolute(dir);
+            if !dir.is_dir() {
+                bail!(
+                    "PAAS_BUILDPACKS_DIR={} is not a directory (unset it to use the buildpacks built into paasd)",
+                    dir.display()
+                );
+            }
+            self.build.buildpacks_dir = Some(dir);
+        }
+        self.build.ca_bundle = self.build.ca_bundle.as_deref().map(absolute);
+        if let Some((cert, key)) = &self.tls.cert_and_key {
+            let (cert, key) = (absolute(cert), absolute(key));
+            for (name, path) in [("PAAS_TLS_CERT", &cert), ("PAAS_TLS_KEY", &key)] {
+                if !path.is_file() {
+                    bail!("{name}={} is not a file", path.display());
+                }
+            }
+            self.tls.cert_and_key = Some((cert, key));
+        }
+        Ok(self)
     }
 
     /// Reads settings through `lookup`, so tests can pass a map. Every error names the
@@ -235,9 +487,7 @@ impl Settings {
             },
         };
         let build = BuildConfig {
-            buildpacks_dir: PathBuf::from(
-                get("PAAS_BUILDPACKS_DIR").unwrap_or_else(|| "./buildpacks".into()),
-            ),
+            buildpacks_dir: get("PAAS_BUILDPACKS_DIR").map(PathBuf::from),
             ca_bundle: match get("PAAS_BUILD_CA_BUNDLE").as_deref() {
                 Some("none") => None,
                 Some(path) => {
@@ -489,6 +739,83 @@ mod tests {
         );
         let err = settings(&[("PAAS_TLS_CERT", "/c.pem")]).unwrap_err();
         assert!(format!("{err:#}").starts_with("PAAS_TLS_CERT"), "{err:#}");
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_once_against_the_working_directory() {
+        let cwd = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(cwd.path().join("packs")).unwrap();
+        std::fs::write(cwd.path().join("c.pem"), "").unwrap();
+        std::fs::write(cwd.path().join("k.pem"), "").unwrap();
+        let s = settings(&[
+            ("PAAS_BUILDPACKS_DIR", "./packs"),
+            ("PAAS_TLS_CERT", "c.pem"),
+            ("PAAS_TLS_KEY", "sub/../k.pem"),
+        ])
+        .unwrap()
+        .resolve_paths(cwd.path())
+        .unwrap();
+        assert_eq!(s.data_dir, cwd.path().join(".paas"));
+        assert_eq!(s.build.buildpacks_dir, Some(cwd.path().join("packs")));
+        assert_eq!(
+            s.tls.cert_and_key,
+            Some((cwd.path().join("c.pem"), cwd.path().join("k.pem")))
+        );
+        let embedded = settings(&[]).unwrap().resolve_paths(cwd.path()).unwrap();
+        assert_eq!(embedded.build.buildpacks_dir, None);
+    }
+
+    #[test]
+    fn a_path_setting_that_points_at_nothing_is_an_error_naming_it() {
+        let cwd = tempfile::tempdir().unwrap();
+        std::fs::write(cwd.path().join("file"), "").unwrap();
+        for (vars, name) in [
+            (
+                vec![("PAAS_BUILDPACKS_DIR", "buildpacks")],
+                "PAAS_BUILDPACKS_DIR",
+            ),
+            (vec![("PAAS_BUILDPACKS_DIR", "file")], "PAAS_BUILDPACKS_DIR"),
+            (vec![("PAAS_DATA_DIR", "no/such/dir")], "PAAS_DATA_DIR"),
+            (vec![("PAAS_DATA_DIR", "file")], "PAAS_DATA_DIR"),
+            (
+                vec![("PAAS_TLS_CERT", "file"), ("PAAS_TLS_KEY", "nokey.pem")],
+                "PAAS_TLS_KEY",
+            ),
+        ] {
+            let err = settings(&vars)
+                .unwrap()
+                .resolve_paths(cwd.path())
+                .unwrap_err();
+            assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn every_variable_read_here_is_in_the_env_file() {
+        let source = include_str!("settings.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap()];
+        let mut read = std::collections::BTreeSet::new();
+        for piece in code.split('"').skip(1).step_by(2) {
+            if ((piece.starts_with("PAAS_") && piece.len() > 5) || piece == "DATABASE_URL")
+                && piece.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+            {
+                read.insert(piece);
+            }
+        }
+        assert!(read.len() > 20, "{read:?}");
+        for name in read {
+            assert!(
+                VARIABLES.iter().any(|(n, _, _)| *n == name),
+                "{name} is read but not in settings::VARIABLES (the installed env file)"
+            );
+        }
+        let file = env_file(&[("PAAS_DATA_DIR".into(), "/var/lib/paas".into())]);
+        assert!(file.contains("\nPAAS_DATA_DIR=/var/lib/paas\n"), "{file}");
+        assert!(file.contains("\n#PAAS_ROUTER_DRAIN_TIMEOUT=25\n"), "{file}");
+        assert!(
+            file.contains("(default: unset)\n#DATABASE_URL=\n"),
+            "{file}"
+        );
     }
 
     #[test]

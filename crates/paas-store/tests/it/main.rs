@@ -12,6 +12,7 @@ mod interrupted;
 mod ledger;
 mod rollout;
 mod rules;
+mod tokens;
 
 use paas_core::{AppName, Procfile};
 use paas_store::{NewBuild, Store};

@@ -226,6 +226,31 @@ fn a_malformed_variable_stops_paasd_with_one_line_naming_it() {
     }
 }
 
+#[test]
+fn a_path_setting_that_points_at_nothing_stops_paasd_naming_it() {
+    let cwd = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("PAAS_BUILDPACKS_DIR", "no-such-buildpacks"),
+        ("PAAS_DATA_DIR", "no/such/parent/data"),
+    ] {
+        let out = Command::new(PAASD)
+            .current_dir(cwd.path())
+            .env(name, value)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run paasd");
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        // Named with the variable and the absolute path it resolved to.
+        assert!(stderr.contains(name), "{stderr}");
+        assert!(
+            stderr.contains(&cwd.path().join(value).display().to_string()),
+            "{stderr}"
+        );
+    }
+}
+
 /// A build (and a release phase) cut off by a kill of the previous paasd is failed at the
 /// next start, before anything is served, and never released.
 #[sqlx::test(migrator = "paas_store::MIGRATOR")]
