@@ -109,6 +109,15 @@ pub struct RouterTls {
 /// (`PAAS_ROUTER_TLS_CERT`/`KEY`) if given, local-CA leaves for every local host the
 /// route table holds, and ACME certificates for custom domains (`PAAS_ACME_*`), kept in
 /// step by tasks until `shutdown`. Platform events go to `events` (app, message).
+/// The stored certificates go into the table before the listener is bound, so a
+/// restarted paasd never answers a handshake for a custom domain with another
+/// certificate while its first pass is still reading them.
+async fn load_stored(manager: &paas_tls::acme::CertManager) {
+    if let Err(e) = manager.reload().await {
+        tracing::warn!(error = %e, "loading the stored certificates failed; the first pass retries");
+    }
+}
+
 pub async fn router_https(
     settings: &Settings,
     addr: std::net::SocketAddr,
@@ -158,6 +167,7 @@ pub async fn router_https(
                 events,
             ));
             let challenges = manager.challenges();
+            load_stored(&manager).await;
             tokio::spawn(manager.run(api.changed.clone(), shutdown));
             tracing::info!(%directory, "ACME certificates for custom domains");
             Some(challenges)
@@ -173,6 +183,7 @@ pub async fn router_https(
                 acme,
                 events,
             ));
+            load_stored(&manager).await;
             tokio::spawn(manager.run(api.changed.clone(), shutdown));
             None
         }
