@@ -271,6 +271,8 @@ async fn push_hook(
             Ok(PushOutcome::Rejected) => PUSH_STATUS_FAILED,
             Err(e) => {
                 tracing::error!(app = %ticket.app, error = %e, "push failed");
+                // The pusher is told why, not only paasd's log.
+                let _ = tx.send(format!(" !     Push failed: {e}")).await;
                 PUSH_STATUS_FAILED
             }
         };

@@ -66,7 +66,14 @@ impl NetworkPool {
     }
 
     /// The first app subnet not in `taken` (CIDR strings Docker reports).
+    #[cfg(test)]
     fn free_subnet(self, taken: &[String]) -> Option<String> {
+        self.free_subnet_from(0, taken)
+    }
+
+    /// The first app subnet not in `taken`, looking from the `start`th one on (and
+    /// round).
+    fn free_subnet_from(self, start: u32, taken: &[String]) -> Option<String> {
         let taken: Vec<(Ipv4Addr, u8)> = taken
             .iter()
             .filter_map(|t| {
@@ -74,7 +81,9 @@ impl NetworkPool {
                 Some((a.parse().ok()?, p.parse().ok()?))
             })
             .collect();
-        (0..self.capacity()).find_map(|i| {
+        let capacity = self.capacity();
+        (0..capacity).find_map(|i| {
+            let i = (start + i) % capacity;
             let net = self.base + (i << (32 - APP_PREFIX));
             let candidate = NetworkPool {
                 base: net,
@@ -120,42 +129,60 @@ impl Docker {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        // Every network of the engine (any installation's) holds its subnet.
-        let taken: Vec<String> = api
-            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
-            .await?
-            .into_iter()
-            .flat_map(|n| n.ipam.and_then(|i| i.config).unwrap_or_default())
-            .filter_map(|c| c.subnet)
-            .collect();
-        let subnet = self.network_pool.free_subnet(&taken).ok_or_else(|| {
-            DockerError::Unexpected(format!(
-                "no free subnet left in PAAS_NETWORK_POOL={} ({} app networks): remove apps or give a larger pool",
-                self.network_pool,
-                self.network_pool.capacity()
-            ))
-        })?;
-        let request = NetworkCreateRequest {
-            name: name.clone(),
-            driver: Some("bridge".into()),
-            labels: Some(labels::network(instance, app_name, created)),
-            ipam: Some(Ipam {
-                config: Some(vec![IpamConfig {
-                    subnet: Some(subnet),
+        // Other processes (another installation, another paasd) pick subnets too, and
+        // Docker refuses a subnet that overlaps one taken meanwhile: start the search at
+        // a random place and try again on such a refusal.
+        let mut refused: Vec<String> = Vec::new();
+        for _attempt in 0..8 {
+            // Every network of the engine (any installation's) holds its subnet.
+            let mut taken: Vec<String> = api
+                .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+                .await?
+                .into_iter()
+                .flat_map(|n| n.ipam.and_then(|i| i.config).unwrap_or_default())
+                .filter_map(|c| c.subnet)
+                .collect();
+            taken.extend(refused.iter().cloned());
+            let start = (uuid::Uuid::new_v4().as_u128() as u32) % self.network_pool.capacity();
+            let subnet = self.network_pool.free_subnet_from(start, &taken).ok_or_else(|| {
+                DockerError::Unexpected(format!(
+                    "no free subnet left in PAAS_NETWORK_POOL={} ({} app networks): remove apps or give a larger pool",
+                    self.network_pool,
+                    self.network_pool.capacity()
+                ))
+            })?;
+            let request = NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(labels::network(instance, app_name, created)),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(subnet.clone()),
+                        ..Default::default()
+                    }]),
                     ..Default::default()
-                }]),
+                }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        };
-        match api.create_network(request).await {
-            Ok(_) => Ok(name),
-            // Created meanwhile by another process.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(name),
-            Err(e) => Err(e.into()),
+            };
+            match api.create_network(request).await {
+                Ok(_) => return Ok(name),
+                // Created meanwhile by another process.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => return Ok(name),
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                    if message.contains("overlap") =>
+                {
+                    tracing::debug!(%subnet, "subnet taken meanwhile; trying another");
+                    refused.push(subnet);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
+        Err(DockerError::Unexpected(format!(
+            "{name}: every subnet tried in PAAS_NETWORK_POOL={} was taken meanwhile",
+            self.network_pool
+        )))
     }
 
     /// The app networks of `instance`.
@@ -212,6 +239,16 @@ mod tests {
         assert_eq!(pool.free_subnet(&wide).as_deref(), Some("10.250.1.0/25"));
         let full = ["10.250.0.0/15".to_owned()];
         assert_eq!(pool.free_subnet(&full), None);
+        // Searches from elsewhere go round the pool.
+        assert_eq!(
+            pool.free_subnet_from(1023, &taken).as_deref(),
+            Some("10.251.255.128/25")
+        );
+        let last = ["10.251.255.128/25".to_owned()];
+        assert_eq!(
+            pool.free_subnet_from(1023, &last).as_deref(),
+            Some("10.250.0.0/25")
+        );
     }
 
     #[test]
