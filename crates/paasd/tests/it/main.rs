@@ -5,30 +5,13 @@
     reason = "a panic in a test helper is a failed test"
 )]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use paas_testkit::{data_dir, free_port, sigterm_and_wait};
+
 const PAASD: &str = env!("CARGO_BIN_EXE_paasd");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A data dir the `postgres` user can traverse (paasd hands the cluster to it under root).
-fn data_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("paasd-it-")
-        .tempdir()
-        .expect("tempdir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dir
-}
 
 fn paasd(data: &Path, port: u16) -> Command {
     let mut command = Command::new(PAASD);
@@ -65,25 +48,9 @@ async fn wait_healthy(port: u16, child: &mut Child) {
     }
 }
 
-fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "paasd did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[tokio::test]
 async fn embedded_postgres_is_created_reused_and_stopped_and_sigterm_exits_zero() {
-    let data = data_dir();
+    let data = data_dir("paasd-it-");
     let port = free_port();
     let mut daemon = paasd(data.path(), port)
         .stdout(Stdio::null())
@@ -189,7 +156,7 @@ async fn build_containers_a_killed_paasd_left_behind_are_removed_at_start() {
     let other_installations = leftover_build(&docker, &format!("paasd-it-other-{port}")).await;
     assert!(container_exists(&leftover));
 
-    let data = data_dir();
+    let data = data_dir("paasd-it-");
     let mut daemon = paasd(data.path(), port)
         .stdout(Stdio::null())
         .spawn()
@@ -270,7 +237,7 @@ async fn a_start_fails_the_builds_the_previous_paasd_left_pending(pool: sqlx::Pg
         .unwrap();
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL names the test server");
     let (server, _) = server.rsplit_once('/').expect("a URL with a database");
-    let data = data_dir();
+    let data = data_dir("paasd-it-");
     let port = free_port();
     let mut daemon = paasd(data.path(), port)
         .env("DATABASE_URL", format!("{server}/{database}"))
