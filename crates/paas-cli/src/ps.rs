@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use paas_core::{AppName, ProcessType, Quantity, ScaleChange};
-use paas_wire::{Formation, FormationBatchUpdate, FormationUpdate, StartFailure};
-use serde::Deserialize;
+use paas_wire::{Dyno, Formation, FormationBatchUpdate, FormationUpdate, StartFailure};
 
 use crate::context::{AppArg, app_path};
 use crate::output::{self, Action, Table};
@@ -46,22 +45,6 @@ pub struct ScaleArgs {
     pub app: AppArg,
     #[arg(value_name = "TYPE=N|TYPE+N|TYPE-N", value_parser = ScaleChange::parse_arg)]
     pub changes: Vec<(ProcessType, ScaleChange)>,
-}
-
-/// The fields of a dyno (Heroku's `GET /apps/{app}/dynos` shape) that `ps` shows.
-#[derive(Debug, Clone, Deserialize)]
-struct Dyno {
-    name: String,
-    state: String,
-    #[serde(default, with = "paas_wire::timestamp::option")]
-    updated_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    release: Option<DynoRelease>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct DynoRelease {
-    version: i32,
 }
 
 pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
@@ -171,9 +154,7 @@ fn show_text(
             table.row([
                 format!("{}:", d.name),
                 d.state.clone(),
-                d.updated_at
-                    .map(|at| output::timestamp(at, now))
-                    .unwrap_or_default(),
+                output::timestamp(d.updated_at, now),
                 d.release
                     .as_ref()
                     .map(|r| format!("v{}", r.version))
@@ -389,9 +370,15 @@ mod tests {
         );
         let dynos: Vec<Dyno> = serde_json::from_value(serde_json::json!([
             {"name": "web.10", "state": "up", "updated_at": "2026-11-22T14:00:00Z",
-             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3}},
+             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3},
+             "id": "00000000-0000-0000-0000-00000000000a", "type": "web", "command": "serve",
+             "size": "basic", "app": {"id": "00000000-0000-0000-0000-000000000001", "name": "demo"},
+             "attach_url": null, "created_at": "2026-11-22T14:00:00Z"},
             {"name": "web.2", "state": "starting", "updated_at": "2026-11-22T14:02:00Z",
-             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3}}
+             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3},
+             "id": "00000000-0000-0000-0000-00000000000b", "type": "web", "command": "serve",
+             "size": "basic", "app": {"id": "00000000-0000-0000-0000-000000000001", "name": "demo"},
+             "attach_url": null, "created_at": "2026-11-22T14:02:00Z"}
         ]))
         .unwrap();
         let text = show_text(&demo(), &f, Some(&dynos), now);

@@ -43,6 +43,30 @@ use std::time::Duration;
 /// The schema, embedded at compile time from the top-level `migrations/` folder.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
+/// Creates database `name` unless it exists, through `admin`: options for a role that may
+/// create databases, on a database that exists (`postgres`). paasd's embedded cluster
+/// needs this on its first start; the SQL lives here, like all of it.
+pub async fn create_database_unless_exists(
+    admin: &PgConnectOptions,
+    name: &str,
+) -> Result<(), StoreError> {
+    use sqlx::ConnectOptions;
+    let mut conn = admin.connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        // An identifier cannot be bound: quoted, as Postgres quotes one.
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {quoted}")))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// A cheap-to-clone handle on the database.
 #[derive(Debug, Clone)]
 pub struct Store {

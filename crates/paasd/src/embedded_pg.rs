@@ -178,24 +178,12 @@ impl EmbeddedPostgres {
     }
 
     async fn ensure_database(&self) -> anyhow::Result<()> {
-        use sqlx::ConnectOptions;
-        let mut conn = self
-            .connect_options()
-            .database("postgres")
-            .connect()
-            .await
-            .context("connecting to the embedded Postgres")?;
-        let exists: bool =
-            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                .bind(DATABASE)
-                .fetch_one(&mut conn)
-                .await?;
-        if !exists {
-            sqlx::query("create database paas")
-                .execute(&mut conn)
-                .await?;
-        }
-        Ok(())
+        paas_store::create_database_unless_exists(
+            &self.connect_options().database("postgres"),
+            DATABASE,
+        )
+        .await
+        .context("creating paasd's database in the embedded Postgres")
     }
 
     fn command(&self, program: &str) -> Command {
