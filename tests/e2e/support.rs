@@ -275,6 +275,29 @@ impl Drop for Paasd {
                 .args(&ids)
                 .output();
         }
+        // And its app networks (labelled with the installation like the dynos).
+        let networks = Command::new("docker")
+            .args([
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=paas.instance={}", self.instance),
+            ])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if !networks.is_empty() {
+            let _ = Command::new("docker")
+                .args(["network", "rm"])
+                .args(&networks)
+                .output();
+        }
     }
 }
 

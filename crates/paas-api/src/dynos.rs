@@ -26,6 +26,33 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stop))
         .routes(routes!(stop_type))
         .routes(routes!(attach))
+        .routes(routes!(start_failures))
+}
+
+/// Why the engine refuses to start the app's dynos: empty while it does not.
+#[utoipa::path(get, path = "/apps/{app}/start-failures", tag = "dynos", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, body = Vec<wire::StartFailure>), crate::openapi::Errors))]
+async fn start_failures(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Json<Vec<wire::StartFailure>>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let failure = state.store.start_failure(app.app_id).await?;
+    Ok(Json(
+        failure
+            .into_iter()
+            .map(|f| wire::StartFailure {
+                release: wire::ReleaseRefBody {
+                    id: f.release_id,
+                    version: f.version,
+                },
+                reason: f.reason,
+                failures: f.failures,
+                failed_at: f.failed_at,
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(get, path = "/apps/{app}/dynos", tag = "dynos", params(("app" = String, Path, description = "App name or id")),

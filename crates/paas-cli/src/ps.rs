@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use paas_core::{AppName, ProcessType, Quantity, ScaleChange};
-use paas_wire::{Formation, FormationBatchUpdate, FormationUpdate};
+use paas_wire::{Formation, FormationBatchUpdate, FormationUpdate, StartFailure};
 use serde::Deserialize;
 
 use crate::context::{AppArg, app_path};
@@ -98,10 +98,15 @@ async fn restart(ctx: &Context, args: RestartArgs) -> Result<()> {
 async fn show(ctx: &Context, app: &AppName) -> Result<()> {
     let formation_raw = ctx.client.get(&app_path(app, "/formation")).await?;
     let dynos_raw = ctx.client.get_optional(&app_path(app, "/dynos")).await?;
+    let failures_raw = ctx
+        .client
+        .get_optional(&app_path(app, "/start-failures"))
+        .await?;
     if ctx.json {
         return ctx.print_json(&serde_json::json!({
             "formation": formation_raw,
             "dynos": dynos_raw,
+            "start_failures": failures_raw,
         }));
     }
     let formation: Vec<Formation> = ctx.decode(formation_raw)?;
@@ -109,7 +114,26 @@ async fn show(ctx: &Context, app: &AppName) -> Result<()> {
         Some(raw) => Some(ctx.decode(raw)?),
         None => None,
     };
-    ctx.print(&show_text(app, &formation, dynos.as_deref(), Utc::now()))
+    let failures: Vec<StartFailure> = match failures_raw {
+        Some(raw) => ctx.decode(raw)?,
+        None => Vec::new(),
+    };
+    let mut text = show_text(app, &formation, dynos.as_deref(), Utc::now());
+    text.push_str(&failures_text(&failures));
+    ctx.print(&text)
+}
+
+/// The engine's refusal to start the app's dynos, said where the missing dynos are.
+fn failures_text(failures: &[StartFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| {
+            format!(
+                "\n !    Dynos of v{} cannot be started ({} attempts; paasd keeps retrying): {}\n",
+                f.release.version, f.failures, f.reason
+            )
+        })
+        .collect()
 }
 
 fn show_text(

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{Store, StoreError};
+use crate::{DynoState, Store, StoreError};
 
 /// What should run for one app: its current release's image and config, and the
 /// formation.
@@ -64,7 +64,7 @@ pub struct DynoReport {
     pub process_type: String,
     pub release_id: Option<Uuid>,
     pub command: String,
-    pub state: &'static str,
+    pub state: DynoState,
     pub container_id: String,
     pub exit_code: Option<i32>,
     pub started_at: Option<DateTime<Utc>>,
@@ -252,7 +252,7 @@ impl Store {
         )
         .bind(dynos.iter().map(|d| d.release_id).collect::<Vec<_>>())
         .bind(dynos.iter().map(|d| d.command.as_str()).collect::<Vec<_>>())
-        .bind(dynos.iter().map(|d| d.state).collect::<Vec<_>>())
+        .bind(dynos.iter().map(|d| d.state.as_str()).collect::<Vec<_>>())
         .bind(
             dynos
                 .iter()

@@ -20,6 +20,7 @@ mod ledger;
 mod logs;
 mod releases;
 mod rollout;
+mod start_failure;
 mod tokens;
 
 pub use apps::App;
@@ -32,6 +33,7 @@ pub use formation::Formation;
 pub use logs::{LogDrain, MAX_DRAINS_PER_APP};
 pub use releases::{Release, ReleaseStatus};
 pub use rollout::{DynoState, Rollout};
+pub use start_failure::StartFailure;
 pub use tokens::{ApiToken, NewToken, TokenInfo};
 
 use sqlx::PgPool;

@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod start_failure;
+pub use start_failure::StartFailure;
+
 /// The media type the heroku CLI sends in `Accept`.
 pub const HEROKU_V3_MEDIA_TYPE: &str = "application/vnd.heroku+json; version=3";
 
