@@ -761,6 +761,21 @@ mod tests {
         );
         let err = settings(&[("PAAS_TLS_CERT", "/c.pem")]).unwrap_err();
         assert!(format!("{err:#}").starts_with("PAAS_TLS_CERT"), "{err:#}");
+        use paas_tls::acme::Challenge;
+        assert_eq!(
+            on.router.acme.challenges,
+            [Challenge::Http01, Challenge::TlsAlpn01]
+        );
+        let alpn = settings(&[("PAAS_ACME_CHALLENGES", "tls-alpn-01, http-01")]).unwrap();
+        assert_eq!(
+            alpn.router.acme.challenges,
+            [Challenge::TlsAlpn01, Challenge::Http01]
+        );
+        let err = settings(&[("PAAS_ACME_CHALLENGES", "dns-01")]).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("PAAS_ACME_CHALLENGES"),
+            "{err:#}"
+        );
     }
 
     #[test]
