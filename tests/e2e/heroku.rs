@@ -274,7 +274,8 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
     assert_contains(&out, app);
     let (out, _) = heroku.ok(dir, &["apps:info", "-a", app]);
     assert_contains(&out, &format!("=== {app}"));
-    assert_contains(&out, &format!("Web URL:        http://{app}.localhost:"));
+    // HTTPS on the router's TLS port, as Heroku's web_url.
+    assert_contains(&out, &format!("Web URL:        https://{app}.localhost:"));
     assert_contains(&out, "Dynos:          web: 1");
 
     // `heroku logs --tail`, started before a request and a config change it must show live.

@@ -47,8 +47,8 @@ pub use rendezvous::RendezvousTable;
 pub struct ApiSettings {
     /// Apps answer at `<app>.<domain>`.
     pub domain: String,
-    /// The router's public port, for `web_url`.
-    pub router_port: u16,
+    /// Where apps' default hosts are reached, for `web_url`.
+    pub web_url: paas_core::routes::WebUrl,
     /// Where clients reach this API (and its git endpoint), for `git_url`.
     pub public_url: String,
     /// Where processes on this host reach the API (git hooks call back here).

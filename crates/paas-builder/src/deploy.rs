@@ -170,13 +170,9 @@ impl Builder {
                     launch.elapsed().as_secs_f64()
                 )))
                 .await;
-                let port = match self.settings.router_port {
-                    80 => String::new(),
-                    p => format!(":{p}"),
-                };
                 out.line(detail(&format!(
-                    "http://{}.{}{port}/ deployed to paas",
-                    ticket.app, self.settings.domain
+                    "{} deployed to paas",
+                    self.settings.web_url.for_app(ticket.app.as_str())
                 )))
                 .await;
                 out.line(detail(&format!(

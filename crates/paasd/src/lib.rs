@@ -114,7 +114,26 @@ async fn serve_with(
         async move { store.watch_tokens(stop.cancelled_owned()).await }
     });
     let logs = Arc::new(paas_logs::LogHub::new());
-    let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
+    // The router's TLS listener is bound first, as its port is in every `web_url`;
+    // nothing on it is accepted before the stored certificates are loaded
+    // (`tls::router_https`), so early clients wait in the backlog rather than get
+    // another certificate.
+    let router_tls_listener = match settings.router.tls_addr {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("binding the router's HTTPS listener on PAAS_ROUTER_TLS_ADDR={addr}")
+        })?),
+        None => None,
+    };
+    let web_url = paas_core::routes::WebUrl {
+        domain: settings.domain.clone(),
+        http_port: settings.router_addr.port(),
+        https_port: match &router_tls_listener {
+            Some(listener) => Some(listener.local_addr()?.port()),
+            None => None,
+        },
+    };
+    let builder =
+        Arc::new(builder(settings, store.clone(), web_url.clone())?.with_logs(logs.clone()));
     // No build runs yet: a build container of this installation is a killed paasd's.
     match builder.remove_leftover_build_containers().await {
         Ok(0) => {}
@@ -183,11 +202,11 @@ async fn serve_with(
     let mut acme_challenges = None;
     let mut certs_api = None;
     let mut cert_table = None;
-    if let Some(addr) = settings.router.tls_addr {
+    if let Some(listener) = router_tls_listener {
         let events = logs.clone();
         let https = tls::router_https(
             settings,
-            addr,
+            listener,
             store.clone(),
             routes.clone(),
             move |app: &str, message: String| {
@@ -260,7 +279,7 @@ async fn serve_with(
         store,
         settings: Arc::new(ApiSettings {
             domain: settings.domain.clone(),
-            router_port: settings.router_addr.port(),
+            web_url,
             public_url: settings.public_url.clone(),
             local_url: local_url(settings.api_addr),
             instance: settings.dynos.instance.clone(),
@@ -351,7 +370,13 @@ impl paas_api::MetricsText for RouterMetrics {
 
 /// The builder, from the build settings; Docker is reached lazily, so paasd starts
 /// (and its API answers) while Docker is still coming up.
-pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder::Builder> {
+/// The builder; `web_url` (apps' URLs, printed at the end of a push) is over HTTPS when
+/// the router has a TLS listener.
+pub fn builder(
+    settings: &Settings,
+    store: Store,
+    web_url: paas_core::routes::WebUrl,
+) -> anyhow::Result<paas_builder::Builder> {
     let docker = paas_builder::Docker::connect()
         .context("DOCKER_HOST does not name a usable Docker Engine")?
         .with_network_pool(settings.dynos.network_pool);
@@ -386,8 +411,7 @@ pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder
                 nano_cpus: settings.build.nano_cpus,
                 pids: paas_builder::Limits::BUILD_DEFAULT.pids,
             },
-            domain: settings.domain.clone(),
-            router_port: settings.router_addr.port(),
+            web_url,
             instance: settings.dynos.instance.clone(),
             dyno_limits: settings.dynos.limits(),
         },

@@ -134,6 +134,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("PAAS_ACME_EMAIL", "", "the ACME account's contact"),
     (
+        "PAAS_ACME_CHALLENGES",
+        "http-01,tls-alpn-01",
+        "challenge types the router answers, preferred first (the next after a failure)",
+    ),
+    (
         "PAAS_ACME_CA_ROOT",
         "",
         "PEM root to trust for the ACME directory's own HTTPS",
@@ -257,6 +262,9 @@ pub struct AcmeConfig {
     pub email: Option<String>,
     /// `PAAS_ACME_CA_ROOT`: a PEM root for the directory's own HTTPS (a test CA).
     pub ca_root: Option<PathBuf>,
+    /// `PAAS_ACME_CHALLENGES`: HTTP-01 (plain listener) and TLS-ALPN-01 (TLS listener),
+    /// in order of preference.
+    pub challenges: Vec<paas_tls::acme::Challenge>,
     /// `PAAS_SECRET_KEY` (64 hex digits) seals private keys in the database; unset, a
     /// key is made once in `data_dir/secret.key` (mode 0600).
     pub secret_key: Option<String>,
@@ -632,6 +640,20 @@ impl Settings {
                 },
                 email: get("PAAS_ACME_EMAIL"),
                 ca_root: get("PAAS_ACME_CA_ROOT").map(PathBuf::from),
+                challenges: match get("PAAS_ACME_CHALLENGES") {
+                    Some(list) => list
+                        .split(',')
+                        .map(|c| {
+                            paas_tls::acme::Challenge::parse(c).with_context(|| {
+                                format!("PAAS_ACME_CHALLENGES={list:?}: {c:?} is not http-01 or tls-alpn-01")
+                            })
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                    None => vec![
+                        paas_tls::acme::Challenge::Http01,
+                        paas_tls::acme::Challenge::TlsAlpn01,
+                    ],
+                },
                 secret_key: match get("PAAS_SECRET_KEY") {
                     Some(key) if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) => {
                         Some(key)
@@ -739,6 +761,21 @@ mod tests {
         );
         let err = settings(&[("PAAS_TLS_CERT", "/c.pem")]).unwrap_err();
         assert!(format!("{err:#}").starts_with("PAAS_TLS_CERT"), "{err:#}");
+        use paas_tls::acme::Challenge;
+        assert_eq!(
+            on.router.acme.challenges,
+            [Challenge::Http01, Challenge::TlsAlpn01]
+        );
+        let alpn = settings(&[("PAAS_ACME_CHALLENGES", "tls-alpn-01, http-01")]).unwrap();
+        assert_eq!(
+            alpn.router.acme.challenges,
+            [Challenge::TlsAlpn01, Challenge::Http01]
+        );
+        let err = settings(&[("PAAS_ACME_CHALLENGES", "dns-01")]).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("PAAS_ACME_CHALLENGES"),
+            "{err:#}"
+        );
     }
 
     #[test]
