@@ -5,6 +5,7 @@
 //! containers and image commits for the builder; `dynos` runs the formation's
 //! containers for the supervisor, with Docker labels as the record of what runs.
 
+pub mod archive;
 pub mod build;
 pub mod dynos;
 pub mod images;

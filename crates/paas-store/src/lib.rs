@@ -9,6 +9,7 @@
 //! half-done. The other modules are filed by table and hold reads and row helpers.
 
 mod apps;
+mod backup;
 mod builds;
 mod certs;
 mod config;
@@ -24,6 +25,7 @@ mod start_failure;
 mod tokens;
 
 pub use apps::App;
+pub use backup::{BackupApp, BackupSnapshot};
 pub use builds::{Build, BuildStatus, INTERRUPTED_BY_RESTART, NewBuild};
 pub use certs::{DomainCert, SniEndpoint};
 pub use domains::Domain;

@@ -28,8 +28,17 @@ impl Paasd {
 
     /// A paasd with extra environment (`PAAS_BUILD_MEMORY`, …).
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_in(Self::data_dir(), env).await
+    }
+
+    /// A fresh data dir for a paasd (`start_in`), removed on drop.
+    pub fn data_dir() -> tempfile::TempDir {
         // Under root the embedded cluster runs as `postgres`, who must enter this dir.
-        let data = crate::data_dir("paas-e2e-");
+        crate::data_dir("paas-e2e-")
+    }
+
+    /// A paasd on `data` (made by [`Paasd::data_dir`], possibly restored into).
+    pub async fn start_in(data: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
         let instance = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let env: Vec<(String, String)> = env
             .iter()
@@ -150,8 +159,13 @@ impl Paasd {
 
     /// Runs `paasd ARGS` (a subcommand: `tokens list`, …) on this paasd's data.
     pub fn paasd(&self, args: &[&str]) -> Output {
-        Self::command(self.data.path(), self.port)
-            .env("PAAS_INSTANCE", &self.instance)
+        Self::paasd_on(self.data.path(), &self.instance, args)
+    }
+
+    /// Runs `paasd ARGS` on the data dir `data` (no paasd need run there).
+    pub fn paasd_on(data: &Path, instance: &str, args: &[&str]) -> Output {
+        Self::command(data, free_port())
+            .env("PAAS_INSTANCE", instance)
             .args(args)
             .output()
             .expect("run paasd")

@@ -7,6 +7,7 @@
 //! requests finish, then close the pool and stop the embedded cluster. Dynos are never
 //! stopped by a paasd shutdown (the next paasd adopts them).
 
+pub mod backup;
 pub mod buildpacks;
 pub mod embedded_pg;
 pub mod settings;
@@ -56,6 +57,15 @@ impl Database {
         Ok(Self { store, embedded })
     }
 
+    /// libpq arguments by which `pg_dump` and `pg_restore` reach this database.
+    pub fn pg_args(&self, settings: &Settings) -> anyhow::Result<Vec<String>> {
+        match (&settings.database_url, &self.embedded) {
+            (Some(url), _) => Ok(vec![format!("--dbname={url}")]),
+            (None, Some(pg)) => Ok(pg.client_args()),
+            (None, None) => anyhow::bail!("no database settings"),
+        }
+    }
+
     pub async fn close(self) -> anyhow::Result<()> {
         self.store.pool().close().await;
         if let Some(pg) = self.embedded {
@@ -68,7 +78,8 @@ impl Database {
 /// Runs the daemon until `shutdown` is cancelled.
 pub async fn serve(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let database = Database::open(&settings).await?;
-    let result = serve_with(&settings, database.store.clone(), shutdown).await;
+    let pg_args = database.pg_args(&settings)?;
+    let result = serve_with(&settings, database.store.clone(), pg_args, shutdown).await;
     database.close().await?;
     result
 }
@@ -99,6 +110,7 @@ async fn fail_interrupted_work(store: &Store) -> anyhow::Result<()> {
 async fn serve_with(
     settings: &Settings,
     store: Store,
+    pg_args: Vec<String>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if store.token_count().await? == 0 {
@@ -160,6 +172,16 @@ async fn serve_with(
         ),
         Err(e) => tracing::warn!(error = %e, "could not find how this engine limits a dyno's disk"),
     }
+    let backup_status = Arc::new(backup::BackupStatus::default());
+    let backups = tokio::spawn(backup::run_schedule(
+        settings.clone(),
+        store.clone(),
+        pg_args,
+        docker.clone(),
+        backup_status.clone(),
+        shutdown.child_token(),
+    ));
+    let backup_status = settings.backups.every.map(|_| backup_status);
     let collector = tokio::spawn(
         Arc::new(paas_logs::Collector::new(
             docker.clone(),
@@ -246,7 +268,7 @@ async fn serve_with(
             paas_logs::LogLine::new(paas_logs::Source::Heroku, "router", log.line),
         );
     });
-    let metrics = RouterMetrics(router.metrics(), cert_table);
+    let metrics = RouterMetrics(router.metrics(), cert_table, backup_status);
     let threads = settings.router.threads;
     let router_shutdown = shutdown.child_token();
     let router = tokio::spawn(async move {
@@ -330,6 +352,7 @@ async fn serve_with(
         ("log collector", collector),
         ("log drains", drains),
         ("token watch", token_watch),
+        ("scheduled backups", backups),
     ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, task = name, "a task panicked");
@@ -356,13 +379,20 @@ fn public_host(public_url: &str) -> String {
 
 /// The router's counters, as `GET /metrics` shows them.
 #[derive(Debug)]
-struct RouterMetrics(Arc<paas_router::Metrics>, Option<Arc<paas_tls::CertTable>>);
+struct RouterMetrics(
+    Arc<paas_router::Metrics>,
+    Option<Arc<paas_tls::CertTable>>,
+    Option<Arc<backup::BackupStatus>>,
+);
 
 impl paas_api::MetricsText for RouterMetrics {
     fn render(&self) -> String {
         let mut out = self.0.render();
         if let Some(certs) = &self.1 {
             out.push_str(&certs.render_metrics());
+        }
+        if let Some(backups) = &self.2 {
+            out.push_str(&backups.render_metrics());
         }
         out
     }

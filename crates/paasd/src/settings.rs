@@ -170,12 +170,40 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "client connections served at once",
     ),
     (
+        "PAAS_BACKUP_SCHEDULE",
+        "off",
+        "scheduled platform backups: every 24h, 6h, 30m … (off: none; paasd backup --to FILE by hand)",
+    ),
+    (
+        "PAAS_BACKUP_KEEP",
+        "7",
+        "scheduled backups kept (older ones are removed)",
+    ),
+    (
+        "PAAS_BACKUP_DIR",
+        "$PAAS_DATA_DIR/backups",
+        "where scheduled backups are written (another disk, or a mount of another server)",
+    ),
+    (
         "PAAS_LOG_FORMAT",
         "json (pretty on a terminal)",
         "paasd's own log format: json or pretty",
     ),
     ("RUST_LOG", "info", "paasd's log filter"),
 ];
+
+/// The settings set in this process's environment, by name (what a backup keeps).
+pub fn set_variables() -> Vec<(String, String)> {
+    VARIABLES
+        .iter()
+        .filter_map(|(name, _, _)| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| ((*name).to_owned(), v))
+        })
+        .collect()
+}
 
 /// The environment file: every variable commented with its default, except `set` ones.
 pub fn env_file(set: &[(String, String)]) -> String {
@@ -216,6 +244,18 @@ pub struct Settings {
     pub dynos: DynoConfig,
     pub router: RouterConfig,
     pub tls: TlsConfig,
+    pub backups: BackupConfig,
+}
+
+/// Scheduled platform backups (`crate::backup::run_schedule`).
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    /// `PAAS_BACKUP_SCHEDULE` (`off`): the time between two backups.
+    pub every: Option<std::time::Duration>,
+    /// `PAAS_BACKUP_KEEP` (7): how many scheduled backups stay.
+    pub keep: usize,
+    /// `PAAS_BACKUP_DIR` (`$PAAS_DATA_DIR/backups`, made on first use).
+    pub dir: Option<PathBuf>,
 }
 
 /// The TLS port, for what the heroku CLI only does over TLS (`heroku run`'s rendezvous,
@@ -421,6 +461,16 @@ impl Settings {
             self.build.buildpacks_dir = Some(dir);
         }
         self.build.ca_bundle = self.build.ca_bundle.as_deref().map(absolute);
+        match &self.backups.dir {
+            Some(dir) => {
+                let dir = absolute(dir);
+                if !dir.is_dir() {
+                    bail!("PAAS_BACKUP_DIR={} is not a directory", dir.display());
+                }
+                self.backups.dir = Some(dir);
+            }
+            None => self.backups.dir = Some(self.data_dir.join("backups")),
+        }
         if let Some((cert, key)) = &self.tls.cert_and_key {
             let (cert, key) = (absolute(cert), absolute(key));
             for (name, path) in [("PAAS_TLS_CERT", &cert), ("PAAS_TLS_KEY", &key)] {
@@ -663,7 +713,19 @@ impl Settings {
                 },
             },
         };
+        let backups = BackupConfig {
+            every: match get("PAAS_BACKUP_SCHEDULE").as_deref().map(str::trim) {
+                None | Some("off") => None,
+                Some(raw) => Some(
+                    crate::tokens::parse_duration(raw)
+                        .map_err(|e| anyhow::anyhow!("PAAS_BACKUP_SCHEDULE: {e} (or off)"))?,
+                ),
+            },
+            keep: count("PAAS_BACKUP_KEEP", 7, 1000)?,
+            dir: get("PAAS_BACKUP_DIR").map(PathBuf::from),
+        };
         Ok(Self {
+            backups,
             dynos,
             build,
             tls,
@@ -814,6 +876,7 @@ mod tests {
             (vec![("PAAS_BUILDPACKS_DIR", "file")], "PAAS_BUILDPACKS_DIR"),
             (vec![("PAAS_DATA_DIR", "no/such/dir")], "PAAS_DATA_DIR"),
             (vec![("PAAS_DATA_DIR", "file")], "PAAS_DATA_DIR"),
+            (vec![("PAAS_BACKUP_DIR", "no/such/dir")], "PAAS_BACKUP_DIR"),
             (
                 vec![("PAAS_TLS_CERT", "file"), ("PAAS_TLS_KEY", "nokey.pem")],
                 "PAAS_TLS_KEY",
@@ -889,6 +952,8 @@ mod tests {
             ("PAAS_ROUTER_TLS_CERT", "/c.pem"),
             ("PAAS_ACME_DIRECTORY", "ftp://ca"),
             ("PAAS_SECRET_KEY", "short"),
+            ("PAAS_BACKUP_SCHEDULE", "daily"),
+            ("PAAS_BACKUP_KEEP", "0"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");

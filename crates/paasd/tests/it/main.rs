@@ -259,3 +259,117 @@ async fn a_start_fails_the_builds_the_previous_paasd_left_pending(pool: sqlx::Pg
     assert_eq!(store.release_of_build(build_id).await.unwrap(), None);
     assert_eq!(store.releases(app_id).await.unwrap().len(), 0);
 }
+
+async fn metrics(port: u16, token: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn metric(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+/// `PAAS_BACKUP_SCHEDULE`: backups are written into `PAAS_BACKUP_DIR`, each verifies,
+/// only `PAAS_BACKUP_KEEP` stay, `paas_backup_last_success_timestamp` follows them; a
+/// backup that cannot be written is an error line in the log and counted, and the
+/// success timestamp stops moving.
+#[tokio::test]
+async fn scheduled_backups_are_written_verified_pruned_and_failures_are_logged() {
+    let data = data_dir();
+    let backups = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = data.path().join("paasd.log");
+    let mut daemon = paasd(data.path(), port)
+        .env("PAAS_BACKUP_SCHEDULE", "2s")
+        .env("PAAS_BACKUP_KEEP", "2")
+        .env("PAAS_BACKUP_DIR", backups.path())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn paasd");
+    wait_healthy(port, &mut daemon).await;
+    let out = paasd(data.path(), port)
+        .args(["tokens", "create", "--name", "it"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let list = || -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(backups.path())
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut written = std::collections::BTreeSet::new();
+    while written.len() < 4 {
+        written.extend(
+            list()
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "tar")),
+        );
+        assert!(
+            Instant::now() < deadline,
+            "scheduled backups: {written:?}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let kept: Vec<_> = list()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "tar"))
+        .collect();
+    assert!(kept.len() <= 2, "PAAS_BACKUP_KEEP=2 keeps two: {kept:?}");
+    let newest = kept.last().unwrap();
+    let out = paasd(data.path(), port)
+        .args(["backup", "--verify", newest.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("verified"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = metrics(port, &token).await;
+    let last = metric(&text, "paas_backup_last_success_timestamp");
+    assert!((chrono::Utc::now().timestamp() - last).abs() < 30, "{text}");
+    assert_eq!(metric(&text, "paas_backup_failures_total"), 0, "{text}");
+
+    // The backup disk goes away: the next backups fail, loudly.
+    let gone = backups.path().to_owned();
+    drop(backups);
+    std::fs::write(&gone, "not a directory").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = metrics(port, &token).await;
+        if metric(&text, "paas_backup_failures_total") > 0 {
+            assert!(
+                metric(&text, "paas_backup_last_success_timestamp") <= last + 4,
+                "{text}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failure counted:\n{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains(r#""level":"ERROR""#)
+                && l.contains("scheduled platform backup failed")),
+        "{logged}"
+    );
+    assert!(sigterm_and_wait(&mut daemon).success());
+    let _ = std::fs::remove_file(&gone);
+}
