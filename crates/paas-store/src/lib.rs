@@ -9,6 +9,7 @@
 //! half-done. The other modules are filed by table and hold reads and row helpers.
 
 mod apps;
+mod buildpacks;
 mod builds;
 mod certs;
 mod config;

@@ -10,6 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod buildpacks;
+pub use buildpacks::{
+    BuildpackInstallation, BuildpackInstallationsUpdate, BuildpackUpdate, RegistryBuildpack,
+};
+
 /// The media type the heroku CLI sends in `Accept`.
 pub const HEROKU_V3_MEDIA_TYPE: &str = "application/vnd.heroku+json; version=3";
 
