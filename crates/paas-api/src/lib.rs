@@ -11,6 +11,7 @@ mod account;
 mod acm;
 mod apps;
 mod authorizations;
+mod buildpacks;
 mod builds;
 mod config_vars;
 mod domains;
@@ -105,6 +106,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(config_vars::router())
         .merge(releases::router())
         .merge(formation::router())
+        .merge(buildpacks::router())
         .merge(builds::router())
         .merge(dynos::router())
         .merge(domains::router())

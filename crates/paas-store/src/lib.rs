@@ -10,6 +10,7 @@
 
 mod apps;
 mod backup;
+mod buildpacks;
 mod builds;
 mod certs;
 mod config;

@@ -28,6 +28,11 @@ pub use oauth::*;
 pub use releases::*;
 pub use start_failure::StartFailure;
 
+mod buildpacks;
+pub use buildpacks::{
+    BuildpackInstallation, BuildpackInstallationsUpdate, BuildpackUpdate, RegistryBuildpack,
+};
+
 /// The media type the heroku CLI sends in `Accept`.
 pub const HEROKU_V3_MEDIA_TYPE: &str = "application/vnd.heroku+json; version=3";
 

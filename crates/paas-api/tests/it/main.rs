@@ -7,6 +7,7 @@
 )]
 
 mod api;
+mod buildpacks;
 mod certs;
 mod config_vars;
 mod logs;
