@@ -53,7 +53,16 @@ pub struct Docker {
 impl Docker {
     /// Connects lazily, honouring `DOCKER_HOST`.
     pub fn connect() -> Result<Self, DockerError> {
-        let client = bollard::Docker::connect_with_defaults()?;
+        Self::with_client(bollard::Docker::connect_with_defaults()?)
+    }
+
+    /// Connects lazily to the engine at `docker_host` (`unix:///…`, `tcp://…`), whatever
+    /// `DOCKER_HOST` says (a test's own cluster manager).
+    pub fn connect_to(docker_host: &str) -> Result<Self, DockerError> {
+        Self::with_client(bollard::Docker::connect_with_host(docker_host)?)
+    }
+
+    fn with_client(client: bollard::Docker) -> Result<Self, DockerError> {
         Ok(Self {
             client,
             negotiated: Default::default(),
