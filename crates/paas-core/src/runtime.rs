@@ -129,6 +129,41 @@ pub struct AppNetwork {
     pub created_secs: Option<u64>,
 }
 
+/// A machine that runs dynos, as `paasd nodes` and `GET /nodes` list it: a Swarm node,
+/// or the single engine itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSummary {
+    /// The node's hostname (what `paas ps` shows for its dynos).
+    pub name: String,
+    /// The address its published dyno ports are reached at, if it has one of its own.
+    pub addr: Option<IpAddr>,
+    /// `ready`, `down`, `disconnected`, `unknown`.
+    pub state: String,
+    /// `active`, `pause`, `drain`.
+    pub availability: String,
+    pub manager: bool,
+    /// Formation dynos of this installation running there.
+    pub dynos: usize,
+}
+
+/// The nodes of a runtime, for callers that are not generic over it (the API): any
+/// [`ContainerRuntime`] is one.
+pub trait NodeList: Send + Sync + std::fmt::Debug {
+    fn list<'a>(
+        &'a self,
+        instance: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<NodeSummary>, String>> + Send + 'a>>;
+}
+
+impl<R: ContainerRuntime + std::fmt::Debug> NodeList for R {
+    fn list<'a>(
+        &'a self,
+        instance: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<NodeSummary>, String>> + Send + 'a>> {
+        Box::pin(async move { self.nodes(instance).await.map_err(|e| e.to_string()) })
+    }
+}
+
 /// Each app's dynos share a network of their own: `paas-<instance>-<app>`, so two
 /// installations on one engine never share one.
 pub fn app_network_name(instance: &str, app_name: &str) -> String {
@@ -195,6 +230,13 @@ pub trait ContainerRuntime: Clone + Send + Sync + 'static {
         instance: &str,
         on_event: F,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// The machines dynos run on, with how many of `instance`'s formation dynos run on
+    /// each.
+    fn nodes(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<NodeSummary>, Self::Error>> + Send;
 
     /// One-off containers of `instance` that have exited.
     fn exited_one_offs(

@@ -97,6 +97,11 @@ impl Docker {
         Ok(self.api().await?.list_containers(Some(options)).await?)
     }
 
+    /// The engine's host name (`docker info` `Name`).
+    pub async fn host_name(&self) -> Result<String, DockerError> {
+        Ok(self.api().await?.info().await?.name.unwrap_or_default())
+    }
+
     pub async fn ping(&self) -> Result<(), DockerError> {
         self.api().await?.ping().await?;
         Ok(())

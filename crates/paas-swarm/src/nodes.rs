@@ -24,7 +24,7 @@ pub struct Node {
 }
 
 impl Swarm {
-    pub async fn nodes(&self) -> Result<Vec<Node>, SwarmError> {
+    pub async fn cluster_nodes(&self) -> Result<Vec<Node>, SwarmError> {
         let nodes = self.api().await?.list_nodes(None).await?;
         Ok(nodes
             .into_iter()

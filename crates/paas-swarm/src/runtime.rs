@@ -4,7 +4,7 @@
 
 use futures::StreamExt;
 use paas_core::runtime::{
-    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer,
+    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, NodeSummary, ObservedContainer,
 };
 use uuid::Uuid;
 
@@ -86,6 +86,25 @@ impl ContainerRuntime for Swarm {
             });
         }
         Ok(())
+    }
+
+    async fn nodes(&self, instance: &str) -> Result<Vec<NodeSummary>, SwarmError> {
+        let dynos = Swarm::list_dynos(self, instance, None).await?;
+        Ok(Swarm::cluster_nodes(self)
+            .await?
+            .into_iter()
+            .map(|n| NodeSummary {
+                dynos: dynos
+                    .iter()
+                    .filter(|d| d.running() && d.node.as_deref() == Some(n.hostname.as_str()))
+                    .count(),
+                name: n.hostname,
+                addr: n.addr,
+                state: n.state,
+                availability: n.availability,
+                manager: n.manager,
+            })
+            .collect())
     }
 
     async fn exited_one_offs(&self, instance: &str) -> Result<Vec<ExitedOneOff>, SwarmError> {

@@ -204,7 +204,7 @@ impl Swarm {
         let ids: Vec<String> = services.iter().filter_map(|s| s.id.clone()).collect();
         let tasks = self.tasks_of(&ids).await?;
         let nodes: HashMap<String, Node> = self
-            .nodes()
+            .cluster_nodes()
             .await?
             .into_iter()
             .map(|n| (n.id.clone(), n))

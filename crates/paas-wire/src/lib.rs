@@ -426,6 +426,22 @@ pub struct Dyno {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A machine that runs dynos (`GET /nodes`): a Swarm node, or the one engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Node {
+    pub name: String,
+    /// Where its published dyno ports are reached; `null` on a single engine.
+    pub addr: Option<String>,
+    /// `ready`, `down`, `disconnected`, `unknown`
+    pub state: String,
+    /// `active`, `pause`, `drain`
+    pub availability: String,
+    pub manager: bool,
+    /// This installation's formation dynos running there.
+    pub dynos: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Domain {

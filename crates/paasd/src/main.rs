@@ -29,6 +29,9 @@ enum Command {
         #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
         set: Vec<(String, String)>,
     },
+    /// List the machines dynos run on (the Swarm's nodes with PAAS_RUNTIME=swarm), with
+    /// their state and this installation's running dynos.
+    Nodes,
     /// The stack image builds and dynos start from.
     Stack {
         #[command(subcommand)]
@@ -122,6 +125,9 @@ async fn main() -> std::process::ExitCode {
             command: StackCommand::Runtimes { images },
         } => runtimes(&settings, &images).await,
         Command::EnvFile { .. } => Ok(()),
+        Command::Nodes => paasd::nodes_table(&settings)
+            .await
+            .map(|table| print!("{table}")),
         Command::Tokens { command } => match command {
             TokensCommand::Create { name, expires_in } => {
                 paasd::tokens::create(&settings, &name, expires_in)

@@ -538,7 +538,7 @@ async fn losing_a_worker_moves_its_dynos_to_live_nodes_and_nothing_is_duplicated
         );
         let ready = h
             .swarm
-            .nodes()
+            .cluster_nodes()
             .await
             .unwrap()
             .iter()
