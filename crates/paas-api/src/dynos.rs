@@ -74,6 +74,7 @@ async fn list(
             attach_url: None,
             created_at: at,
             updated_at: at,
+            node: None,
         }
     });
     Ok(Json(
@@ -97,6 +98,7 @@ async fn list(
                 attach_url: None,
                 created_at: d.started_at.unwrap_or(d.created_at),
                 updated_at: d.updated_at,
+                node: d.node,
             })
             .chain(one_offs)
             .collect(),
@@ -181,6 +183,7 @@ async fn create(
             attach_url,
             created_at: now,
             updated_at: now,
+            node: None,
         }),
     ))
 }

@@ -57,6 +57,9 @@ struct Dyno {
     updated_at: Option<DateTime<Utc>>,
     #[serde(default)]
     release: Option<DynoRelease>,
+    /// The cluster node (`PAAS_RUNTIME=swarm`); absent on a single engine.
+    #[serde(default)]
+    node: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,7 +147,7 @@ fn show_text(
         dynos.sort_by_key(|d| dyno_order(&d.name));
         let mut table = Table::new();
         for d in &dynos {
-            table.row([
+            let mut row = vec![
                 format!("{}:", d.name),
                 d.state.clone(),
                 d.updated_at
@@ -154,7 +157,11 @@ fn show_text(
                     .as_ref()
                     .map(|r| format!("v{}", r.version))
                     .unwrap_or_default(),
-            ]);
+            ];
+            if let Some(node) = &d.node {
+                row.push(format!("on {node}"));
+            }
+            table.row(row);
         }
         text.push_str(&table.render());
     }
@@ -380,5 +387,30 @@ mod tests {
             "{text}"
         );
         assert!(show_text(&demo(), &[], None, now).contains("no process types"));
+    }
+
+    #[test]
+    fn ps_shows_each_dynos_node_on_a_cluster() {
+        let f = [formation("web", 2)];
+        let now = DateTime::parse_from_rfc3339("2026-11-22T14:03:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let dynos: Vec<Dyno> = serde_json::from_value(serde_json::json!([
+            {"name": "web.1", "state": "up", "updated_at": "2026-11-22T14:00:00Z",
+             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3},
+             "node": "node-a"},
+            {"name": "web.2", "state": "up", "updated_at": "2026-11-22T14:00:00Z",
+             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3},
+             "node": "node-b"}
+        ]))
+        .unwrap();
+        let text = show_text(&demo(), &f, Some(&dynos), now);
+        assert!(
+            text.ends_with(
+                "web.1:  up  2026/11/22 14:00:00 +0000 (~ 3m ago)  v3  on node-a\n\
+                 web.2:  up  2026/11/22 14:00:00 +0000 (~ 3m ago)  v3  on node-b\n"
+            ),
+            "{text}"
+        );
     }
 }

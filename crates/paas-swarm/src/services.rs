@@ -242,16 +242,31 @@ impl Swarm {
         Ok(out)
     }
 
-    /// The tasks of these services (every state).
+    /// The tasks of these services (every state). A service removed meanwhile makes
+    /// Swarm refuse the filter (404): then every task is listed and the caller keeps
+    /// those it asked for.
     pub(crate) async fn tasks_of(&self, service_ids: &[String]) -> Result<Vec<Task>, SwarmError> {
+        let api = self.api().await?;
         let filters = HashMap::from([("service".to_owned(), service_ids.to_vec())]);
-        Ok(self
-            .api()
-            .await?
+        match api
             .list_tasks(Some(
                 ListTasksOptionsBuilder::default().filters(&filters).build(),
             ))
-            .await?)
+            .await
+        {
+            Ok(tasks) => Ok(tasks),
+            Err(e) if is_not_found(&e) => Ok(api
+                .list_tasks(None)
+                .await?
+                .into_iter()
+                .filter(|t| {
+                    t.service_id
+                        .as_ref()
+                        .is_some_and(|id| service_ids.contains(id))
+                })
+                .collect()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Removes the dyno's service (Swarm sends SIGTERM, SIGKILL after the service's stop

@@ -424,6 +424,9 @@ pub struct Dyno {
     pub created_at: DateTime<Utc>,
     #[serde(with = "timestamp")]
     pub updated_at: DateTime<Utc>,
+    /// The cluster node it runs on (`PAAS_RUNTIME=swarm`); absent on a single engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// A machine that runs dynos (`GET /nodes`): a Swarm node, or the one engine.

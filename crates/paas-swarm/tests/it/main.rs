@@ -402,6 +402,17 @@ async fn web_dynos_spread_over_nodes_and_a_config_change_rolls_across_them_witho
         .await;
     let nodes = nodes_of(&dynos);
     assert!(nodes.len() >= 2, "web=4 on one node only: {dynos:#?}");
+    // `paas ps` reads each dyno's node from its row.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = h.store.dynos(h.app_id).await.unwrap();
+        let row_nodes: BTreeSet<String> = rows.iter().filter_map(|r| r.node.clone()).collect();
+        if row_nodes == nodes && rows.len() == 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{nodes:?} vs {rows:#?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     // Routed at node addresses and published ports, never at overlay addresses.
     for d in &dynos {
         let ip = d.ip.unwrap().to_string();
