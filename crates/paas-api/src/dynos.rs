@@ -101,6 +101,7 @@ async fn list(
             attach_url: None,
             created_at: at,
             updated_at: at,
+            node: None,
         }
     });
     Ok(Json(
@@ -124,6 +125,7 @@ async fn list(
                 attach_url: None,
                 created_at: d.started_at.unwrap_or(d.created_at),
                 updated_at: d.updated_at,
+                node: d.node,
             })
             .chain(one_offs)
             .collect(),
@@ -208,6 +210,7 @@ async fn create(
             attach_url,
             created_at: now,
             updated_at: now,
+            node: None,
         }),
     ))
 }

@@ -21,6 +21,7 @@ mod extract;
 mod formation;
 mod git;
 mod logs;
+mod nodes;
 mod openapi;
 mod present;
 mod range;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub builder: std::sync::Arc<paas_builder::Builder>,
     /// The Docker Engine: one-off dynos and their output.
     pub docker: paas_docker::Docker,
+    /// The machines dynos run on (`GET /nodes`): the supervisor's runtime.
+    pub nodes: std::sync::Arc<dyn paas_core::runtime::NodeList>,
     /// Tells the supervisor which app's desired state changed.
     pub nudge: std::sync::Arc<dyn paas_core::runtime::Nudge>,
     /// Secrets of attached one-off dynos awaiting their client on the TLS port.
@@ -115,6 +118,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(absent::router())
         .merge(git::router())
         .merge(logs::router())
+        .merge(nodes::router())
 }
 
 /// The OpenAPI description of [`router`].

@@ -151,7 +151,7 @@ fn show_text(
         dynos.sort_by_key(|d| dyno_order(&d.name));
         let mut table = Table::new();
         for d in &dynos {
-            table.row([
+            let mut row = vec![
                 format!("{}:", d.name),
                 d.state.clone(),
                 output::timestamp(d.updated_at, now),
@@ -159,7 +159,11 @@ fn show_text(
                     .as_ref()
                     .map(|r| format!("v{}", r.version))
                     .unwrap_or_default(),
-            ]);
+            ];
+            if let Some(node) = &d.node {
+                row.push(format!("on {node}"));
+            }
+            table.row(row);
         }
         text.push_str(&table.render());
     }
@@ -391,5 +395,32 @@ mod tests {
             "{text}"
         );
         assert!(show_text(&demo(), &[], None, now).contains("no process types"));
+    }
+
+    #[test]
+    fn ps_shows_each_dynos_node_on_a_cluster() {
+        let f = [formation("web", 2)];
+        let now = DateTime::parse_from_rfc3339("2026-11-22T14:03:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let dyno = |name: &str, node: &str| {
+            serde_json::json!({"name": name, "state": "up", "updated_at": "2026-11-22T14:00:00Z",
+             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3},
+             "node": node, "id": "00000000-0000-0000-0000-00000000000a", "type": "web",
+             "command": "serve", "size": "basic", "attach_url": null,
+             "app": {"id": "00000000-0000-0000-0000-000000000001", "name": "demo"},
+             "created_at": "2026-11-22T14:00:00Z"})
+        };
+        let dynos: Vec<Dyno> =
+            serde_json::from_value(serde_json::json!([dyno("web.1", "node-a"), dyno("web.2", "node-b")]))
+                .unwrap();
+        let text = show_text(&demo(), &f, Some(&dynos), now);
+        assert!(
+            text.ends_with(
+                "web.1:  up  2026/11/22 14:00:00 +0000 (~ 3m ago)  v3  on node-a\n\
+                 web.2:  up  2026/11/22 14:00:00 +0000 (~ 3m ago)  v3  on node-b\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -168,6 +168,8 @@ impl<R: ContainerRuntime> Supervisor<R> {
             limits: self.settings.limits,
             network: app_network_name(&self.settings.instance, want.app_name.as_str()),
             health_path: web.then(|| want.settings.health_path.clone()).flatten(),
+            grace_secs: i32::try_from(want.settings.grace.as_secs())
+                .unwrap_or(self.settings.grace_secs),
         };
         let app = want.app_name.as_str();
         let dyno = spec.dyno.name.to_string();

@@ -38,6 +38,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
                     .and_then(|e| i32::try_from(e).ok())
                     .filter(|_| !c.running()),
                 started_at: c.started_at,
+                node: c.node.clone(),
             })
             .collect();
         if let Err(e) = self.store.record_dynos(want.app_id, &reports).await {

@@ -61,6 +61,25 @@ pub struct Dyno {
     pub created_at: DateTime<Utc>,
     #[serde(with = "timestamp")]
     pub updated_at: DateTime<Utc>,
+    /// The cluster node it runs on (`PAAS_RUNTIME=swarm`); absent on a single engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+/// A machine that runs dynos (`GET /nodes`): a Swarm node, or the one engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Node {
+    pub name: String,
+    /// Where its published dyno ports are reached; `null` on a single engine.
+    pub addr: Option<String>,
+    /// `ready`, `down`, `disconnected`, `unknown`
+    pub state: String,
+    /// `active`, `pause`, `drain`
+    pub availability: String,
+    pub manager: bool,
+    /// This installation's formation dynos running there.
+    pub dynos: usize,
 }
 
 /// `POST /apps/{app}/dynos`: a one-off dyno.

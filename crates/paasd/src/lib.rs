@@ -196,20 +196,30 @@ async fn serve_with(
         paas_logs::Drains::new(store.clone(), logs.clone())
             .run(drains_changed.clone(), shutdown.child_token()),
     );
-    let (supervisor, routes) = paas_supervisor::Supervisor::new(
-        store.clone(),
-        docker.clone(),
-        paas_supervisor::SupervisorSettings {
-            domain: settings.domain.clone(),
-            limits: settings.dynos.limits(),
-            grace_secs: settings.dynos.grace_secs,
-            health_timeout: std::time::Duration::from_secs(settings.dynos.health_timeout_secs),
-            instance: settings.dynos.instance.clone(),
-            ..Default::default()
-        },
-    );
-    let supervisor = supervisor.with_logs(logs.clone());
-    let supervisor = tokio::spawn(Arc::new(supervisor).run(nudge.clone(), shutdown.child_token()));
+    let supervisor_settings = paas_supervisor::SupervisorSettings {
+        domain: settings.domain.clone(),
+        limits: settings.dynos.limits(),
+        grace_secs: settings.dynos.grace_secs,
+        health_timeout: std::time::Duration::from_secs(settings.dynos.health_timeout_secs),
+        instance: settings.dynos.instance.clone(),
+        ..Default::default()
+    };
+    let (supervisor, routes, nodes) = match &settings.dynos.runtime {
+        settings::Runtime::Docker => spawn_supervisor(
+            &store,
+            docker.clone(),
+            supervisor_settings,
+            &logs,
+            &nudge,
+            &shutdown,
+        ),
+        settings::Runtime::Swarm { registry } => {
+            let swarm = paas_swarm::Swarm::connect(docker.clone(), None, registry)
+                .context("DOCKER_HOST does not name a usable Swarm manager")?;
+            tracing::info!(registry = %registry, "dynos run as services of the Swarm at DOCKER_HOST (PAAS_RUNTIME=swarm)");
+            spawn_supervisor(&store, swarm, supervisor_settings, &logs, &nudge, &shutdown)
+        }
+    };
     let router_listener = tokio::net::TcpListener::bind(settings.router_addr)
         .await
         .with_context(|| {
@@ -310,6 +320,7 @@ async fn serve_with(
         }),
         builder,
         docker,
+        nodes,
         nudge,
         rendezvous: Default::default(),
         logs,
@@ -359,6 +370,58 @@ async fn serve_with(
         }
     }
     Ok(())
+}
+
+/// The supervisor's loop on `runtime`, and the receiving end of its route table.
+fn spawn_supervisor<R: paas_core::runtime::ContainerRuntime + std::fmt::Debug>(
+    store: &Store,
+    runtime: R,
+    settings: paas_supervisor::SupervisorSettings,
+    logs: &Arc<paas_logs::LogHub>,
+    nudge: &Arc<paas_supervisor::Nudges>,
+    shutdown: &CancellationToken,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<Arc<paas_core::routes::RouteTable>>,
+    Arc<dyn paas_core::runtime::NodeList>,
+) {
+    let nodes: Arc<dyn paas_core::runtime::NodeList> = Arc::new(runtime.clone());
+    let (supervisor, routes) = paas_supervisor::Supervisor::new(store.clone(), runtime, settings);
+    let supervisor = supervisor.with_logs(logs.clone());
+    let task = tokio::spawn(Arc::new(supervisor).run(nudge.clone(), shutdown.child_token()));
+    (task, routes, nodes)
+}
+
+/// `paasd nodes`: the machines dynos run on, with state and dyno counts.
+pub async fn nodes_table(settings: &Settings) -> anyhow::Result<String> {
+    use paas_core::runtime::ContainerRuntime;
+    let docker = paas_docker::Docker::connect()
+        .context("DOCKER_HOST does not name a usable Docker Engine")?;
+    let instance = &settings.dynos.instance;
+    let nodes = match &settings.dynos.runtime {
+        settings::Runtime::Docker => docker.nodes(instance).await?,
+        settings::Runtime::Swarm { registry } => {
+            paas_swarm::Swarm::connect(docker, None, registry)?
+                .nodes(instance)
+                .await?
+        }
+    };
+    let mut out = format!(
+        "{:<24} {:<16} {:<12} {:<12} {:<8} {}\n",
+        "NAME", "ADDRESS", "STATE", "AVAILABILITY", "ROLE", "DYNOS"
+    );
+    for n in nodes {
+        out.push_str(&format!(
+            "{:<24} {:<16} {:<12} {:<12} {:<8} {}\n",
+            n.name,
+            n.addr.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+            n.state,
+            n.availability,
+            if n.manager { "manager" } else { "worker" },
+            n.dynos
+        ));
+    }
+    Ok(out)
 }
 
 /// The host part of `PAAS_PUBLIC_URL` (`http://host:port/` → `host`): clients reach the

@@ -48,6 +48,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: std::path::PathBuf,
     },
+    /// List the machines dynos run on (the Swarm's nodes with PAAS_RUNTIME=swarm), with
+    /// their state and this installation's running dynos.
+    Nodes,
     /// The stack image builds and dynos start from.
     Stack {
         #[command(subcommand)]
@@ -151,6 +154,9 @@ async fn main() -> std::process::ExitCode {
         Command::Restore { from } => paasd::backup::restore(&settings, &from)
             .await
             .map(|r| print!("{r}")),
+        Command::Nodes => paasd::nodes_table(&settings)
+            .await
+            .map(|table| print!("{table}")),
         Command::Tokens { command } => match command {
             TokensCommand::Create { name, expires_in } => {
                 paasd::tokens::create(&settings, &name, expires_in)

@@ -102,6 +102,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "label of this installation's containers",
     ),
     (
+        "PAAS_RUNTIME",
+        "docker",
+        "where dynos run: docker (this engine) or swarm (DOCKER_HOST is a Swarm manager)",
+    ),
+    (
+        "PAAS_REGISTRY",
+        "",
+        "with PAAS_RUNTIME=swarm: host:port of the registry every node pulls release images from",
+    ),
+    (
         "PAAS_TLS_ADDR",
         "127.0.0.1:5443",
         "the TLS port (heroku run, https git remotes); off for none",
@@ -324,6 +334,18 @@ pub struct DynoConfig {
     pub instance: String,
     /// `PAAS_NETWORK_POOL` (10.250.0.0/15): where app networks get their subnets.
     pub network_pool: paas_docker::NetworkPool,
+    /// `PAAS_RUNTIME`: where formation dynos run.
+    pub runtime: Runtime,
+}
+
+/// `PAAS_RUNTIME`: the engine that runs formation dynos.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// `docker` (the default): containers on the engine at `DOCKER_HOST`.
+    Docker,
+    /// `swarm`: services on the Swarm whose manager is at `DOCKER_HOST`, pulling release
+    /// images from `PAAS_REGISTRY` (`host:port`).
+    Swarm { registry: String },
 }
 
 impl DynoConfig {
@@ -615,7 +637,20 @@ impl Settings {
             }
             pool
         };
+        let runtime = match get("PAAS_RUNTIME").as_deref().map(str::trim) {
+            None | Some("" | "docker") => Runtime::Docker,
+            Some("swarm") => match get("PAAS_REGISTRY").map(|r| r.trim().to_owned()) {
+                Some(registry) if !registry.is_empty() && !registry.contains('/') => {
+                    Runtime::Swarm { registry }
+                }
+                _ => bail!(
+                    "PAAS_RUNTIME=swarm needs PAAS_REGISTRY=host:port, the registry every node pulls release images from"
+                ),
+            },
+            Some(other) => bail!("PAAS_RUNTIME={other:?} must be docker or swarm"),
+        };
         let dynos = DynoConfig {
+            runtime,
             network_pool,
             memory_bytes: parse_bytes(
                 "PAAS_DYNO_MEMORY",

@@ -90,6 +90,7 @@ impl TestApi {
             settings: settings.into(),
             builder: builder.into(),
             docker: paas_builder::Docker::connect().expect("docker client"),
+            nodes: std::sync::Arc::new(paas_builder::Docker::connect().expect("docker client")),
             nudge: std::sync::Arc::new(paas_core::runtime::NoNudge),
             rendezvous: Default::default(),
             logs: logs.clone(),

@@ -15,6 +15,7 @@ fn report(name: &str, container: &str, state: &'static str) -> DynoReport {
         container_id: container.to_owned(),
         exit_code: None,
         started_at: None,
+        node: None,
     }
 }
 

@@ -17,6 +17,7 @@ fn dyno(name: &str, release: Uuid, state: &'static str, exit_code: Option<i32>) 
         container_id: format!("{name}-{release}"),
         exit_code,
         started_at: None,
+        node: None,
     }
 }
 

@@ -214,6 +214,7 @@ async fn a_rollout_interrupted_between_create_and_start_is_finished_after_a_rest
         limits: h.settings.limits,
         network: paas_core::runtime::app_network_name(&h.instance, &h.app),
         health_path: None,
+        grace_secs: h.settings.grace_secs,
     };
     let created = h.docker.create_dyno(&spec).await.unwrap();
 
