@@ -411,9 +411,11 @@ mod tests {
              "app": {"id": "00000000-0000-0000-0000-000000000001", "name": "demo"},
              "created_at": "2026-11-22T14:00:00Z"})
         };
-        let dynos: Vec<Dyno> =
-            serde_json::from_value(serde_json::json!([dyno("web.1", "node-a"), dyno("web.2", "node-b")]))
-                .unwrap();
+        let dynos: Vec<Dyno> = serde_json::from_value(serde_json::json!([
+            dyno("web.1", "node-a"),
+            dyno("web.2", "node-b")
+        ]))
+        .unwrap();
         let text = show_text(&demo(), &f, Some(&dynos), now);
         assert!(
             text.ends_with(
