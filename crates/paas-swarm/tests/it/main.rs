@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 
 use paas_core::routes::RouteTable;
 use paas_core::runtime::ObservedContainer;
-use paas_core::{AppName, ConfigChange, ProcessType, Procfile, Quantity, ReleaseRef, ScaleChange};
-use paas_store::{NewBuild, ReleaseStatus, Store};
+use paas_core::ReleaseRef;
+use paas_store::Store;
 use paas_supervisor::{Nudges, Supervisor, SupervisorSettings};
 use paas_swarm::Swarm;
+use paas_testkit::ledger;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -171,11 +172,7 @@ impl Harness {
         let store = Store::from_pool(pool);
         let suffix = &Uuid::new_v4().simple().to_string()[..8];
         let app = format!("sw-{suffix}");
-        let app_id = store
-            .create_app(&AppName::parse(&app).unwrap())
-            .await
-            .unwrap()
-            .app_id;
+        let app_id = ledger::create_app(&store, &app).await;
         let settings = SupervisorSettings {
             grace_secs: 3,
             health_timeout: Duration::from_secs(60),
@@ -197,50 +194,15 @@ impl Harness {
 
     /// A release of `variant`'s image; returns its version.
     async fn deploy(&self, variant: &str) -> i32 {
-        let build = self
-            .store
-            .create_build(
-                self.app_id,
-                NewBuild {
-                    source_version: "0123456789",
-                    buildpacks: &[],
-                },
-            )
-            .await
-            .unwrap();
-        let procfile = Procfile::parse(PROCFILE).unwrap();
-        self.store
-            .finish_build(build.build_id, Ok((&image(variant), &procfile)), "")
-            .await
-            .unwrap();
-        self.store
-            .create_deploy_release(self.app_id, build.build_id, ReleaseStatus::Succeeded)
-            .await
-            .unwrap()
-            .version
+        ledger::deploy(&self.store, self.app_id, &image(variant), PROCFILE).await
     }
 
     async fn scale(&self, n: i64) {
-        self.store
-            .scale(
-                self.app_id,
-                &[(
-                    ProcessType::parse("web").unwrap(),
-                    ScaleChange::To(Quantity::new(n).unwrap()),
-                )],
-            )
-            .await
-            .unwrap();
+        ledger::scale(&self.store, self.app_id, "web", n).await;
     }
 
     async fn set_config(&self, key: &str, value: &str) -> i32 {
-        let change = ConfigChange::parse([(key, Some(value))]).unwrap();
-        let (_, release) = self
-            .store
-            .update_config(self.app_id, &change)
-            .await
-            .unwrap();
-        release.unwrap().version
+        ledger::set_config(&self.store, self.app_id, &[(key, value)]).await
     }
 
     /// The supervisor's own loop on the cluster, and a router on loopback fed by it.
