@@ -19,6 +19,7 @@ pub mod ledger;
 mod load;
 mod paasd;
 mod process;
+pub mod tls;
 
 pub use docker::{in_image, require_stack_image};
 pub use git::{commit_all, fixture_repo, git};

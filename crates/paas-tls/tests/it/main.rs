@@ -28,6 +28,8 @@ use paas_core::AppName;
 use paas_core::routes::{AppRoutes, Backend, RouteTable};
 use paas_router::{Listeners, Router, RouterSettings};
 use paas_store::Store;
+use paas_testkit::free_port;
+use paas_testkit::tls::AnyCert;
 use paas_tls::acme::{AcmeSettings, CertManager};
 use paas_tls::local::LocalIssuer;
 use paas_tls::seal::Sealer;
@@ -38,15 +40,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-
-/// A free loopback port (bound, then released for pebble to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn wait_for_port(port: u16, what: &str) {
     for _ in 0..800 {
@@ -361,44 +354,6 @@ impl reqwest::dns::Resolve for Loopback {
                 Box::new(std::iter::once(SocketAddr::from(([127, 0, 0, 1], 0))));
             Ok(addrs)
         })
-    }
-}
-
-/// Accepts any certificate: only used to read which one the router served.
-#[derive(Debug)]
-struct AnyCert;
-
-impl rustls::client::danger::ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        paas_tls::provider()
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
