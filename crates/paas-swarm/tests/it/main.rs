@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use paas_core::ReleaseRef;
 use paas_core::routes::RouteTable;
 use paas_core::runtime::ObservedContainer;
-use paas_core::ReleaseRef;
 use paas_store::Store;
 use paas_supervisor::{Nudges, Supervisor, SupervisorSettings};
 use paas_swarm::Swarm;
