@@ -19,14 +19,7 @@ async fn losing_a_worker_moves_its_dynos_to_live_nodes_and_nothing_is_duplicated
     pool: PgPool,
 ) {
     let h = Harness::new(pool).await;
-    let v1 = h.deploy("v1").await;
-    h.scale(4).await;
-    let running = Arc::new(h.start().await);
-    let dynos = h
-        .wait_for(&running, 240, "web=4 ready and routed", |d, t| {
-            running_on_version(d, v1) == 4 && running.backends(t).len() == 4
-        })
-        .await;
+    let (running, dynos) = h.four_web_dynos().await;
     // The worker with the most of the app's dynos goes away.
     let mut per_node: HashMap<u32, usize> = HashMap::new();
     for d in dynos.iter().filter(|d| d.running()) {

@@ -205,6 +205,20 @@ impl Harness {
         ledger::set_config(&self.store, self.app_id, &[(key, value)]).await
     }
 
+    /// Release `v1` at web=4 with the supervisor and router running (`start`), once all
+    /// four dynos run it and are routed: the running loop and the dynos.
+    async fn four_web_dynos(&self) -> (Arc<Running>, Vec<ObservedContainer>) {
+        let v1 = self.deploy("v1").await;
+        self.scale(4).await;
+        let running = Arc::new(self.start().await);
+        let dynos = self
+            .wait_for(&running, 240, "web=4 ready and routed", |d, t| {
+                running_on_version(d, v1) == 4 && running.backends(t).len() == 4
+            })
+            .await;
+        (running, dynos)
+    }
+
     /// The supervisor's own loop on the cluster, and a router on loopback fed by it.
     async fn start(&self) -> Running {
         let (sup, routes) = Supervisor::new(

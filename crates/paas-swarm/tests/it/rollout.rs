@@ -8,14 +8,7 @@ async fn web_dynos_spread_over_nodes_and_a_config_change_rolls_across_them_witho
     pool: PgPool,
 ) {
     let h = Harness::new(pool).await;
-    let v1 = h.deploy("v1").await;
-    h.scale(4).await;
-    let running = Arc::new(h.start().await);
-    let dynos = h
-        .wait_for(&running, 240, "web=4 ready and routed", |d, t| {
-            running_on_version(d, v1) == 4 && running.backends(t).len() == 4
-        })
-        .await;
+    let (running, dynos) = h.four_web_dynos().await;
     let nodes = nodes_of(&dynos);
     assert!(nodes.len() >= 2, "web=4 on one node only: {dynos:#?}");
     // `paas ps` reads each dyno's node from its row.
