@@ -18,6 +18,7 @@ pub mod git;
 pub mod ledger;
 mod load;
 mod paasd;
+pub mod pebble;
 mod process;
 pub mod tls;
 

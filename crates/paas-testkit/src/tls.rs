@@ -38,3 +38,17 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
             .supported_schemes()
     }
 }
+
+/// A client configuration that accepts any certificate ([`AnyCert`]) and offers the
+/// ALPN protocols `alpn`.
+pub fn any_cert_config(alpn: Vec<Vec<u8>>) -> rustls::ClientConfig {
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(AnyCert))
+        .with_no_client_auth();
+    config.alpn_protocols = alpn;
+    config
+}

@@ -12,7 +12,7 @@ async fn a_failing_challenge_shows_failing_with_the_reason_and_keeps_the_previou
     let blog = dyno("blog").await;
     let plain = listeners().await;
     let (http_port, tls_port) = ports(&plain);
-    let pebble = Pebble::start(http_port, tls_port, 90 * 24 * 3600).await;
+    let pebble = Pebble::start(http_port, tls_port, Some(90 * 24 * 3600)).await;
     let mut s = setup(
         store.clone(),
         plain,
@@ -63,13 +63,7 @@ async fn a_failing_challenge_shows_failing_with_the_reason_and_keeps_the_previou
 
 /// Does a handshake offering only ALPN `acme-tls/1` for `host` succeed at the router?
 async fn alpn_probe(tls: SocketAddr, host: &str) -> bool {
-    let mut config = rustls::ClientConfig::builder_with_provider(paas_tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"acme-tls/1".to_vec()];
+    let config = any_cert_config(vec![b"acme-tls/1".to_vec()]);
     let tcp = TcpStream::connect(tls).await.unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from(host.to_owned()).unwrap(), tcp)
@@ -87,7 +81,7 @@ async fn tls_alpn_01_is_answered_by_the_tls_listener_when_http_01_fails(pool: Pg
     // pebble checks HTTP-01 on a port where nothing listens: only the router's TLS
     // listener (TLS-ALPN-01) can prove the name.
     let dead = free_port();
-    let pebble = Pebble::start(dead, tls_port, 90 * 24 * 3600).await;
+    let pebble = Pebble::start(dead, tls_port, Some(90 * 24 * 3600)).await;
     let mut s = setup(
         store.clone(),
         listeners,

@@ -12,7 +12,7 @@ async fn a_custom_domain_gets_an_acme_certificate_served_by_sni_and_a_restart_re
     let (shop, other) = (dyno("shop").await, dyno("other").await);
     let plain = listeners().await;
     let (http_port, tls_port) = ports(&plain);
-    let pebble = Pebble::start(http_port, tls_port, 90 * 24 * 3600).await;
+    let pebble = Pebble::start(http_port, tls_port, Some(90 * 24 * 3600)).await;
     let hosts = [
         ("shop.localhost", "shop", shop),
         ("www.shop-example.com", "shop", shop),
@@ -148,7 +148,7 @@ async fn default_hosts_of_a_public_paas_domain_get_acme_certificates_per_host(po
     let shop = dyno("shop").await;
     let listeners = listeners().await;
     let (http_port, tls_port) = ports(&listeners);
-    let pebble = Pebble::start(http_port, tls_port, 90 * 24 * 3600).await;
+    let pebble = Pebble::start(http_port, tls_port, Some(90 * 24 * 3600)).await;
     let hosts = [
         ("shop.apps-example.com", "shop", shop),
         ("shop.paas-example.net", "shop", shop),

@@ -15,8 +15,6 @@ mod renewal;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +27,8 @@ use paas_core::routes::{AppRoutes, Backend, RouteTable};
 use paas_router::{Listeners, Router, RouterSettings};
 use paas_store::Store;
 use paas_testkit::free_port;
-use paas_testkit::tls::AnyCert;
+use paas_testkit::pebble::Pebble;
+use paas_testkit::tls::any_cert_config;
 use paas_tls::acme::{AcmeSettings, CertManager};
 use paas_tls::local::LocalIssuer;
 use paas_tls::seal::Sealer;
@@ -37,137 +36,8 @@ use paas_tls::{CertTable, LocalCa};
 use rustls::pki_types::ServerName;
 use sqlx::PgPool;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-
-async fn wait_for_port(port: u16, what: &str) {
-    for _ in 0..800 {
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what} did not start listening on {port}");
-}
-
-/// pebble + pebble-challtestsrv, killed on drop.
-struct Pebble {
-    _pebble: Child,
-    _dns: Child,
-    directory: String,
-    management: u16,
-    dns_management: u16,
-    /// The root pebble's own HTTPS is served under (for the ACME client).
-    ca_root: PathBuf,
-    ca_root_pem: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Pebble {
-    /// Validates HTTP-01 on `http_port` and TLS-ALPN-01 on `tls_port`; issues
-    /// certificates valid `validity_secs`.
-    async fn start(http_port: u16, tls_port: u16, validity_secs: u64) -> Pebble {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = LocalCa::load_or_create(&dir.path().join("ca")).unwrap();
-        // pebble reads its HTTPS certificate from files: make a pair the CA signs.
-        let key = rcgen_pair(&ca);
-        std::fs::write(dir.path().join("cert.pem"), &key.0).unwrap();
-        std::fs::write(dir.path().join("key.pem"), &key.1).unwrap();
-        let (listen, management, dns, dns_management) =
-            (free_port(), free_port(), free_port(), free_port());
-        let config = serde_json::json!({"pebble": {
-            "listenAddress": format!("127.0.0.1:{listen}"),
-            "managementListenAddress": format!("127.0.0.1:{management}"),
-            "certificate": dir.path().join("cert.pem"),
-            "privateKey": dir.path().join("key.pem"),
-            "httpPort": http_port,
-            "tlsPort": tls_port,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
-            "certificateValidityPeriod": validity_secs,
-        }});
-        let config_path = dir.path().join("pebble.json");
-        std::fs::write(&config_path, config.to_string()).unwrap();
-        let dns_child = Command::new("pebble-challtestsrv")
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-dns01", &format!("127.0.0.1:{dns}")])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-management", &format!("127.0.0.1:{dns_management}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("pebble-challtestsrv (scripts/lib.sh ensure_packages installs pebble)");
-        let pebble = Command::new("pebble")
-            .arg("-config")
-            .arg(&config_path)
-            .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .env("PEBBLE_AUTHZREUSE", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("pebble (scripts/lib.sh ensure_packages installs it)");
-        wait_for_port(dns_management, "pebble-challtestsrv").await;
-        wait_for_port(listen, "pebble").await;
-        let ca_root = dir.path().join("ca").join("root.pem");
-        Pebble {
-            _pebble: pebble,
-            _dns: dns_child,
-            directory: format!("https://127.0.0.1:{listen}/dir"),
-            management,
-            dns_management,
-            ca_root,
-            ca_root_pem: ca.root_pem().to_owned(),
-            _dir: dir,
-        }
-    }
-
-    fn https(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .no_proxy()
-            .tls_certs_only([reqwest::Certificate::from_pem(self.ca_root_pem.as_bytes()).unwrap()])
-            .build()
-            .unwrap()
-    }
-
-    /// The root pebble signs issued certificates under.
-    async fn issuing_root(&self) -> String {
-        self.https()
-            .get(format!("https://127.0.0.1:{}/roots/0", self.management))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Makes challtestsrv answer `ip` for `host` (127.0.0.2: nobody listens there).
-    async fn point(&self, host: &str, ip: &str) {
-        let response = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
-            .post(format!("http://127.0.0.1:{}/add-a", self.dns_management))
-            .json(&serde_json::json!({"host": host, "addresses": [ip]}))
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-    }
-}
-
-/// A PEM certificate and key for pebble's HTTPS, signed by `ca`.
-fn rcgen_pair(ca: &LocalCa) -> (String, String) {
-    let (chain, key) = ca
-        .issue_pem(&["localhost".into(), "127.0.0.1".into()])
-        .unwrap();
-    (chain, key)
-}
 
 /// A dyno stand-in: answers `hello from <name>`.
 async fn dyno(name: &'static str) -> SocketAddr {
@@ -263,7 +133,7 @@ async fn setup(
     issuer.refresh(table.apps().map(|(h, _)| h)).unwrap();
     let sealer = Arc::new(Sealer::load_or_create(&dir.path().join("secret.key")).unwrap());
     let mut settings = AcmeSettings::new(pebble.directory.clone());
-    settings.ca_root = Some(pebble.ca_root.clone());
+    settings.ca_root = Some(pebble.https_root.clone());
     settings.email = Some("ops@example.com".into());
     tune(&mut settings);
     let (tx, events) = mpsc::unbounded_channel();
@@ -320,13 +190,7 @@ impl Setup {
 
     /// The serial number of the certificate a handshake for `host` gets.
     async fn served(&self, host: &str) -> Vec<u8> {
-        let mut config = rustls::ClientConfig::builder_with_provider(paas_tls::provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCert))
-            .with_no_client_auth();
-        config.alpn_protocols = vec![];
+        let config = any_cert_config(vec![]);
         let tcp = TcpStream::connect(self.tls).await.unwrap();
         let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
             .connect(ServerName::try_from(host.to_owned()).unwrap(), tcp)

@@ -10,7 +10,7 @@ async fn a_short_lived_certificate_is_renewed_with_no_failed_request_during_the_
     let plain = listeners().await;
     let (http_port, tls_port) = ports(&plain);
     // Certificates live 40 s; renewal starts 35 s before expiry, so 5 s after issue.
-    let pebble = Pebble::start(http_port, tls_port, 40).await;
+    let pebble = Pebble::start(http_port, tls_port, Some(40)).await;
     let mut s = setup(
         store.clone(),
         plain,
