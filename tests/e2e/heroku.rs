@@ -36,7 +36,7 @@ fn heroku_bin() -> PathBuf {
 pub(crate) struct Heroku {
     bin: PathBuf,
     /// Kept for the CLI's config and caches; removed on drop.
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
     env: Vec<(String, String)>,
 }
 
@@ -84,7 +84,7 @@ impl Heroku {
         ];
         Self {
             bin,
-            _home: home,
+            home,
             env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         }
     }
@@ -122,6 +122,61 @@ impl Heroku {
             .expect("write heroku's stdin");
         drop(stdin);
         child.wait_with_output().expect("wait for heroku")
+    }
+
+    /// `heroku login -i` on a terminal (`script` gives it one), answering its prompts as
+    /// they appear: its password prompt reads a chunk at a time, so Enter goes alone.
+    fn login_interactive(&self, cwd: &Path, email: &str, password: &str) -> (bool, String) {
+        use std::io::Read as _;
+        let command = format!("{} login -i", self.bin.display());
+        let mut child = self
+            .command(Path::new("script"), cwd)
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .env_remove("HEROKU_API_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run script");
+        let mut stdin = child.stdin.take().unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = String::new();
+        let wait_for = |marker: &str, seen: &mut String| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !seen.to_lowercase().contains(marker) {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+                    Err(_) => return false,
+                }
+            }
+            true
+        };
+        let pause = || std::thread::sleep(std::time::Duration::from_millis(500));
+        let mut ok = wait_for("email", &mut seen);
+        if ok {
+            stdin.write_all(format!("{email}\r").as_bytes()).unwrap();
+            ok = wait_for("password", &mut seen);
+        }
+        if ok {
+            pause();
+            stdin.write_all(password.as_bytes()).unwrap();
+            pause();
+            stdin.write_all(b"\r").unwrap();
+            ok = wait_for("logged in", &mut seen);
+        }
+        drop(stdin);
+        let status = child.wait().unwrap();
+        (ok && status.success(), seen)
     }
 
     /// `heroku ARGS`, which must succeed; returns stdout and stderr.

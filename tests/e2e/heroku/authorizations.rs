@@ -1,7 +1,8 @@
-//! Authorizations: `heroku authorizations`, `:create`, `:info`, `:revoke` and `auth:token`.
+//! Authorizations: `heroku authorizations`, `:create`, `:info`, `:revoke`, `auth:token`, and
+//! `heroku login -i` on a terminal.
 
 use super::{Heroku, assert_contains};
-use crate::support::{Paasd, free_port};
+use crate::support::{Paasd, free_port, stderr, stdout};
 
 /// `heroku authorizations`, `:create`, `:info`, `:revoke` and `auth:token` on paasd's
 /// tokens.
@@ -48,4 +49,29 @@ async fn the_heroku_cli_manages_authorizations() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+
+    // `heroku login -i` on a terminal: email, then the token as password. The CLI makes
+    // itself a 30-day authorization with them and keeps it in ~/.netrc, which every
+    // later command uses (no HEROKU_API_KEY).
+    let (logged_in, screen) = heroku.login_interactive(cwd, "me@example.com", &paasd.token);
+    assert!(logged_in, "heroku login -i:\n{screen}");
+    // (On a terminal the email is coloured: the two parts are checked apart.)
+    assert_contains(&screen, "Logged in as ");
+    assert_contains(&screen, "Heroku-CLI-login-from-");
+    let netrc = std::fs::read_to_string(heroku.home.path().join(".netrc")).unwrap();
+    assert_contains(&netrc, &format!("machine 127.0.0.1:{}", paasd.port));
+    let out = heroku
+        .command(&heroku.bin, cwd)
+        .env_remove("HEROKU_API_KEY")
+        .args(["auth:whoami"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_contains(&stdout(&out), "Heroku-CLI-login-from-");
+    let listed = stdout(&paasd.paasd(&["tokens", "list"]));
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("Heroku CLI login from"))
+        .unwrap_or_else(|| panic!("no login token in:\n{listed}"));
+    assert!(!line.ends_with("never"), "a 30-day token: {line}");
 }
