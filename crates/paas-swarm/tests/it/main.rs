@@ -193,6 +193,11 @@ impl Harness {
 
     /// A release of `variant`'s image; returns its version.
     async fn deploy(&self, variant: &str) -> i32 {
+        self.deploy_procfile(variant, PROCFILE).await
+    }
+
+    /// A release of `variant`'s image with this Procfile; returns its version.
+    async fn deploy_procfile(&self, variant: &str, procfile: &str) -> i32 {
         let build = self
             .store
             .create_build(
@@ -204,7 +209,7 @@ impl Harness {
             )
             .await
             .unwrap();
-        let procfile = Procfile::parse(PROCFILE).unwrap();
+        let procfile = Procfile::parse(procfile).unwrap();
         self.store
             .finish_build(build.build_id, Ok((&image(variant), &procfile)), "")
             .await
@@ -694,5 +699,251 @@ async fn a_killed_supervisor_is_replaced_by_one_that_adopts_every_service(pool: 
         "services were replaced: {after:#?}"
     );
     assert!(after.iter().all(|d| d.running()), "{after:#?}");
+    running.kill();
+}
+
+/// A web dyno that also prints `tick <n>` (n = 1, 2, …) three times a second.
+const TICKING: &str = "web: i=0; while :; do i=$((i+1)); echo \"tick $i\"; sleep 0.3; done & exec python3 /app/server.py";
+
+/// The tick numbers an app's stream holds per dyno, in stream order.
+fn ticks(hub: &paas_logs::LogHub, app: &str) -> HashMap<String, Vec<u64>> {
+    let mut out: HashMap<String, Vec<u64>> = HashMap::new();
+    for line in hub
+        .open(app, &paas_logs::LogFilter::default(), usize::MAX)
+        .0
+    {
+        if line.source == paas_logs::Source::App
+            && let Some(n) = line.message.strip_prefix("tick ")
+        {
+            out.entry(line.dyno.clone())
+                .or_default()
+                .push(n.parse().unwrap());
+        }
+    }
+    out
+}
+
+fn collect(
+    h: &Harness,
+    hub: &Arc<paas_logs::LogHub>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let shutdown = CancellationToken::new();
+    let collector = paas_logs::Collector::new(
+        h.swarm.clone(),
+        h.store.clone(),
+        hub.clone(),
+        h.instance.clone(),
+    );
+    let task = tokio::spawn(Arc::new(collector).run(shutdown.clone()));
+    (shutdown, task)
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn output_of_dynos_on_workers_reaches_the_apps_stream_and_a_restarted_collector_resumes_without_loss_or_repeats(
+    pool: PgPool,
+) {
+    let h = Harness::new(pool).await;
+    let v1 = h.deploy_procfile("v1", TICKING).await;
+    h.scale(3).await;
+    let first_hub = Arc::new(paas_logs::LogHub::new());
+    let (stop_first, first) = collect(&h, &first_hub);
+    let running = h.start().await;
+    let dynos = h
+        .wait_for(&running, 240, "web=3 running", |d, _| {
+            running_on_version(d, v1) == 3
+        })
+        .await;
+    let on_workers: Vec<(String, String)> = dynos
+        .iter()
+        .filter(|d| d.node.as_deref().is_some_and(|n| n != "psw-n1"))
+        .map(|d| (d.dyno.name.to_string(), d.node.clone().unwrap()))
+        .collect();
+    assert!(!on_workers.is_empty(), "no dyno on a worker: {dynos:#?}");
+    wait_for_ticks(&first_hub, &h.app, &on_workers, 5).await;
+
+    // paasd stops; what the dynos print meanwhile must come through the next one, once.
+    stop_first.cancel();
+    first.await.unwrap();
+    let before = ticks(&first_hub, &h.app);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let second_hub = Arc::new(paas_logs::LogHub::new());
+    let (stop_second, second) = collect(&h, &second_hub);
+    let last_before: HashMap<&String, u64> = on_workers
+        .iter()
+        .map(|(dyno, _)| (dyno, *before[dyno].last().unwrap()))
+        .collect();
+    // Everything printed while no collector ran, and a little more.
+    let want = last_before.values().max().unwrap() + 15;
+    wait_for_ticks(&second_hub, &h.app, &on_workers, 0).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while on_workers
+        .iter()
+        .any(|(dyno, _)| ticks(&second_hub, &h.app)[dyno].last().unwrap() < &want)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            ticks(&second_hub, &h.app)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = ticks(&second_hub, &h.app);
+    for (dyno, node) in &on_workers {
+        let mut all = before[dyno].clone();
+        all.extend(&after[dyno]);
+        let expected: Vec<u64> = (1..=*all.last().unwrap()).collect();
+        assert_eq!(
+            all, expected,
+            "{dyno} on {node}: the first collector read {:?}, the second {:?}",
+            before[dyno], after[dyno]
+        );
+        eprintln!(
+            "{dyno} on {node}: ticks 1..={} before the restart, {}..={} after",
+            last_before[dyno],
+            after[dyno][0],
+            after[dyno].last().unwrap()
+        );
+    }
+    stop_second.cancel();
+    second.await.unwrap();
+    running.kill();
+}
+
+/// Waits until the stream holds more than `at_least` ticks of each of `dynos`.
+async fn wait_for_ticks(
+    hub: &paas_logs::LogHub,
+    app: &str,
+    dynos: &[(String, String)],
+    at_least: usize,
+) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let seen = ticks(hub, app);
+        if dynos
+            .iter()
+            .all(|(d, _)| seen.get(d).is_some_and(|t| t.len() > at_least))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no output of {dynos:?} in the app's stream: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A one-off dyno on the manager, the way the release phase (`Builder::release_phase`)
+/// and `paas run:detached` start it: `run_one_off` on paasd's engine client (which makes
+/// overlay app networks under `PAAS_RUNTIME=swarm`), then `follow_and_reap`. Returns
+/// its output and exit status.
+async fn one_off(
+    h: &Harness,
+    docker: &paas_docker::Docker,
+    name: &str,
+    command: &str,
+) -> (Vec<String>, i64) {
+    let name = paas_core::DynoName::parse(name).unwrap();
+    let spec = paas_docker::OneOffSpec {
+        instance: h.instance.clone(),
+        env: paas_core::dyno_env(&Default::default(), &name, None),
+        dyno: paas_docker::OneOffLabels {
+            app_name: AppName::parse(&h.app).unwrap(),
+            name,
+            release_id: None,
+            version: None,
+            command: command.to_owned(),
+            detached: true,
+        },
+        image: image("v1"),
+        limits: Default::default(),
+        tty: false,
+    };
+    let id = docker.run_one_off(&spec).await.unwrap();
+    let mut lines = Vec::new();
+    let code = docker
+        .follow_and_reap(&id, |line| lines.push(line))
+        .await
+        .unwrap();
+    (lines, code)
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_release_phase_before_any_dyno_and_a_one_off_run_on_the_manager_on_the_apps_overlay(
+    pool: PgPool,
+) {
+    let h = Harness::new(pool).await;
+    let cluster = cluster();
+    // What paasd hands the builder and the API under PAAS_RUNTIME=swarm.
+    let docker = paas_docker::Docker::connect_to(&cluster.manager)
+        .unwrap()
+        .with_overlay_networks();
+    let v1 = h.deploy("v1").await;
+
+    // The first release's release phase comes before any service of the app: it makes
+    // the app's network, and that must be the overlay its services join on any node.
+    let (out, code) = one_off(&h, &docker, "release.1", "echo release ran on $(hostname)").await;
+    assert_eq!(
+        (out.as_slice(), code),
+        (["release ran on release.1".to_owned()].as_slice(), 0)
+    );
+    let network = format!("paas-{}-{}", h.instance, h.app);
+    let driver = node_docker(
+        1,
+        &[
+            "network",
+            "inspect",
+            "--format",
+            "{{.Driver}} {{.Attachable}}",
+            &network,
+        ],
+    );
+    assert_eq!(driver.trim(), "overlay true", "{network}");
+
+    h.scale(3).await;
+    let running = h.start().await;
+    let dynos = h
+        .wait_for(
+            &running,
+            240,
+            "web=3 on the one-off's network, routed",
+            |d, t| running_on_version(d, v1) == 3 && running.backends(t).len() == 3,
+        )
+        .await;
+    let worker = dynos
+        .iter()
+        .find(|d| d.node.as_deref().is_some_and(|n| n != "psw-n1"))
+        .unwrap_or_else(|| panic!("no dyno on a worker: {dynos:#?}"));
+    let service = node_docker(
+        1,
+        &[
+            "service",
+            "inspect",
+            "--format",
+            "{{.Spec.Name}}",
+            &worker.id,
+        ],
+    );
+
+    // `paas run` on the manager reaches a dyno on a worker over the app's overlay (from
+    // a container on that overlay, never from the host), by the service's DNS name.
+    let fetch = format!(
+        "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://{}:5000/', timeout=10).read().decode().strip())\"",
+        service.trim()
+    );
+    let (out, code) = one_off(&h, &docker, "run.1", &fetch).await;
+    assert_eq!(code, 0, "{out:?}");
+    assert_eq!(
+        out,
+        [format!("{} v1", worker.dyno.name)],
+        "the one-off reached {} on {:?}",
+        service.trim(),
+        worker.node
+    );
+    eprintln!(
+        "one-off on the manager reached {} on {} over the overlay",
+        worker.dyno.name,
+        worker.node.as_deref().unwrap_or("?")
+    );
     running.kill();
 }
