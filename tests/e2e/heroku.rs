@@ -148,7 +148,7 @@ impl Heroku {
             }
         });
         let mut seen = String::new();
-        let mut wait_for = |marker: &str, seen: &mut String| {
+        let wait_for = |marker: &str, seen: &mut String| {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
             while !seen.to_lowercase().contains(marker) {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());

@@ -285,7 +285,7 @@ fn metric(text: &str, name: &str) -> i64 {
 /// success timestamp stops moving.
 #[tokio::test]
 async fn scheduled_backups_are_written_verified_pruned_and_failures_are_logged() {
-    let data = data_dir();
+    let data = data_dir("paasd-it-");
     let backups = tempfile::tempdir().unwrap();
     let port = free_port();
     let log = data.path().join("paasd.log");
