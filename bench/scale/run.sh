@@ -6,7 +6,8 @@
 #            (up = the supervisor connected to $PORT)
 #   rollout — a config change with web=3, until all three run the new release and are up
 #   docker — the same ten containers by plain `docker run -d`, until all accept TCP
-# Prints every run and the medians.
+# Prints every run and the medians. PAASD=path uses that paasd binary instead of a
+# release build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${RUNS:-3}"
@@ -15,8 +16,11 @@ ensure_packages
 ensure_dockerd
 ensure_stack_image "${PAAS_STACK_IMAGE:-paas/stack:bookworm}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release --locked -q -p paasd
-paasd="$CARGO_TARGET_DIR/release/paasd"
+paasd="${PAASD:-}"
+if [ -z "$paasd" ]; then
+  cargo build --release --locked -q -p paasd
+  paasd="$CARGO_TARGET_DIR/release/paasd"
+fi
 
 work=$(mktemp -d /tmp/paas-bench-scale.XXXXXX)
 chmod 755 "$work"
