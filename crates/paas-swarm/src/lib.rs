@@ -12,7 +12,9 @@
 //! not used (they need IPVS): a web dyno publishes `$PORT` on its node in host mode,
 //! and the router reaches it at the node's address and that port (`ObservedContainer`
 //! `ip` + `port`). One-off dynos and builds run on the manager's engine
-//! (`paas_docker::Docker`), attached to the app's overlay.
+//! (`paas_docker::Docker`), attached to the app's overlay. The log collector reads each
+//! formation dyno's service logs, which the manager gathers from the node that runs
+//! it (`logs`).
 
 mod images;
 mod logs;
