@@ -42,6 +42,8 @@ pid=$!
 cleanup() {
   kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
   docker service ls -q --filter "label=paas.instance=$instance" | xargs -r docker service rm >/dev/null
+  sleep 3
+  docker network ls -q --filter "label=paas.instance=$instance" | xargs -r docker network rm >/dev/null 2>&1 || true
   cp "$work/paasd.log" /tmp/paas-bench-swarm-paasd.log 2>/dev/null || true
   rm -rf "$work"
 }
