@@ -6,7 +6,8 @@
 #            (up = the supervisor connected to $PORT)
 #   rollout — a config change with web=3, until all three run the new release and are up
 #   docker — the same ten containers by plain `docker run -d`, until all accept TCP
-# Prints every run and the medians.
+# Prints every run and the medians. PAASD=path uses that paasd binary instead of a
+# release build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${RUNS:-3}"

@@ -8,7 +8,9 @@
 #             (up = paasd connected to the node address and published port)
 #   rollout — a config change with web=4, until all four run the new release and are up
 # and once, from paasd's log: how long the first push of the release image to the
-# registry took. Prints every run and the medians. The cluster stays up
+# registry took. After each scale and rollout, bench/swarm/phases.py reads the nodes'
+# own events and says where the time went (service made, scheduled + pulled, started,
+# readiness). Prints every run and the medians. The cluster stays up
 # (`scripts/swarm-cluster.sh down` removes it). PAASD=path uses that paasd binary
 # instead of a release build.
 set -euo pipefail
@@ -40,6 +42,8 @@ pid=$!
 cleanup() {
   kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
   docker service ls -q --filter "label=paas.instance=$instance" | xargs -r docker service rm >/dev/null
+  sleep 3
+  docker network ls -q --filter "label=paas.instance=$instance" | xargs -r docker network rm >/dev/null 2>&1 || true
   cp "$work/paasd.log" /tmp/paas-bench-swarm-paasd.log 2>/dev/null || true
   rm -rf "$work"
 }
@@ -74,8 +78,10 @@ for i in $(seq 1 "$RUNS"); do
   t0=$(now)
   api PATCH "/apps/$app/formation" '{"updates":[{"type":"web","quantity":10}]}' >/dev/null
   WANT=10 wait_for up_count "$app"
-  scale=$(elapsed "$t0" "$(now)")
+  t1=$(now)
+  scale=$(elapsed "$t0" "$t1")
   spread=$(nodes_used "$app")
+  DOCKER_HOST= python3 bench/swarm/phases.py "$t0" "$t1" "$app" "${PAAS_SWARM_NODES:-3}" || true
 
   api PATCH "/apps/$app/formation" '{"updates":[{"type":"web","quantity":4}]}' >/dev/null
   WANT=4 wait_for up_count "$app"
@@ -83,7 +89,9 @@ for i in $(seq 1 "$RUNS"); do
   t0=$(now)
   version=$(api PATCH "/apps/$app/config-vars" "{\"RUN\":\"$i\"}" >/dev/null; api GET "/apps/$app/releases" | python3 -c 'import json,sys; print(max(r["version"] for r in json.load(sys.stdin)))')
   WANT=4 wait_for up_at_version "$app" "$version"
-  rollout=$(elapsed "$t0" "$(now)")
+  t1=$(now)
+  rollout=$(elapsed "$t0" "$t1")
+  DOCKER_HOST= python3 bench/swarm/phases.py "$t0" "$t1" "$app" "${PAAS_SWARM_NODES:-3}" | sed 's/^/  rollout /' || true
   scales+=("$scale") rollouts+=("$rollout")
   echo "run $i: scale web=0→10 ${scale}s (on $spread nodes), rollout of 4 web dynos ${rollout}s"
 done

@@ -120,6 +120,26 @@ pub struct ExitedOneOff {
     pub detached: bool,
 }
 
+/// A source of dyno output that belongs to an app's log stream: a dyno container
+/// (formation or one-off) on one engine; on a cluster, a formation dyno's service
+/// (whose output comes from whichever node runs it) or a one-off container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSource {
+    /// Opaque to the caller, stable for the source's life (the read position is kept
+    /// under it, [`ContainerRuntime::follow_output`] takes it back).
+    pub id: String,
+    pub app_name: AppName,
+    /// `web.1`, `run.3`.
+    pub dyno: DynoName,
+}
+
+/// One line of a dyno's output, with the time its engine received it (nanoseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLine {
+    pub at: DateTime<Utc>,
+    pub text: String,
+}
+
 /// An app's network, as the runtime labelled it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppNetwork {
@@ -243,6 +263,32 @@ pub trait ContainerRuntime: Clone + Send + Sync + 'static {
         &self,
         instance: &str,
     ) -> impl Future<Output = Result<Vec<ExitedOneOff>, Self::Error>> + Send;
+
+    /// Every source of dyno output of `instance` (formation and one-off, in any state)
+    /// the engine still holds output of.
+    fn log_sources(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<LogSource>, Self::Error>> + Send;
+
+    /// Calls `on_source` for each log source of `instance` that starts (or is made)
+    /// from now on, until the connection to the engine ends (`Ok`) or fails.
+    fn watch_log_sources<F: FnMut(LogSource) + Send>(
+        &self,
+        instance: &str,
+        on_source: F,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Calls `on_line` for each line (stdout and stderr) source `id` printed from
+    /// `since_secs` (Unix seconds; 0: all the engine holds) on, in the order of each
+    /// stream, following it until it stops printing for good (`Ok`: the container
+    /// stopped, or the service is gone) or the connection fails.
+    fn follow_output<F: FnMut(OutputLine) + Send>(
+        &self,
+        id: &str,
+        since_secs: i64,
+        on_line: F,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// Tells the supervisor an app's desired state changed (a release, a scale, a

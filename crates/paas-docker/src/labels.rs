@@ -250,6 +250,14 @@ pub fn filters(
     HashMap::from([("label".to_owned(), label)])
 }
 
+/// Whether `labels` say their object is this installation's, of `kind`: what
+/// [`filters`] selects, for objects the engine cannot filter (an event's service).
+pub fn is_of(labels: &Labels, instance: &str, kind: Kind) -> bool {
+    labels.get(MANAGED).map(String::as_str) == Some("1")
+        && labels.get(INSTANCE).map(String::as_str) == Some(instance)
+        && labels.get(KIND).map(String::as_str) == Some(kind.as_str())
+}
+
 /// A time as Docker reports it; Docker says "never" with year 1 (`0001-01-01T…`).
 pub fn docker_time(raw: Option<&str>) -> Option<DateTime<Utc>> {
     let raw = raw?;

@@ -21,12 +21,12 @@ use tokio::sync::OnceCell;
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
 pub use images::ImageInfo;
 pub use labels::OneOffLabels;
-pub use logs::{LogSource, OutputLine};
 pub use network::NetworkPool;
 pub use one_off::{AttachedOneOff, OneOff, OneOffSpec};
 /// The dyno data of the supervisor's port, which [`Docker`] implements.
 pub use paas_core::runtime::{
-    AppNetwork, ContainerRuntime, DynoEvent, DynoLimits, DynoSpec, ExitedOneOff, ObservedContainer,
+    AppNetwork, ContainerRuntime, DynoEvent, DynoLimits, DynoSpec, ExitedOneOff, LogSource,
+    ObservedContainer, OutputLine,
 };
 pub use security::DiskBound;
 
@@ -47,6 +47,8 @@ pub struct Docker {
     network_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Where app networks get their subnets.
     network_pool: network::NetworkPool,
+    /// App networks are attachable overlays (a Swarm manager's engine).
+    overlay_networks: bool,
     /// How dyno disks are bounded here, found on first need.
     disk: std::sync::Arc<OnceCell<security::DiskBound>>,
 }
@@ -69,6 +71,7 @@ impl Docker {
             negotiated: Default::default(),
             network_lock: Default::default(),
             network_pool: Default::default(),
+            overlay_networks: false,
             disk: Default::default(),
         })
     }
@@ -76,6 +79,14 @@ impl Docker {
     /// App networks get their subnets from `pool` (`PAAS_NETWORK_POOL`).
     pub fn with_network_pool(mut self, pool: NetworkPool) -> Self {
         self.network_pool = pool;
+        self
+    }
+
+    /// App networks are attachable overlay networks of the swarm this engine manages
+    /// (`PAAS_RUNTIME=swarm`), not bridges: one-offs and the release phase on the manager
+    /// then join the same network as the app's services, whichever is made first.
+    pub fn with_overlay_networks(mut self) -> Self {
+        self.overlay_networks = true;
         self
     }
 

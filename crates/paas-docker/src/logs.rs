@@ -8,42 +8,17 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::{EventsOptionsBuilder, LogsOptionsBuilder};
 use futures::{Stream, StreamExt};
 
+use paas_core::runtime::{LogSource, OutputLine};
+
 use crate::{Docker, DockerError, labels};
-
-/// A container whose output belongs to an app's log stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogSource {
-    pub id: String,
-    pub app_name: String,
-    /// `web.1`, `run.3`.
-    pub dyno: String,
-    pub running: bool,
-}
-
-/// One line of a container's output, with the time Docker received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputLine {
-    /// RFC 3339 with nanoseconds, as Docker wrote it.
-    pub timestamp: String,
-    pub text: String,
-}
 
 fn instance_filter(instance: &str) -> HashMap<String, Vec<String>> {
     labels::filters(instance, None, &[])
 }
 
-fn source_from_labels(
-    id: String,
-    labels: &HashMap<String, String>,
-    running: bool,
-) -> Option<LogSource> {
+fn source_from_labels(id: String, labels: &HashMap<String, String>) -> Option<LogSource> {
     let (app_name, dyno) = labels::decode_printer(labels)?;
-    Some(LogSource {
-        id,
-        app_name: app_name.to_string(),
-        dyno: dyno.to_string(),
-        running,
-    })
+    Some(LogSource { id, app_name, dyno })
 }
 
 impl Docker {
@@ -53,10 +28,7 @@ impl Docker {
         let found = self.containers(&filters).await?;
         Ok(found
             .into_iter()
-            .filter_map(|c| {
-                let running = c.state.as_ref().map(|s| s.to_string()).as_deref() == Some("running");
-                source_from_labels(c.id?, &c.labels.unwrap_or_default(), running)
-            })
+            .filter_map(|c| source_from_labels(c.id?, &c.labels.unwrap_or_default()))
             .collect())
     }
 
@@ -77,8 +49,7 @@ impl Docker {
                 Err(e) => Some(Err(e.into())),
                 Ok(event) => {
                     let actor = event.actor?;
-                    source_from_labels(actor.id?, &actor.attributes.unwrap_or_default(), true)
-                        .map(Ok)
+                    source_from_labels(actor.id?, &actor.attributes.unwrap_or_default()).map(Ok)
                 }
             }
         }))
@@ -100,34 +71,42 @@ impl Docker {
             .timestamps(true)
             .since(i32::try_from(since_secs).unwrap_or(0))
             .build();
-        Ok(api
-            .logs(id, Some(options))
-            .map(|chunk| -> Result<Vec<OutputLine>, DockerError> {
-                let bytes = match chunk? {
-                    LogOutput::StdOut { message }
-                    | LogOutput::StdErr { message }
-                    | LogOutput::Console { message }
-                    | LogOutput::StdIn { message } => message,
-                };
-                // Docker sends each line as a frame that starts with its timestamp; a
-                // line longer than its 16 KiB buffer comes as several such frames.
-                Ok(String::from_utf8_lossy(&bytes)
-                    .split_terminator('\n')
-                    .map(|line| {
-                        let line = line.trim_end_matches('\r');
-                        let (timestamp, text) = line.split_once(' ').unwrap_or((line, ""));
-                        OutputLine {
-                            timestamp: timestamp.to_owned(),
-                            text: text.to_owned(),
-                        }
-                    })
-                    .collect())
-            })
-            .flat_map(|lines| {
-                futures::stream::iter(match lines {
-                    Ok(lines) => lines.into_iter().map(Ok).collect::<Vec<_>>(),
-                    Err(e) => vec![Err(e)],
-                })
-            }))
+        Ok(output_lines(api.logs(id, Some(options))))
     }
+}
+
+/// Docker's log frames (`--timestamps`) as lines with their times: each line comes as a
+/// frame that starts with its timestamp; a line longer than Docker's 16 KiB buffer comes
+/// as several such frames. Lines without a readable time are dropped. The Swarm adapter
+/// reads a service's logs (the same frames) through this too.
+pub fn output_lines<E: Into<DockerError>>(
+    frames: impl Stream<Item = Result<LogOutput, E>> + Send + 'static,
+) -> impl Stream<Item = Result<OutputLine, DockerError>> + Send + 'static {
+    frames
+        .map(|chunk| -> Result<Vec<OutputLine>, DockerError> {
+            let bytes = match chunk.map_err(Into::into)? {
+                LogOutput::StdOut { message }
+                | LogOutput::StdErr { message }
+                | LogOutput::Console { message }
+                | LogOutput::StdIn { message } => message,
+            };
+            Ok(String::from_utf8_lossy(&bytes)
+                .split_terminator('\n')
+                .filter_map(|line| {
+                    let line = line.trim_end_matches('\r');
+                    let (timestamp, text) = line.split_once(' ').unwrap_or((line, ""));
+                    let at = chrono::DateTime::parse_from_rfc3339(timestamp).ok()?;
+                    Some(OutputLine {
+                        at: at.with_timezone(&chrono::Utc),
+                        text: text.to_owned(),
+                    })
+                })
+                .collect())
+        })
+        .flat_map(|lines| {
+            futures::stream::iter(match lines {
+                Ok(lines) => lines.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })
+        })
 }

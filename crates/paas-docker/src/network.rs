@@ -123,7 +123,8 @@ impl std::fmt::Display for NetworkPool {
 
 impl Docker {
     /// Creates the app's bridge network (`paas-<instance>-<app>`) unless it exists, on a
-    /// free subnet of the pool, and returns its name; dynos of other apps are on other
+    /// free subnet of the pool (an attachable overlay instead on a Swarm manager, see
+    /// [`Docker::with_overlay_networks`]), and returns its name; dynos of other apps are on other
     /// networks and cannot reach these. Labelled with the installation and app, so
     /// networks of deleted apps can be found again.
     pub async fn ensure_network(
@@ -138,6 +139,25 @@ impl Docker {
             return Ok(name);
         }
         let labels = labels::network(instance, app_name);
+        if self.overlay_networks {
+            // A Swarm manager (`PAAS_RUNTIME=swarm`): an attachable overlay, which the
+            // app's services on every node and its one-offs on the manager join alike;
+            // its subnet comes from the swarm's own address pool.
+            let request = NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some("overlay".into()),
+                attachable: Some(true),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            };
+            return match api.create_network(request).await {
+                Ok(_) => Ok(name),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => Ok(name),
+                Err(e) => Err(e.into()),
+            };
+        }
         // Other processes (another installation, another paasd) pick subnets too, and
         // Docker refuses a subnet that overlaps one taken meanwhile: start the search at
         // a random place and try again on such a refusal.

@@ -2,7 +2,8 @@
 
 use futures::StreamExt;
 use paas_core::runtime::{
-    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, NodeSummary, ObservedContainer,
+    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, LogSource, NodeSummary,
+    ObservedContainer, OutputLine,
 };
 use uuid::Uuid;
 
@@ -101,5 +102,38 @@ impl ContainerRuntime for Docker {
         instance: &str,
     ) -> impl Future<Output = Result<Vec<ExitedOneOff>, DockerError>> + Send {
         Docker::exited_one_offs(self, instance)
+    }
+
+    fn log_sources(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<LogSource>, DockerError>> + Send {
+        Docker::log_sources(self, instance)
+    }
+
+    async fn watch_log_sources<F: FnMut(LogSource) + Send>(
+        &self,
+        instance: &str,
+        mut on_source: F,
+    ) -> Result<(), DockerError> {
+        let mut starts = std::pin::pin!(self.log_source_starts(instance).await?);
+        while let Some(source) = starts.next().await {
+            on_source(source?);
+        }
+        Ok(())
+    }
+
+    /// A container's output until it stops.
+    async fn follow_output<F: FnMut(OutputLine) + Send>(
+        &self,
+        id: &str,
+        since_secs: i64,
+        mut on_line: F,
+    ) -> Result<(), DockerError> {
+        let mut lines = std::pin::pin!(Docker::follow_output(self, id, since_secs).await?);
+        while let Some(line) = lines.next().await {
+            on_line(line?);
+        }
+        Ok(())
     }
 }

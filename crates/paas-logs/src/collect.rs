@@ -1,20 +1,20 @@
-//! The collector: follows the output of every dyno container of this installation
-//! (formation and one-off) through the Docker API into the apps' streams.
+//! The collector: follows the output of every dyno of this installation (formation and
+//! one-off) through the runtime port (`ContainerRuntime::follow_output`) into the apps'
+//! streams: a container's output on one engine, a service's (from whichever node runs
+//! its task) on a Swarm cluster.
 //!
-//! A container is followed from the moment it starts (Docker's `start` events) and, as a
-//! safety net, whenever a periodic listing finds one nobody follows. How far each
-//! container was read (Docker's nanosecond timestamp of the last line) is kept in
-//! Postgres, so a restarted paasd resumes there: lines Docker still holds are neither
-//! lost nor repeated.
+//! A source is followed from the moment it starts (the runtime's `watch_log_sources`)
+//! and, as a safety net, whenever a periodic listing finds one nobody follows. How far
+//! each source was read (the engine's nanosecond timestamp of the last line) is kept in
+//! Postgres, so a restarted paasd resumes there: lines the engine still holds are
+//! neither lost nor repeated.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use paas_core::logline::{LogLine, Source};
-use paas_docker::{Docker, LogSource};
+use paas_core::runtime::{ContainerRuntime, LogSource};
 use paas_store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -25,8 +25,8 @@ const SAVE_EVERY: Duration = Duration::from_secs(1);
 const RESYNC_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
-pub struct Collector {
-    docker: Docker,
+pub struct Collector<R> {
+    runtime: R,
     store: Store,
     hub: Arc<LogHub>,
     instance: String,
@@ -45,15 +45,10 @@ struct State {
     dirty: HashSet<String>,
 }
 
-impl Collector {
-    pub fn new(
-        docker: Docker,
-        store: Store,
-        hub: Arc<LogHub>,
-        instance: impl Into<String>,
-    ) -> Self {
+impl<R: ContainerRuntime> Collector<R> {
+    pub fn new(runtime: R, store: Store, hub: Arc<LogHub>, instance: impl Into<String>) -> Self {
         Self {
-            docker,
+            runtime,
             store,
             hub,
             instance: instance.into(),
@@ -106,27 +101,16 @@ impl Collector {
 
     async fn watch_starts(self: Arc<Self>, shutdown: CancellationToken) {
         loop {
-            match self.docker.log_source_starts(&self.instance).await {
-                Ok(starts) => {
-                    let mut starts = std::pin::pin!(starts);
-                    loop {
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            next = starts.next() => match next {
-                                Some(Ok(source)) => {
-                                    self.state().finished.remove(&source.id);
-                                    self.follow(source, &shutdown);
-                                }
-                                Some(Err(e)) => {
-                                    tracing::warn!(error = %e, "Docker events for logs failed");
-                                    break;
-                                }
-                                None => break,
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "Docker events for logs unavailable"),
+            let this = self.clone();
+            let watching = self.runtime.watch_log_sources(&self.instance, |source| {
+                this.state().finished.remove(&source.id);
+                this.follow(source, &shutdown);
+            });
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                watched = watching => if let Err(e) = watched {
+                    tracing::warn!(error = %e, "the engine's events for logs failed");
+                },
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -135,12 +119,9 @@ impl Collector {
         }
     }
 
-    /// Follows every container nobody follows yet, and forgets vanished ones.
-    async fn resync(
-        self: &Arc<Self>,
-        shutdown: &CancellationToken,
-    ) -> Result<(), paas_docker::DockerError> {
-        let sources = self.docker.log_sources(&self.instance).await?;
+    /// Follows every source nobody follows yet, and forgets vanished ones.
+    async fn resync(self: &Arc<Self>, shutdown: &CancellationToken) -> Result<(), R::Error> {
+        let sources = self.runtime.log_sources(&self.instance).await?;
         let present: HashSet<&str> = sources.iter().map(|s| s.id.as_str()).collect();
         let vanished: Vec<String> = {
             let mut state = self.state();
@@ -201,40 +182,34 @@ impl Collector {
     }
 
     /// Reads `source`'s output from where the last reader stopped until it stops.
-    async fn read(&self, source: &LogSource) -> Result<(), paas_docker::DockerError> {
+    async fn read(&self, source: &LogSource) -> Result<(), R::Error> {
         let cursor = self.state().cursors.get(&source.id).copied();
         let since = cursor.map_or(0, |ns| ns.div_euclid(1_000_000_000));
-        let output = self.docker.follow_output(&source.id, since).await?;
-        let mut output = std::pin::pin!(output);
         let mut last = cursor.unwrap_or(i64::MIN);
-        while let Some(line) = output.next().await {
-            let line = line?;
-            let Some(at) = DateTime::parse_from_rfc3339(&line.timestamp)
-                .ok()
-                .map(|t| t.with_timezone(&Utc))
-            else {
-                continue;
-            };
-            let ns = at.timestamp_nanos_opt().unwrap_or(i64::MAX);
-            if ns <= last {
-                // Read before the restart (Docker's `since` has whole seconds).
-                continue;
-            }
-            last = ns;
-            self.hub.publish(
-                &source.app_name,
-                LogLine {
-                    at,
-                    source: Source::App,
-                    dyno: source.dyno.clone(),
-                    message: line.text,
-                },
-            );
-            let mut state = self.state();
-            state.cursors.insert(source.id.clone(), ns);
-            state.dirty.insert(source.id.clone());
-        }
-        Ok(())
+        let app = source.app_name.as_str();
+        let dyno = source.dyno.to_string();
+        self.runtime
+            .follow_output(&source.id, since, |line| {
+                let ns = line.at.timestamp_nanos_opt().unwrap_or(i64::MAX);
+                if ns <= last {
+                    // Read before the restart (the engine's `since` has whole seconds).
+                    return;
+                }
+                last = ns;
+                self.hub.publish(
+                    app,
+                    LogLine {
+                        at: line.at,
+                        source: Source::App,
+                        dyno: dyno.clone(),
+                        message: line.text,
+                    },
+                );
+                let mut state = self.state();
+                state.cursors.insert(source.id.clone(), ns);
+                state.dirty.insert(source.id.clone());
+            })
+            .await
     }
 
     async fn save(&self) {

@@ -4,8 +4,9 @@
 //! - [`LogHub`] holds each app's stream: a bounded history (Heroku's 1,500 lines) and a
 //!   live feed that never makes a writer wait; log sessions (`logplex_url`) are
 //!   registered here.
-//! - [`Collector`] follows every dyno container's output through Docker into the hub,
-//!   resuming after a restart where it stopped.
+//! - [`Collector`] follows every dyno's output through the runtime port (one engine's
+//!   containers, or a Swarm's services on every node) into the hub, resuming after a
+//!   restart where it stopped.
 //! - [`Drains`] forwards each app's stream to its syslog and HTTP(S) drains.
 //!
 //! Other writers: the router (`heroku[router]` request lines, through [`LogHub`]'s

@@ -12,9 +12,12 @@
 //! not used (they need IPVS): a web dyno publishes `$PORT` on its node in host mode,
 //! and the router reaches it at the node's address and that port (`ObservedContainer`
 //! `ip` + `port`). One-off dynos and builds run on the manager's engine
-//! (`paas_docker::Docker`), attached to the app's overlay.
+//! (`paas_docker::Docker`), attached to the app's overlay. The log collector reads each
+//! formation dyno's service logs, which the manager gathers from the node that runs
+//! it (`logs`).
 
 mod images;
+mod logs;
 mod network;
 pub mod nodes;
 mod runtime;
@@ -48,13 +51,14 @@ pub struct Swarm {
     registry: String,
     /// Local image → `registry/repo@sha256:…`, once pushed.
     pushed: Arc<Mutex<HashMap<String, String>>>,
-    /// Serializes overlay network creation (Docker lets two networks share a name).
-    network_lock: Arc<Mutex<()>>,
 }
 
 impl Swarm {
     /// The manager at `docker_host` (default: `DOCKER_HOST`; lazily connected) that
     /// `docker` also reaches, pushing release images to `registry` (`host:port`).
+    /// `docker` should already make overlay app networks
+    /// (`paas_docker::Docker::with_overlay_networks`) where other parts of paasd (the
+    /// builder's release phase, `paas run`) use it too; the Swarm's own copy does.
     pub fn connect(
         docker: paas_docker::Docker,
         docker_host: Option<&str>,
@@ -67,10 +71,9 @@ impl Swarm {
         Ok(Self {
             client,
             negotiated: Arc::default(),
-            docker,
+            docker: docker.with_overlay_networks(),
             registry: registry.trim_end_matches('/').to_owned(),
             pushed: Arc::default(),
-            network_lock: Arc::default(),
         })
     }
 

@@ -4,7 +4,8 @@
 
 use futures::StreamExt;
 use paas_core::runtime::{
-    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, NodeSummary, ObservedContainer,
+    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, LogSource, NodeSummary,
+    ObservedContainer, OutputLine,
 };
 use uuid::Uuid;
 
@@ -109,5 +110,29 @@ impl ContainerRuntime for Swarm {
 
     async fn exited_one_offs(&self, instance: &str) -> Result<Vec<ExitedOneOff>, SwarmError> {
         Ok(self.docker.exited_one_offs(instance).await?)
+    }
+
+    fn log_sources(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<LogSource>, SwarmError>> + Send {
+        Swarm::log_sources(self, instance)
+    }
+
+    fn watch_log_sources<F: FnMut(LogSource) + Send>(
+        &self,
+        instance: &str,
+        on_source: F,
+    ) -> impl Future<Output = Result<(), SwarmError>> + Send {
+        Swarm::watch_log_sources(self, instance, on_source)
+    }
+
+    fn follow_output<F: FnMut(OutputLine) + Send>(
+        &self,
+        id: &str,
+        since_secs: i64,
+        on_line: F,
+    ) -> impl Future<Output = Result<(), SwarmError>> + Send {
+        Swarm::follow_output(self, id, since_secs, on_line)
     }
 }

@@ -182,15 +182,6 @@ async fn serve_with(
         shutdown.child_token(),
     ));
     let backup_status = settings.backups.every.map(|_| backup_status);
-    let collector = tokio::spawn(
-        Arc::new(paas_logs::Collector::new(
-            docker.clone(),
-            store.clone(),
-            logs.clone(),
-            settings.dynos.instance.clone(),
-        ))
-        .run(shutdown.child_token()),
-    );
     let drains_changed = Arc::new(tokio::sync::Notify::new());
     let drains = tokio::spawn(
         paas_logs::Drains::new(store.clone(), logs.clone())
@@ -204,20 +195,29 @@ async fn serve_with(
         instance: settings.dynos.instance.clone(),
         ..Default::default()
     };
-    let (supervisor, routes, nodes) = match &settings.dynos.runtime {
-        settings::Runtime::Docker => spawn_supervisor(
-            &store,
-            docker.clone(),
-            supervisor_settings,
-            &logs,
-            &nudge,
-            &shutdown,
-        ),
+    // The supervisor and the log collector get the same runtime: dyno output comes
+    // from wherever the runtime runs dynos (every node of a Swarm).
+    let (supervisor, routes, nodes, collector) = match &settings.dynos.runtime {
+        settings::Runtime::Docker => {
+            let collector = spawn_collector(&store, docker.clone(), settings, &logs, &shutdown);
+            let (supervisor, routes, nodes) = spawn_supervisor(
+                &store,
+                docker.clone(),
+                supervisor_settings,
+                &logs,
+                &nudge,
+                &shutdown,
+            );
+            (supervisor, routes, nodes, collector)
+        }
         settings::Runtime::Swarm { registry } => {
             let swarm = paas_swarm::Swarm::connect(docker.clone(), None, registry)
                 .context("DOCKER_HOST does not name a usable Swarm manager")?;
             tracing::info!(registry = %registry, "dynos run as services of the Swarm at DOCKER_HOST (PAAS_RUNTIME=swarm)");
-            spawn_supervisor(&store, swarm, supervisor_settings, &logs, &nudge, &shutdown)
+            let collector = spawn_collector(&store, swarm.clone(), settings, &logs, &shutdown);
+            let (supervisor, routes, nodes) =
+                spawn_supervisor(&store, swarm, supervisor_settings, &logs, &nudge, &shutdown);
+            (supervisor, routes, nodes, collector)
         }
     };
     let router_listener = tokio::net::TcpListener::bind(settings.router_addr)
@@ -392,6 +392,25 @@ fn spawn_supervisor<R: paas_core::runtime::ContainerRuntime + std::fmt::Debug>(
     (task, routes, nodes)
 }
 
+/// The log collector, following dyno output through `runtime`.
+fn spawn_collector<R: paas_core::runtime::ContainerRuntime + std::fmt::Debug>(
+    store: &Store,
+    runtime: R,
+    settings: &Settings,
+    logs: &Arc<paas_logs::LogHub>,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(
+        Arc::new(paas_logs::Collector::new(
+            runtime,
+            store.clone(),
+            logs.clone(),
+            settings.dynos.instance.clone(),
+        ))
+        .run(shutdown.child_token()),
+    )
+}
+
 /// `paasd nodes`: the machines dynos run on, with state and dyno counts.
 pub async fn nodes_table(settings: &Settings) -> anyhow::Result<String> {
     use paas_core::runtime::ContainerRuntime;
@@ -470,9 +489,13 @@ pub fn builder(
     store: Store,
     web_url: paas_core::routes::WebUrl,
 ) -> anyhow::Result<paas_builder::Builder> {
-    let docker = paas_builder::Docker::connect()
+    let mut docker = paas_builder::Docker::connect()
         .context("DOCKER_HOST does not name a usable Docker Engine")?
         .with_network_pool(settings.dynos.network_pool);
+    if matches!(settings.dynos.runtime, settings::Runtime::Swarm { .. }) {
+        // One-offs and the release phase run on the manager, on the app's overlay.
+        docker = docker.with_overlay_networks();
+    }
     let data_dir = settings.data_dir.clone();
     let buildpacks_dir = match &settings.build.buildpacks_dir {
         Some(dir) => dir.clone(),

@@ -61,7 +61,7 @@ impl Drop for Containers {
     }
 }
 
-fn start(collector: Collector) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+fn start(collector: Collector<Docker>) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(Arc::new(collector).run(shutdown.clone()));
     (shutdown, task)

@@ -14,6 +14,8 @@
 
 mod failover;
 mod images;
+mod logs;
+mod one_offs;
 mod rollout;
 
 use std::collections::{BTreeSet, HashMap};
@@ -194,7 +196,12 @@ impl Harness {
 
     /// A release of `variant`'s image; returns its version.
     async fn deploy(&self, variant: &str) -> i32 {
-        ledger::deploy(&self.store, self.app_id, &image(variant), PROCFILE).await
+        self.deploy_procfile(variant, PROCFILE).await
+    }
+
+    /// A release of `variant`'s image with this Procfile; returns its version.
+    async fn deploy_procfile(&self, variant: &str, procfile: &str) -> i32 {
+        ledger::deploy(&self.store, self.app_id, &image(variant), procfile).await
     }
 
     async fn scale(&self, n: i64) {
