@@ -9,6 +9,8 @@
 //! version is the latest), and the delinquency check of `GET /account`, which goes to
 //! `HEROKU_PARTICLEBOARD_URL` (paasd itself).
 
+mod addons;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -5,6 +5,7 @@
     reason = "a panic in a test helper is a failed test"
 )]
 
+mod addons;
 mod dynos;
 mod heroku;
 mod https;

@@ -9,6 +9,8 @@
 mod absent;
 mod account;
 mod acm;
+mod addon_attachments;
+mod addons;
 mod apps;
 mod authorizations;
 mod builds;
@@ -68,6 +70,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: std::sync::Arc<ApiSettings>,
     pub builder: std::sync::Arc<paas_builder::Builder>,
+    /// Add-ons: creating, attaching, detaching, destroying (`paas-addons`).
+    pub addons: paas_addons::Addons,
     /// The Docker Engine: one-off dynos and their output.
     pub docker: paas_docker::Docker,
     /// Tells the supervisor which app's desired state changed.
@@ -110,6 +114,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(domains::router())
         .merge(acm::router())
         .merge(sni_endpoints::router())
+        .merge(addons::router())
+        .merge(addon_attachments::router())
         .merge(absent::router())
         .merge(git::router())
         .merge(logs::router())

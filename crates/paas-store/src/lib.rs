@@ -8,6 +8,7 @@
 //! and the new release are written in that one transaction, so a failure leaves nothing
 //! half-done. The other modules are filed by table and hold reads and row helpers.
 
+mod addons;
 mod apps;
 mod builds;
 mod certs;
@@ -22,6 +23,7 @@ mod releases;
 mod rollout;
 mod tokens;
 
+pub use addons::{Addon, AddonState, Attachment, NewAddon};
 pub use apps::App;
 pub use builds::{Build, BuildStatus, INTERRUPTED_BY_RESTART, NewBuild};
 pub use certs::{DomainCert, SniEndpoint};

@@ -4,6 +4,13 @@
 //! the client (`paas-cli`) read and write exactly the same JSON. Fields the heroku CLI
 //! reads are always sent, with `null` where paas has no such concept.
 
+pub mod addons;
+
+pub use addons::{
+    Addon, AddonAttachment, AddonCreate, AddonPlan, AddonResolve, AddonService, AttachmentCreate,
+    AttachmentResolve,
+};
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

@@ -256,8 +256,23 @@ async fn serve_with(
         }
         None => None,
     };
+    // Add-ons: their supervisor keeps each add-on's container running on the networks
+    // of the apps attached to it (`paas-addons`).
+    let addons = paas_addons::Addons::new(
+        store.clone(),
+        docker.clone(),
+        paas_addons::AddonSettings {
+            instance: settings.dynos.instance.clone(),
+            stack_image: settings.stack_image.clone(),
+            build_limits: paas_builder::Limits::BUILD_DEFAULT,
+            log: settings.dynos.limits(),
+        },
+        nudge.clone(),
+    );
+    let addon_supervisor = tokio::spawn(addons.clone().run(shutdown.child_token()));
     let state = AppState {
         store,
+        addons,
         settings: Arc::new(ApiSettings {
             domain: settings.domain.clone(),
             router_port: settings.router_addr.port(),
@@ -307,6 +322,7 @@ async fn serve_with(
     }
     for (name, task) in [
         ("supervisor", supervisor),
+        ("add-on supervisor", addon_supervisor),
         ("router", router),
         ("log collector", collector),
         ("log drains", drains),
