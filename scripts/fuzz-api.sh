@@ -27,20 +27,43 @@ fuzz() {
   # "Couldn't find that app" (created here, if missing).
   curl -sf -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"name":"fuzz"}' "$url/apps" || true
-  cat >"$work/schemathesis.toml" <<'TOML'
+  # The fuzzer may revoke only a token made for that: revoking `~` (or the id `GET
+  # /oauth/authorizations` lists) would revoke its own, and every later request would be
+  # refused (a run "passing" with most operations answering only 401).
+  local revocable
+  revocable="$(curl -sf -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"description":"fuzz-revocable"}' "$url/oauth/authorizations" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+  cat >"$work/schemathesis.toml" <<TOML
 [dictionaries.apps]
 values = ["fuzz"]
 
 [parameters]
 "path.app" = { dictionary = "apps", probability = 0.5 }
+
+# Operations answering only 401/403 mean the run is not authenticated: a failure.
+[warnings]
+fail-on = ["missing_auth"]
+
+[[operations]]
+include-name = "DELETE /oauth/authorizations/{authorization}"
+parameters = { "path.authorization" = "$revocable" }
 TOML
   local status=0
   (
     cd "$work"
-    # git's pack bodies are a binary protocol schemathesis cannot generate.
+    # Isolated from the user's ~/.netrc: its HTTP client would send a netrc entry for the
+    # API's host instead of the --header token.
+    export HOME="$work" NETRC="$work/netrc"
+    : >"$NETRC"
+    # git's pack bodies are a binary protocol schemathesis cannot generate; the push
+    # callback's credential is a one-time secret only git's hook holds (never a token); a
+    # log session's stream of a `tail` session never ends (the client's timeout is all
+    # it would find).
     "$schemathesis" --config-file "$work/schemathesis.toml" run "$url/openapi.json" \
       --exclude-path-regex '/git-(receive|upload)-pack$' \
-      --checks not_a_server_error,response_schema_conformance \
+      --exclude-path '/internal/pushes/{id}' \
+      --exclude-path '/log-sessions/{id}' \
+      --checks "${PAAS_FUZZ_CHECKS:-not_a_server_error,response_schema_conformance}" \
       --max-examples "$examples" \
       --header "Authorization: Bearer $token" \
       --request-timeout 30 \

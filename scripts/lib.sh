@@ -3,6 +3,7 @@
 #
 #   source scripts/lib.sh
 #   ensure_packages        # apt-get install what is missing (one apt-get update at most)
+#   ensure_bench_packages  # the same for the benchmarks' tools (wrk, nginx, openssl)
 #   ensure_dockerd         # start dockerd in the background unless an engine answers
 #   ensure_stack_image     # make paas/stack:bookworm (or $1) unless it exists
 #
@@ -67,6 +68,21 @@ ensure_packages() {
     return 1
   fi
   rm -f "$log_file"
+}
+
+# Installs what bench/ needs that is missing: wrk (the load), Debian's nginx (the proxy
+# paas-router is measured against) and openssl (bench/https's certificate).
+ensure_bench_packages() {
+  local missing=()
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  paas_step "Installing ${missing[*]}"
+  paas_as_root apt-get update -qq >/dev/null || { paas_fail "apt-get update failed"; return 1; }
+  paas_as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { paas_fail "apt-get install ${missing[*]} failed"; return 1; }
 }
 
 # Starts dockerd in the background (in its own session, so it outlives the calling

@@ -74,3 +74,10 @@ store_cache() {
   mv "$cached/$name.new" "$cached/$name"
   echo "$key" >"$cached/key"
 }
+
+# export_for_next FILE: what FILE (this buildpack's .profile.d script) sets is also its
+# `export` file, beside bin/, which the next buildpack of an app's list sources before
+# its compile (Heroku's multi-buildpack rule: Node.js's PATH reaches Ruby's compile).
+export_for_next() {
+  cp "$1" "$(dirname "$0")/../export" 2>/dev/null || echo "       (could not write $(dirname "$0")/../export for the next buildpack)"
+}

@@ -7,7 +7,8 @@
 //! (`DISABLE_TELEMETRY`), analytics (`HEROKU_SKIP_ANALYTICS`), auto-update
 //! (`HEROKU_DISABLE_AUTOUPDATE`), the update check (its cache file says the installed
 //! version is the latest), and the delinquency check of `GET /account`, which goes to
-//! `HEROKU_PARTICLEBOARD_URL` (paasd itself).
+//! `HEROKU_PARTICLEBOARD_URL` (paasd itself), and the buildpack registry of `buildpacks:*`
+//! (`HEROKU_BUILDPACK_REGISTRY_URL`, paasd too).
 
 mod addons;
 
@@ -32,7 +33,7 @@ fn heroku_bin() -> PathBuf {
 }
 
 /// A user of the heroku CLI: its own HOME, pointed at one paasd.
-struct Heroku {
+pub(crate) struct Heroku {
     bin: PathBuf,
     /// Kept for the CLI's config and caches; removed on drop.
     _home: tempfile::TempDir,
@@ -40,7 +41,7 @@ struct Heroku {
 }
 
 impl Heroku {
-    fn new(paasd: &Paasd, tls_port: u16) -> Self {
+    pub(crate) fn new(paasd: &Paasd, tls_port: u16) -> Self {
         let bin = heroku_bin();
         let home = tempfile::Builder::new()
             .prefix("paas-heroku-home-")
@@ -70,6 +71,8 @@ impl Heroku {
             ("HEROKU_API_KEY", paasd.token.clone()),
             ("HEROKU_GIT_HOST", format!("127.0.0.1:{tls_port}")),
             ("HEROKU_PARTICLEBOARD_URL", paasd.url()),
+            // `buildpacks:add heroku/nodejs` looks the name up in paasd's registry.
+            ("HEROKU_BUILDPACK_REGISTRY_URL", paasd.url()),
             ("DISABLE_TELEMETRY", "true".into()),
             ("HEROKU_SKIP_ANALYTICS", "1".into()),
             ("HEROKU_DISABLE_AUTOUPDATE", "1".into()),
@@ -96,7 +99,7 @@ impl Heroku {
         command
     }
 
-    fn run(&self, cwd: &Path, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, cwd: &Path, args: &[&str]) -> Output {
         self.command(&self.bin, cwd)
             .args(args)
             .output()
@@ -123,7 +126,7 @@ impl Heroku {
 
     /// `heroku ARGS`, which must succeed; returns stdout and stderr.
     #[track_caller]
-    fn ok(&self, cwd: &Path, args: &[&str]) -> (String, String) {
+    pub(crate) fn ok(&self, cwd: &Path, args: &[&str]) -> (String, String) {
         let out = self.run(cwd, args);
         assert!(
             out.status.success(),
@@ -276,7 +279,8 @@ async fn the_heroku_cli_drives_paasd_end_to_end() {
     assert_contains(&out, app);
     let (out, _) = heroku.ok(dir, &["apps:info", "-a", app]);
     assert_contains(&out, &format!("=== {app}"));
-    assert_contains(&out, &format!("Web URL:        http://{app}.localhost:"));
+    // HTTPS on the router's TLS port, as Heroku's web_url.
+    assert_contains(&out, &format!("Web URL:        https://{app}.localhost:"));
     assert_contains(&out, "Dynos:          web: 1");
 
     // `heroku logs --tail`, started before a request and a config change it must show live.

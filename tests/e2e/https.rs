@@ -158,6 +158,12 @@ async fn a_custom_domain_gets_an_acme_certificate_that_survives_a_restart() {
     let mut paasd = paasd;
     let (app, host) = ("acme-e2e", "www.acme-e2e.example");
     paasd.create_app(app).await;
+    let info = paasd.api(Method::GET, &format!("/apps/{app}"), None).await;
+    assert_eq!(
+        info["web_url"],
+        format!("https://{app}.localhost:{tls}/"),
+        "web_url is the router's HTTPS address, as Heroku's"
+    );
     paasd
         .api(
             Method::POST,

@@ -6,6 +6,7 @@
 )]
 
 mod addons;
+mod backup;
 mod dynos;
 mod heroku;
 mod https;

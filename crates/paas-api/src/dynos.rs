@@ -26,6 +26,33 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stop))
         .routes(routes!(stop_type))
         .routes(routes!(attach))
+        .routes(routes!(start_failures))
+}
+
+/// Why the engine refuses to start the app's dynos: empty while it does not.
+#[utoipa::path(get, path = "/apps/{app}/start-failures", tag = "dynos", params(("app" = String, Path, description = "App name or id")),
+    responses((status = 200, body = Vec<wire::StartFailure>), crate::openapi::Errors))]
+async fn start_failures(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath(app): ApiPath<String>,
+) -> Result<Json<Vec<wire::StartFailure>>, ApiError> {
+    let app = apps::find(&state, &app).await?;
+    let failure = state.store.start_failure(app.app_id).await?;
+    Ok(Json(
+        failure
+            .into_iter()
+            .map(|f| wire::StartFailure {
+                release: wire::ReleaseRefBody {
+                    id: f.release_id,
+                    version: f.version,
+                },
+                reason: f.reason,
+                failures: f.failures,
+                failed_at: f.failed_at,
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(get, path = "/apps/{app}/dynos", tag = "dynos", params(("app" = String, Path, description = "App name or id")),
@@ -74,6 +101,7 @@ async fn list(
             attach_url: None,
             created_at: at,
             updated_at: at,
+            node: None,
         }
     });
     Ok(Json(
@@ -97,6 +125,7 @@ async fn list(
                 attach_url: None,
                 created_at: d.started_at.unwrap_or(d.created_at),
                 updated_at: d.updated_at,
+                node: d.node,
             })
             .chain(one_offs)
             .collect(),
@@ -181,6 +210,7 @@ async fn create(
             attach_url,
             created_at: now,
             updated_at: now,
+            node: None,
         }),
     ))
 }

@@ -14,6 +14,7 @@ use futures::{StreamExt, TryStreamExt};
 use paas_builder::git::{self, CgiRequest, PUSH_STATUS_FAILED, PUSH_STATUS_OK};
 use paas_builder::{ObjectDirs, PushOutcome};
 use paas_core::AppName;
+use paas_wire as wire;
 use tokio::sync::mpsc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -49,11 +50,6 @@ async fn app_of_repo(state: &AppState, repo: &str) -> Result<(paas_store::App, A
     Ok((app, name))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct ServiceQuery {
-    service: Option<String>,
-}
-
 /// git's smart HTTP discovery (`git push`, `git clone`).
 #[utoipa::path(get, path = "/{repo}/info/refs", tag = "git",
     params(("repo" = String, Path, description = "`<app>.git`"), ("service" = Option<String>, Query, description = "`git-receive-pack` or `git-upload-pack`")),
@@ -62,7 +58,7 @@ async fn info_refs(
     State(state): State<AppState>,
     auth: Result<Authenticated, ApiError>,
     ApiPath(repo): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ServiceQuery>,
+    ApiQuery(query): ApiQuery<wire::GitServiceQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if auth.is_err() {

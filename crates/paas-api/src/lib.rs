@@ -13,6 +13,7 @@ mod addon_attachments;
 mod addons;
 mod apps;
 mod authorizations;
+mod buildpacks;
 mod builds;
 mod config_vars;
 mod domains;
@@ -22,6 +23,7 @@ mod extract;
 mod formation;
 mod git;
 mod logs;
+mod nodes;
 mod openapi;
 mod present;
 mod range;
@@ -49,8 +51,8 @@ pub use rendezvous::RendezvousTable;
 pub struct ApiSettings {
     /// Apps answer at `<app>.<domain>`.
     pub domain: String,
-    /// The router's public port, for `web_url`.
-    pub router_port: u16,
+    /// Where apps' default hosts are reached, for `web_url`.
+    pub web_url: paas_core::routes::WebUrl,
     /// Where clients reach this API (and its git endpoint), for `git_url`.
     pub public_url: String,
     /// Where processes on this host reach the API (git hooks call back here).
@@ -74,6 +76,8 @@ pub struct AppState {
     pub addons: paas_addons::Addons,
     /// The Docker Engine: one-off dynos and their output.
     pub docker: paas_docker::Docker,
+    /// The machines dynos run on (`GET /nodes`): the supervisor's runtime.
+    pub nodes: std::sync::Arc<dyn paas_core::runtime::NodeList>,
     /// Tells the supervisor which app's desired state changed.
     pub nudge: std::sync::Arc<dyn paas_core::runtime::Nudge>,
     /// Secrets of attached one-off dynos awaiting their client on the TLS port.
@@ -109,6 +113,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(config_vars::router())
         .merge(releases::router())
         .merge(formation::router())
+        .merge(buildpacks::router())
         .merge(builds::router())
         .merge(dynos::router())
         .merge(domains::router())
@@ -119,6 +124,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(absent::router())
         .merge(git::router())
         .merge(logs::router())
+        .merge(nodes::router())
 }
 
 /// The OpenAPI description of [`router`].

@@ -17,10 +17,6 @@ pub(crate) fn owner(token: &ApiToken, settings: &ApiSettings) -> wire::Owner {
 pub(crate) const STACK: &str = "paas-stack";
 
 pub(crate) fn app(app: &App, token: &ApiToken, settings: &ApiSettings) -> wire::App {
-    let port = match settings.router_port {
-        80 => String::new(),
-        p => format!(":{p}"),
-    };
     let stack = wire::NamedRef {
         id: STACK.into(),
         name: STACK.into(),
@@ -31,7 +27,7 @@ pub(crate) fn app(app: &App, token: &ApiToken, settings: &ApiSettings) -> wire::
         created_at: app.created_at,
         updated_at: app.updated_at,
         released_at: app.released_at,
-        web_url: format!("http://{}.{}{port}/", app.name, settings.domain),
+        web_url: settings.web_url.for_app(&app.name),
         git_url: format!(
             "{}/{}.git",
             settings.public_url.trim_end_matches('/'),

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use paas_core::Procfile;
+use paas_core::buildpacks::Buildpack;
 use paas_docker::build as docker;
 use tokio::sync::mpsc;
 
-use crate::custom_buildpack::CUSTOM_BUILDPACK;
+use crate::custom_buildpack::CUSTOM_BUILDPACKS;
 use crate::deploy::Job;
 use crate::failure::BuildFailure;
 use crate::output::{Output, header};
@@ -33,14 +34,15 @@ const CA_VARS: [&str; 5] = [
 const BUILD_ENV: [&str; 2] = ["HOME=/app", "STACK=paas-stack"];
 
 impl Builder {
-    /// Builds the image with the app's own buildpack (`custom`) or the first bundled one
-    /// that detects it, and returns it with `bin/release`'s default process types.
+    /// Builds the image with the app's buildpacks (`list`, run in order), or, when the
+    /// list is empty, the first bundled one that detects it, and returns it with the last
+    /// buildpack's `bin/release` default process types.
     pub(crate) async fn buildpack_build(
         &self,
         job: &Job<'_>,
         archive: Vec<u8>,
         config: &BTreeMap<String, String>,
-        custom: Option<&str>,
+        list: &[Buildpack],
         out: &mut Output,
     ) -> Result<(String, Procfile), BuildFailure> {
         let source_tar = source::retarget(&archive, "app")?;
@@ -68,41 +70,28 @@ impl Builder {
                 true,
             ),
         ];
-        let mut env = match custom {
-            Some(url) => match self.fetch_buildpack(url, &scratch, out).await {
-                Ok(dir) => {
-                    binds.push(docker::bind(&dir, CUSTOM_BUILDPACK, true));
-                    vec![
-                        format!("PAAS_BUILDPACKS={CUSTOM_BUILDPACK}"),
-                        "PAAS_BUILDPACK_FORCED=1".to_owned(),
-                    ]
-                }
-                Err(failure) => {
-                    let _ = tokio::fs::remove_dir_all(&scratch).await;
-                    return Err(failure);
-                }
-            },
-            None => {
-                let order: Vec<String> = self
-                    .settings
-                    .buildpack_order
-                    .iter()
-                    .map(|b| format!("{BUILDPACKS_DIR}/{b}"))
-                    .collect();
-                vec![
-                    format!("PAAS_BUILDPACKS={}", order.join(" ")),
-                    "PAAS_BUILDPACK_FORCED=".to_owned(),
-                ]
+        let chosen = match self.mount_buildpacks(list, &scratch, &mut binds, out).await {
+            Ok(chosen) => chosen,
+            Err(failure) => {
+                let _ = tokio::fs::remove_dir_all(&scratch).await;
+                return Err(failure);
             }
         };
-        let (build_image, runtime_env) =
-            match self.build_image_for(&archive, custom.is_some(), out).await {
-                Ok(chosen) => chosen,
-                Err(failure) => {
-                    let _ = tokio::fs::remove_dir_all(&scratch).await;
-                    return Err(failure);
-                }
-            };
+        let mut env = vec![
+            format!("PAAS_BUILDPACKS={}", chosen.join(" ")),
+            format!(
+                "PAAS_BUILDPACK_FORCED={}",
+                if list.is_empty() { "" } else { "1" }
+            ),
+        ];
+        let (build_image, runtime_env) = match self.build_image_for(job, &archive, list, out).await
+        {
+            Ok(image) => image,
+            Err(failure) => {
+                let _ = tokio::fs::remove_dir_all(&scratch).await;
+                return Err(failure);
+            }
+        };
         env.extend(runtime_env);
         env.extend(BUILD_ENV.map(String::from));
         env.push(format!("SOURCE_VERSION={}", job.commit));
@@ -190,6 +179,45 @@ impl Builder {
             None => Procfile::default(),
         };
         Ok((image, defaults))
+    }
+}
+
+impl Builder {
+    /// The build container's paths of the buildpacks to run: the bundled detection order
+    /// for an empty list, else the list's, an app's own buildpacks fetched (git) or
+    /// checked (a server path) and mounted at `/buildpacks-custom/<n>`.
+    async fn mount_buildpacks(
+        &self,
+        list: &[Buildpack],
+        scratch: &std::path::Path,
+        binds: &mut Vec<String>,
+        out: &mut Output,
+    ) -> Result<Vec<String>, BuildFailure> {
+        if list.is_empty() {
+            return Ok(self
+                .settings
+                .buildpack_order
+                .iter()
+                .map(|b| format!("{BUILDPACKS_DIR}/{b}"))
+                .collect());
+        }
+        let mut paths = Vec::with_capacity(list.len());
+        for (n, buildpack) in list.iter().enumerate() {
+            match buildpack {
+                Buildpack::Bundled(lang) => {
+                    paths.push(format!("{BUILDPACKS_DIR}/{}", lang.buildpack()));
+                }
+                Buildpack::Url(url) => {
+                    let dir = self
+                        .fetch_buildpack(url, &scratch.join(format!("buildpack-{n}")), out)
+                        .await?;
+                    let at = format!("{CUSTOM_BUILDPACKS}/{n}");
+                    binds.push(docker::bind(&dir, &at, true));
+                    paths.push(at);
+                }
+            }
+        }
+        Ok(paths)
     }
 }
 

@@ -1,4 +1,5 @@
-//! An app's own buildpack (`BUILDPACK_URL`): a directory on this server or a git URL.
+//! An app's own buildpacks (in its buildpack list, or the legacy `BUILDPACK_URL`): a
+//! directory on this server or a git URL.
 
 use std::path::PathBuf;
 
@@ -8,16 +9,17 @@ use crate::output::{Output, header};
 
 /// The config var that names an app's own buildpack (as on Heroku and Dokku).
 pub const BUILDPACK_URL: &str = "BUILDPACK_URL";
-/// Where an app's own buildpack is mounted in the build container.
-pub(crate) const CUSTOM_BUILDPACK: &str = "/buildpacks-custom";
+/// Where an app's own buildpacks are mounted in the build container (`<this>/<n>`, n
+/// its place in the list).
+pub(crate) const CUSTOM_BUILDPACKS: &str = "/buildpacks-custom";
 
 impl Builder {
     /// The directory of an app's own buildpack: an absolute path on this server, or a
-    /// git URL (`#ref` picks a branch or tag) cloned for this build.
+    /// git URL (`#ref` picks a branch or tag) cloned into `dir` for this build.
     pub(crate) async fn fetch_buildpack(
         &self,
         url: &str,
-        scratch: &std::path::Path,
+        dir: &std::path::Path,
         out: &mut Output,
     ) -> Result<PathBuf, BuildFailure> {
         if url.starts_with('/') {
@@ -28,18 +30,13 @@ impl Builder {
             out.line(header(&format!("Using buildpack {url}"))).await;
             return Ok(dir);
         }
-        let is_git = ["https://", "http://", "git://", "ssh://", "git@", "file://"]
-            .iter()
-            .any(|p| url.starts_with(p));
-        if !is_git {
-            return Err(BuildFailure::BuildpackUrl(url.to_owned()));
-        }
+        // Anything else is a git URL (`Buildpack::parse` let nothing else through).
         let (repo, reference) = url
             .split_once('#')
             .map_or((url, None), |(r, f)| (r, Some(f)));
         out.line(header(&format!("Fetching buildpack {repo}")))
             .await;
-        let dir = scratch.join("buildpack");
+        let dir = dir.to_path_buf();
         let mut command = tokio::process::Command::new("git");
         command.args(["clone", "--quiet", "--depth", "1"]);
         if let Some(reference) = reference {

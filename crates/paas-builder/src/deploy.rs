@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use paas_core::Procfile;
+use paas_core::buildpacks::Buildpack;
 use paas_docker::build as docker;
 use paas_store::{NewBuild, ReleaseStatus};
 use tokio::sync::mpsc;
@@ -71,13 +72,15 @@ impl Builder {
         }
         let commit = pushed.commit;
         let started = Instant::now();
+        let buildpacks = self.store.buildpacks(ticket.app_id).await?;
+        let names: Vec<String> = buildpacks.iter().map(|b| b.wire_url()).collect();
         let build = self
             .store
             .create_build(
                 ticket.app_id,
                 NewBuild {
                     source_version: &commit,
-                    buildpacks: &[],
+                    buildpacks: &names,
                 },
             )
             .await?;
@@ -91,15 +94,13 @@ impl Builder {
         )))
         .await;
 
+        let job = Job {
+            ticket,
+            commit: &commit,
+            build_id: build.build_id,
+        };
         let result = self
-            .run_build(
-                ticket,
-                &commit,
-                build.build_id,
-                object_dirs,
-                config.as_map(),
-                &mut out,
-            )
+            .run_build(&job, object_dirs, config.as_map(), buildpacks, &mut out)
             .await;
         match result {
             Ok((image, procfile)) => {
@@ -170,13 +171,9 @@ impl Builder {
                     launch.elapsed().as_secs_f64()
                 )))
                 .await;
-                let port = match self.settings.router_port {
-                    80 => String::new(),
-                    p => format!(":{p}"),
-                };
                 out.line(detail(&format!(
-                    "http://{}.{}{port}/ deployed to paas",
-                    ticket.app, self.settings.domain
+                    "{} deployed to paas",
+                    self.settings.web_url.for_app(ticket.app.as_str())
                 )))
                 .await;
                 out.line(detail(&format!(
@@ -226,13 +223,13 @@ impl Builder {
     /// The build proper: the image and the app's process types.
     async fn run_build(
         &self,
-        ticket: &PushTicket,
-        commit: &str,
-        build_id: Uuid,
+        job: &Job<'_>,
         object_dirs: &ObjectDirs,
         config: &BTreeMap<String, String>,
+        buildpacks: Vec<Buildpack>,
         out: &mut Output,
     ) -> Result<(String, Procfile), BuildFailure> {
+        let (ticket, commit) = (job.ticket, job.commit);
         let procfile = if self
             .repos
             .has_file(&ticket.app, commit, "Procfile", object_dirs)
@@ -250,22 +247,23 @@ impl Builder {
             None
         };
         let archive = self.repos.archive(&ticket.app, commit, object_dirs).await?;
-        let job = Job {
-            ticket,
-            commit,
-            build_id,
+        // The app's buildpack list, else its legacy BUILDPACK_URL, overrides a Dockerfile.
+        let list = match (buildpacks.is_empty(), config.get(BUILDPACK_URL)) {
+            (true, Some(url)) => vec![
+                Buildpack::parse(url)
+                    .map_err(|e| BuildFailure::BuildpackUrl(e.message.into_owned()))?,
+            ],
+            _ => buildpacks,
         };
-        // An app's own buildpack overrides a Dockerfile.
-        let custom = config.get(BUILDPACK_URL).cloned();
-        let dockerfile = custom.is_none()
+        let dockerfile = list.is_empty()
             && self
                 .repos
                 .has_file(&ticket.app, commit, "Dockerfile", object_dirs)
                 .await?;
         let (image, defaults) = if dockerfile {
-            self.dockerfile_build(&job, archive, out).await?
+            self.dockerfile_build(job, archive, out).await?
         } else {
-            self.buildpack_build(&job, archive, config, custom.as_deref(), out)
+            self.buildpack_build(job, archive, config, &list, out)
                 .await?
         };
         let procfile = procfile.unwrap_or(defaults);

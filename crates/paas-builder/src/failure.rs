@@ -31,10 +31,19 @@ pub(crate) enum BuildFailure {
     ProcessTypes(String),
     #[error("Docker build failed: {0}")]
     Dockerfile(String),
-    #[error("BUILDPACK_URL {0} is not a buildpack: it has no bin/compile.")]
+    #[error("The buildpack {0} is not a buildpack: it has no bin/compile.")]
     LocalBuildpackWithoutCompile(String),
-    #[error("BUILDPACK_URL {0:?} is neither a git URL nor an absolute path on the paas server.")]
+    /// `BUILDPACK_URL` names nothing paas can build with (the reason says what would do).
+    #[error("BUILDPACK_URL: {0}")]
     BuildpackUrl(String),
+    /// A bundled buildpack of the app's list whose detect rule the source fails.
+    #[error(
+        "App not compatible with buildpack: {buildpack} (it looks for {wants}). Add one, or change the app's buildpacks (paas buildpacks)."
+    )]
+    Incompatible { buildpack: String, wants: String },
+    /// Two buildpacks of the list need different runtime images.
+    #[error("{0}")]
+    RuntimeImages(String),
     #[error("Could not fetch the buildpack {repo}: {reason}")]
     BuildpackFetch { repo: String, reason: String },
     #[error("{0} is not a buildpack: it has no bin/compile.")]
@@ -74,7 +83,7 @@ mod tests {
     use super::*;
 
     /// The pusher reads these: they are the messages of the nested-`Result` days, word
-    /// for word.
+    /// for word (the buildpack ones now name any buildpack of the list).
     #[test]
     fn each_failure_tells_the_pusher_what_it_did_before() {
         let s = String::from;
@@ -123,11 +132,11 @@ mod tests {
             ),
             (
                 BuildFailure::LocalBuildpackWithoutCompile(s("/srv/bp")),
-                "BUILDPACK_URL /srv/bp is not a buildpack: it has no bin/compile.",
+                "The buildpack /srv/bp is not a buildpack: it has no bin/compile.",
             ),
             (
-                BuildFailure::BuildpackUrl(s("bp")),
-                "BUILDPACK_URL \"bp\" is neither a git URL nor an absolute path on the paas server.",
+                BuildFailure::BuildpackUrl(s("paas has no buildpack \"bp\"")),
+                "BUILDPACK_URL: paas has no buildpack \"bp\"",
             ),
             (
                 BuildFailure::BuildpackFetch {

@@ -65,9 +65,8 @@ pub struct BuildSettings {
     /// `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` … passed to builds.
     pub proxy_env: Vec<(String, String)>,
     pub limits: Limits,
-    /// `http://<app>.<domain>:<port>/` is printed at the end of a push.
-    pub domain: String,
-    pub router_port: u16,
+    /// The app's URL (`https://<app>.<domain>:<port>/`) is printed at the end of a push.
+    pub web_url: paas_core::routes::WebUrl,
     /// The installation's container label (build containers and the release phase carry
     /// it) and dyno limits, for the release phase.
     pub instance: String,

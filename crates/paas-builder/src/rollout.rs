@@ -14,8 +14,9 @@ const ROLLOUT_WAIT: Duration = Duration::from_secs(100);
 impl Builder {
     /// After a push's release: waits until its web dynos are up, or the supervisor marks
     /// the release failed (its web dynos never listened), and says which in the push
-    /// output. `false` when the rollout failed: the push is then rejected, as the
-    /// previous release is current again and keeps serving.
+    /// output. `false` when the rollout failed (the previous release is current again and
+    /// keeps serving) or the engine refuses to start the release's dynos: the push then
+    /// fails.
     pub async fn await_rollout(
         &self,
         ticket: &PushTicket,
@@ -59,6 +60,19 @@ impl Builder {
                     }
                     return Ok(true);
                 }
+                // Twice in a row, so a refusal the next try gets past is not reported.
+                Rollout::CannotStart { reason, failures } if failures >= 2 => {
+                    let _ = tx
+                        .send(format!(
+                            " !     Dynos of v{version} could not be started: {reason}"
+                        ))
+                        .await;
+                    let _ = tx
+                        .send(format!(" !     Push failed: v{version} is the current release but does not run; paasd keeps retrying with back-off (`paas ps` shows the reason)."))
+                        .await;
+                    return Ok(false);
+                }
+                Rollout::CannotStart { .. } => (0, 0),
                 Rollout::Starting { up, wanted } => (up, wanted),
             };
             tracing::debug!(app = %ticket.app, version, up, wanted, "waiting for the rollout");

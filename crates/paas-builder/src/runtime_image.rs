@@ -11,9 +11,12 @@
 use std::sync::LazyLock;
 use std::time::Instant;
 
-use paas_core::langs::{self, Runtime, SourceFiles, Unavailable};
+use paas_core::buildpacks::Buildpack;
+use paas_core::langs::{self, Language, Runtime, SourceFiles, Unavailable};
 use paas_docker::{Docker, DockerError, Limits};
 use tokio::sync::mpsc;
+
+use crate::failure::BuildFailure;
 
 /// One runtime image build at a time (two pushes that both need it wait for one build).
 static MAKING: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(Default::default);
@@ -373,32 +376,127 @@ pub async fn make_all(
     Ok(failed)
 }
 
+/// The runtimes of an app's buildpacks (`list`; empty: the one bundled buildpack that
+/// detects it), each with the buildpack folder it is for, or why the build cannot run:
+/// a bundled buildpack of the list whose detect rule the source fails, or a version the
+/// platform does not offer. An app's own buildpacks get no runtime (they build on the
+/// stack). `last_python` is the Python line of the app's last build.
+pub(crate) fn runtimes_for(
+    order: &[String],
+    list: &[Buildpack],
+    files: &SourceFiles,
+    last_python: Option<&str>,
+) -> Result<Vec<(&'static str, Runtime)>, BuildFailure> {
+    let langs: Vec<Language> = if list.is_empty() {
+        langs::detect(order, files).into_iter().collect()
+    } else {
+        let mut langs = Vec::new();
+        for buildpack in list {
+            if let Buildpack::Bundled(lang) = buildpack {
+                if !lang.detects(files) {
+                    return Err(BuildFailure::Incompatible {
+                        buildpack: buildpack.name(),
+                        wants: lang.detect_files().join(" or "),
+                    });
+                }
+                langs.push(*lang);
+            }
+        }
+        langs
+    };
+    let mut runtimes = Vec::new();
+    for lang in langs {
+        match langs::resolve_after(lang, files, last_python) {
+            Ok(Some(runtime)) => runtimes.push((lang.buildpack(), runtime)),
+            Ok(None) => {}
+            Err(refused) => return Err(BuildFailure::RuntimeUnavailable(refused.0)),
+        }
+    }
+    Ok(runtimes)
+}
+
+/// The one runtime image the build runs on (`None`: the stack). Every runtime image is
+/// made `FROM` the stack, so it also carries the stack's runtimes; two buildpacks that
+/// each need another image cannot share a build.
+fn one_image(runtimes: &[(&str, Runtime)]) -> Result<Option<Runtime>, BuildFailure> {
+    let mut needing: Vec<&(&str, Runtime)> = runtimes
+        .iter()
+        .filter(|(_, r)| r.image(langs::STACK_RUNTIMES).is_some())
+        .collect();
+    needing.dedup_by(|a, b| a.1.image(langs::STACK_RUNTIMES) == b.1.image(langs::STACK_RUNTIMES));
+    match needing.as_slice() {
+        [] => Ok(None),
+        [(_, runtime)] => Ok(Some(runtime.clone())),
+        several => {
+            let named: Vec<String> = several
+                .iter()
+                .map(|(bp, r)| {
+                    format!(
+                        "heroku/{bp} needs {} ({} {} from {})",
+                        r.image(langs::STACK_RUNTIMES).unwrap_or_default(),
+                        r.label,
+                        r.line,
+                        r.source
+                    )
+                })
+                .collect();
+            Err(BuildFailure::RuntimeImages(format!(
+                "{}: paas builds an app on one runtime image, which also has Python {} and Node.js {}. Keep one of these runtimes, or pin the other to the stack's version.",
+                named.join(" and "),
+                stack_line("python"),
+                stack_line("nodejs"),
+            )))
+        }
+    }
+}
+
+fn stack_line(kind: &str) -> &'static str {
+    langs::STACK_RUNTIMES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("", |(_, line)| line)
+}
+
 impl crate::Builder {
-    /// The image a buildpack build of `archive` runs on and the variables that tell the
-    /// buildpack why (`PAAS_RUNTIME_LINE`, `PAAS_RUNTIME_FROM`), or why the build cannot
-    /// run (a version the platform does not offer). An app's own buildpack (`custom`)
-    /// gets the stack, as it always did.
+    /// The image a buildpack build of `archive` runs on and the variables that tell each
+    /// buildpack why (`PAAS_RUNTIME_LINE_<folder>`, `PAAS_RUNTIME_FROM_<folder>`, which
+    /// build.sh hands to that buildpack as `PAAS_RUNTIME_LINE`/`_FROM`), or why the build
+    /// cannot run. The lines chosen are recorded with the build.
     pub(crate) async fn build_image_for(
         &self,
+        job: &crate::deploy::Job<'_>,
         archive: &[u8],
-        custom: bool,
+        list: &[Buildpack],
         out: &mut crate::output::Output,
-    ) -> Result<(String, Vec<String>), crate::failure::BuildFailure> {
-        use crate::failure::BuildFailure;
+    ) -> Result<(String, Vec<String>), BuildFailure> {
         let stack = self.settings.stack_image.clone();
-        if custom {
-            return Ok((stack, Vec::new()));
-        }
         let files = source_files(archive).map_err(crate::BuildError::from)?;
-        let runtime = match runtime_for(&self.settings.buildpack_order, &files) {
-            Ok(Some(runtime)) => runtime,
-            Ok(None) => return Ok((stack, Vec::new())),
-            Err(refused) => return Err(BuildFailure::RuntimeUnavailable(refused.0)),
+        let last_python = self
+            .store
+            .last_runtime_line(job.ticket.app_id, "python")
+            .await
+            .map_err(crate::BuildError::from)?;
+        let runtimes = runtimes_for(
+            &self.settings.buildpack_order,
+            list,
+            &files,
+            last_python.as_deref(),
+        )?;
+        let runtime = one_image(&runtimes)?;
+        let mut env = Vec::new();
+        let mut lines = std::collections::BTreeMap::new();
+        for (folder, r) in &runtimes {
+            env.push(format!("PAAS_RUNTIME_LINE_{folder}={}", r.line));
+            env.push(format!("PAAS_RUNTIME_FROM_{folder}={}", r.source));
+            lines.insert(r.kind.to_owned(), r.line.to_owned());
+        }
+        self.store
+            .set_build_runtimes(job.build_id, &lines)
+            .await
+            .map_err(crate::BuildError::from)?;
+        let Some(runtime) = runtime else {
+            return Ok((stack, env));
         };
-        let env = vec![
-            format!("PAAS_RUNTIME_LINE={}", runtime.line),
-            format!("PAAS_RUNTIME_FROM={}", runtime.source),
-        ];
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         let ensure = ensure(&self.docker, &stack, &runtime, &self.settings.limits, tx);
         tokio::pin!(ensure);
@@ -478,6 +576,77 @@ mod tests {
             .unwrap_or_else(|| panic!("no runtime"));
         assert_eq!((runtime.kind, runtime.line), ("go", "1.25"));
         assert_eq!(runtime.source, "go.mod");
+    }
+
+    fn files(list: &[(&str, &str)]) -> SourceFiles {
+        let mut f = SourceFiles::default();
+        for (name, text) in list {
+            f.add_text(name, (*text).to_owned());
+        }
+        f
+    }
+
+    #[test]
+    fn a_buildpack_list_gets_each_ones_runtime_on_one_image() {
+        let order = ["ruby".to_owned(), "python".to_owned(), "nodejs".to_owned()];
+        let bp = |s: &str| Buildpack::parse(s).unwrap_or_else(|e| panic!("{e}"));
+        let app = files(&[
+            ("package.json", r#"{"engines": {"node": "24.x"}}"#),
+            ("requirements.txt", ""),
+            ("Gemfile", ""),
+        ]);
+        // Node.js 24 needs its image; Python 3.13 is the stack's, which that image has.
+        let runtimes = runtimes_for(&order, &[bp("heroku/nodejs"), bp("python")], &app, None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lines: Vec<(&str, &str, &str)> =
+            runtimes.iter().map(|(b, r)| (*b, r.kind, r.line)).collect();
+        assert_eq!(
+            lines,
+            [("nodejs", "nodejs", "24"), ("python", "python", "3.13")]
+        );
+        let image = one_image(&runtimes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            image
+                .and_then(|r| r.image(langs::STACK_RUNTIMES))
+                .as_deref(),
+            Some("paas/runtime_nodejs:24")
+        );
+        // An app's own buildpack needs nothing; without a list, detection picks one.
+        let own =
+            runtimes_for(&order, &[bp("/srv/bp")], &app, None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(own.is_empty());
+        let detected = runtimes_for(&order, &[], &app, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(detected.len(), 1);
+        assert_eq!(detected[0].0, "ruby");
+
+        // Two runtime images: refused, naming both.
+        let two = runtimes_for(
+            &order,
+            &[bp("heroku/ruby"), bp("heroku/nodejs")],
+            &app,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let refused = one_image(&two).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            refused.contains("paas/runtime_ruby:3.3") && refused.contains("paas/runtime_nodejs:24"),
+            "{refused}"
+        );
+        // A bundled buildpack whose detect rule fails: Heroku's "not compatible".
+        let refused = runtimes_for(&order, &[bp("heroku/go")], &app, None)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused
+                .starts_with("App not compatible with buildpack: heroku/go (it looks for go.mod)"),
+            "{refused}"
+        );
+        // The last build's Python line, when nothing asks for one.
+        let python = runtimes_for(&order, &[bp("python")], &app, Some("3.14"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(python[0].1.line, "3.14");
+        assert_eq!(python[0].1.source, "the app's last build");
     }
 
     /// paasd picks the image from its own reading of the detect rules: it must agree with

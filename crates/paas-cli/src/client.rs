@@ -121,6 +121,14 @@ impl Client {
         self.send(Method::PATCH, path, None, Some(body)).await
     }
 
+    pub async fn put<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Value, ApiError> {
+        self.send(Method::PUT, path, None, Some(body)).await
+    }
+
     pub async fn delete(&self, path: &str) -> Result<Value, ApiError> {
         self.send(Method::DELETE, path, None, None::<&()>).await
     }

@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use paas_core::{AppName, ProcessType, Quantity, ScaleChange};
-use paas_wire::{Formation, FormationBatchUpdate, FormationUpdate};
-use serde::Deserialize;
+use paas_wire::{Dyno, Formation, FormationBatchUpdate, FormationUpdate, StartFailure};
 
 use crate::context::{AppArg, app_path};
 use crate::output::{self, Action, Table};
@@ -46,22 +45,6 @@ pub struct ScaleArgs {
     pub app: AppArg,
     #[arg(value_name = "TYPE=N|TYPE+N|TYPE-N", value_parser = ScaleChange::parse_arg)]
     pub changes: Vec<(ProcessType, ScaleChange)>,
-}
-
-/// The fields of a dyno (Heroku's `GET /apps/{app}/dynos` shape) that `ps` shows.
-#[derive(Debug, Clone, Deserialize)]
-struct Dyno {
-    name: String,
-    state: String,
-    #[serde(default, with = "paas_wire::timestamp::option")]
-    updated_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    release: Option<DynoRelease>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct DynoRelease {
-    version: i32,
 }
 
 pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
@@ -98,10 +81,15 @@ async fn restart(ctx: &Context, args: RestartArgs) -> Result<()> {
 async fn show(ctx: &Context, app: &AppName) -> Result<()> {
     let formation_raw = ctx.client.get(&app_path(app, "/formation")).await?;
     let dynos_raw = ctx.client.get_optional(&app_path(app, "/dynos")).await?;
+    let failures_raw = ctx
+        .client
+        .get_optional(&app_path(app, "/start-failures"))
+        .await?;
     if ctx.json {
         return ctx.print_json(&serde_json::json!({
             "formation": formation_raw,
             "dynos": dynos_raw,
+            "start_failures": failures_raw,
         }));
     }
     let formation: Vec<Formation> = ctx.decode(formation_raw)?;
@@ -109,7 +97,26 @@ async fn show(ctx: &Context, app: &AppName) -> Result<()> {
         Some(raw) => Some(ctx.decode(raw)?),
         None => None,
     };
-    ctx.print(&show_text(app, &formation, dynos.as_deref(), Utc::now()))
+    let failures: Vec<StartFailure> = match failures_raw {
+        Some(raw) => ctx.decode(raw)?,
+        None => Vec::new(),
+    };
+    let mut text = show_text(app, &formation, dynos.as_deref(), Utc::now());
+    text.push_str(&failures_text(&failures));
+    ctx.print(&text)
+}
+
+/// The engine's refusal to start the app's dynos, said where the missing dynos are.
+fn failures_text(failures: &[StartFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| {
+            format!(
+                "\n !    Dynos of v{} cannot be started ({} attempts; paasd keeps retrying): {}\n",
+                f.release.version, f.failures, f.reason
+            )
+        })
+        .collect()
 }
 
 fn show_text(
@@ -144,17 +151,19 @@ fn show_text(
         dynos.sort_by_key(|d| dyno_order(&d.name));
         let mut table = Table::new();
         for d in &dynos {
-            table.row([
+            let mut row = vec![
                 format!("{}:", d.name),
                 d.state.clone(),
-                d.updated_at
-                    .map(|at| output::timestamp(at, now))
-                    .unwrap_or_default(),
+                output::timestamp(d.updated_at, now),
                 d.release
                     .as_ref()
                     .map(|r| format!("v{}", r.version))
                     .unwrap_or_default(),
-            ]);
+            ];
+            if let Some(node) = &d.node {
+                row.push(format!("on {node}"));
+            }
+            table.row(row);
         }
         text.push_str(&table.render());
     }
@@ -365,9 +374,15 @@ mod tests {
         );
         let dynos: Vec<Dyno> = serde_json::from_value(serde_json::json!([
             {"name": "web.10", "state": "up", "updated_at": "2026-11-22T14:00:00Z",
-             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3}},
+             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3},
+             "id": "00000000-0000-0000-0000-00000000000a", "type": "web", "command": "serve",
+             "size": "basic", "app": {"id": "00000000-0000-0000-0000-000000000001", "name": "demo"},
+             "attach_url": null, "created_at": "2026-11-22T14:00:00Z"},
             {"name": "web.2", "state": "starting", "updated_at": "2026-11-22T14:02:00Z",
-             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3}}
+             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3},
+             "id": "00000000-0000-0000-0000-00000000000b", "type": "web", "command": "serve",
+             "size": "basic", "app": {"id": "00000000-0000-0000-0000-000000000001", "name": "demo"},
+             "attach_url": null, "created_at": "2026-11-22T14:02:00Z"}
         ]))
         .unwrap();
         let text = show_text(&demo(), &f, Some(&dynos), now);
@@ -380,5 +395,34 @@ mod tests {
             "{text}"
         );
         assert!(show_text(&demo(), &[], None, now).contains("no process types"));
+    }
+
+    #[test]
+    fn ps_shows_each_dynos_node_on_a_cluster() {
+        let f = [formation("web", 2)];
+        let now = DateTime::parse_from_rfc3339("2026-11-22T14:03:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let dyno = |name: &str, node: &str| {
+            serde_json::json!({"name": name, "state": "up", "updated_at": "2026-11-22T14:00:00Z",
+             "release": {"id": "00000000-0000-0000-0000-000000000003", "version": 3},
+             "node": node, "id": "00000000-0000-0000-0000-00000000000a", "type": "web",
+             "command": "serve", "size": "basic", "attach_url": null,
+             "app": {"id": "00000000-0000-0000-0000-000000000001", "name": "demo"},
+             "created_at": "2026-11-22T14:00:00Z"})
+        };
+        let dynos: Vec<Dyno> = serde_json::from_value(serde_json::json!([
+            dyno("web.1", "node-a"),
+            dyno("web.2", "node-b")
+        ]))
+        .unwrap();
+        let text = show_text(&demo(), &f, Some(&dynos), now);
+        assert!(
+            text.ends_with(
+                "web.1:  up  2026/11/22 14:00:00 +0000 (~ 3m ago)  v3  on node-a\n\
+                 web.2:  up  2026/11/22 14:00:00 +0000 (~ 3m ago)  v3  on node-b\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -90,34 +90,38 @@ impl Language {
         }
     }
 
+    /// Every bundled buildpack, in the default detection order.
+    pub const ALL: [Self; 8] = [
+        Self::Ruby,
+        Self::Python,
+        Self::Nodejs,
+        Self::Java,
+        Self::Php,
+        Self::Go,
+        Self::Static,
+        Self::Procfile,
+    ];
+
     pub fn from_buildpack(name: &str) -> Option<Self> {
-        [
-            Self::Ruby,
-            Self::Python,
-            Self::Nodejs,
-            Self::Java,
-            Self::Php,
-            Self::Go,
-            Self::Static,
-            Self::Procfile,
-        ]
-        .into_iter()
-        .find(|l| l.buildpack() == name)
+        Self::ALL.into_iter().find(|l| l.buildpack() == name)
     }
 
-    /// The buildpack's `bin/detect` rule.
-    pub fn detects(self, files: &SourceFiles) -> bool {
-        let any = |names: &[&str]| names.iter().any(|n| files.has(n));
+    /// The buildpack's `bin/detect` rule: any of these paths.
+    pub fn detect_files(self) -> &'static [&'static str] {
         match self {
-            Self::Ruby => any(&["Gemfile"]),
-            Self::Python => any(&["requirements.txt", "pyproject.toml", "setup.py"]),
-            Self::Nodejs => any(&["package.json"]),
-            Self::Java => any(&["pom.xml", "pom.atom", "pom.clj", "pom.groovy", "pom.rb"]),
-            Self::Php => any(&["composer.json", "index.php"]),
-            Self::Go => any(&["go.mod"]),
-            Self::Static => any(&["static.json", "index.html", "public/index.html"]),
-            Self::Procfile => any(&["Procfile"]),
+            Self::Ruby => &["Gemfile"],
+            Self::Python => &["requirements.txt", "pyproject.toml", "setup.py"],
+            Self::Nodejs => &["package.json"],
+            Self::Java => &["pom.xml", "pom.atom", "pom.clj", "pom.groovy", "pom.rb"],
+            Self::Php => &["composer.json", "index.php"],
+            Self::Go => &["go.mod"],
+            Self::Static => &["static.json", "index.html", "public/index.html"],
+            Self::Procfile => &["Procfile"],
         }
+    }
+
+    pub fn detects(self, files: &SourceFiles) -> bool {
+        self.detect_files().iter().any(|n| files.has(n))
     }
 }
 
@@ -211,6 +215,17 @@ fn list(lines: &[&str]) -> String {
 /// The runtime a language's app asks for, or why it cannot have it. `None`: the language
 /// needs no runtime beyond the stack's tools (static sites, Procfile apps).
 pub fn resolve(lang: Language, files: &SourceFiles) -> Result<Option<Runtime>, Unavailable> {
+    resolve_after(lang, files, None)
+}
+
+/// [`resolve`], with the line the app's last build ran on (`3.14`), which Heroku's Python
+/// keeps when the source asks for nothing (its step between Pipfile.lock and the default).
+/// A last line the platform no longer offers is passed over for the default.
+pub fn resolve_after(
+    lang: Language,
+    files: &SourceFiles,
+    last_build: Option<&str>,
+) -> Result<Option<Runtime>, Unavailable> {
     let (kind, request) = match lang {
         Language::Go => ("go", go_request(files)),
         Language::Ruby => ("ruby", ruby_request(files)),
@@ -221,6 +236,12 @@ pub fn resolve(lang: Language, files: &SourceFiles) -> Result<Option<Runtime>, U
         Language::Static | Language::Procfile => return Ok(None),
     };
     let (kind, label, lines, default) = offer(kind);
+    let request = request.or_else(|| {
+        let last = last_build.filter(|_| lang == Language::Python)?;
+        lines
+            .contains(&last)
+            .then(|| line_request(last, "the app's last build"))
+    });
     let pick = |line: &'static str, source: String| Runtime {
         kind,
         line,
@@ -694,6 +715,37 @@ mod tests {
         );
         // 3.1 is not 3.13.
         assert!(resolved(Language::Python, &[(".python-version", "3.1")]).is_err());
+    }
+
+    #[test]
+    fn python_keeps_the_last_builds_line_when_nothing_asks() {
+        let after = |list: &[(&str, &str)], last| {
+            resolve_after(Language::Python, &files(list), last)
+                .map(|r| r.map(|r| (r.line, r.source)))
+        };
+        assert_eq!(
+            after(&[("requirements.txt", "")], Some("3.14")),
+            Ok(Some(("3.14", "the app's last build".to_owned())))
+        );
+        // A request in the source wins; a line no longer offered falls to the default.
+        assert_eq!(
+            after(&[(".python-version", "3.13")], Some("3.14")),
+            Ok(Some(("3.13", ".python-version".to_owned())))
+        );
+        assert_eq!(
+            after(&[("requirements.txt", "")], Some("3.9")),
+            Ok(Some(("3.13", "default".to_owned())))
+        );
+        // Only Python is sticky (Heroku's Node.js takes engines.node or its default).
+        assert_eq!(
+            resolve_after(
+                Language::Nodejs,
+                &files(&[("package.json", "{}")]),
+                Some("24")
+            )
+            .map(|r| r.map(|r| r.line)),
+            Ok(Some("20"))
+        );
     }
 
     #[test]

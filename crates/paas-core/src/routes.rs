@@ -46,6 +46,31 @@ impl RouteTable {
     }
 }
 
+/// Where an app's default host `<app>.<domain>` is reached from outside: over HTTPS
+/// when the router serves it (as Heroku's `web_url` always is), else plain HTTP; the
+/// scheme's default port is left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebUrl {
+    pub domain: String,
+    /// The router's public plain HTTP port.
+    pub http_port: u16,
+    /// The router's public HTTPS port, when it has a TLS listener.
+    pub https_port: Option<u16>,
+}
+
+impl WebUrl {
+    /// `https://<app>.<domain>[:port]/` (or `http://…`).
+    pub fn for_app(&self, app: &str) -> String {
+        let (scheme, port) = match self.https_port {
+            Some(443) => ("https", String::new()),
+            Some(port) => ("https", format!(":{port}")),
+            None if self.http_port == 80 => ("http", String::new()),
+            None => ("http", format!(":{}", self.http_port)),
+        };
+        format!("{scheme}://{app}.{}{port}/", self.domain)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +95,21 @@ mod tests {
             Some("demo")
         );
         assert!(table.lookup("other.localhost").is_none());
+    }
+
+    #[test]
+    fn web_urls_are_https_when_the_router_serves_it_and_omit_default_ports() {
+        let mut url = WebUrl {
+            domain: "localhost".into(),
+            http_port: 8080,
+            https_port: Some(8443),
+        };
+        assert_eq!(url.for_app("demo"), "https://demo.localhost:8443/");
+        url.https_port = Some(443);
+        assert_eq!(url.for_app("demo"), "https://demo.localhost/");
+        url.https_port = None;
+        assert_eq!(url.for_app("demo"), "http://demo.localhost:8080/");
+        url.http_port = 80;
+        assert_eq!(url.for_app("demo"), "http://demo.localhost/");
     }
 }

@@ -1,14 +1,15 @@
 //! The container runtime port: what the supervisor needs from a container engine, as
 //! plain data and one trait.
 //!
-//! The only implementation is `paas_docker::Docker`; the trait is the seam that keeps
-//! bollard (and any engine's types) out of `paas-supervisor`, names the contract in one
-//! place, and leaves room for another engine. Its methods return `impl Future + Send` so
+//! Two engines implement it: `paas_docker::Docker` (one Docker Engine) and
+//! `paas_swarm::Swarm` (a Docker Swarm cluster, `PAAS_RUNTIME=swarm`); the trait is the
+//! seam that keeps bollard (and any engine's types) out of `paas-supervisor` and names
+//! the contract in one place. Its methods return `impl Future + Send` so
 //! the supervisor can spawn what it calls. Labels are the record: everything the
 //! supervisor knows about a running dyno comes back through [`ContainerRuntime::list_dynos`].
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use chrono::{DateTime, Utc};
 
@@ -57,6 +58,9 @@ pub struct DynoSpec {
     /// The HTTP path that must answer before this (web) dyno is ready, if any; kept as
     /// the `paas.health_path` label so each dyno is checked by its own release's rule.
     pub health_path: Option<String>,
+    /// SIGTERM → SIGKILL grace of this dyno's app, for engines that fix it when the
+    /// dyno is made (a Swarm service's stop grace period).
+    pub grace_secs: i32,
 }
 
 /// A dyno container as the runtime reports it: its identity (decoded once from its
@@ -66,7 +70,14 @@ pub struct ObservedContainer {
     pub id: String,
     pub dyno: DynoIdentity,
     pub status: ContainerStatus,
+    /// Where the dyno is reached: its own address on one engine, its node's address on
+    /// a cluster (with [`ObservedContainer::port`]).
     pub ip: Option<IpAddr>,
+    /// The port at `ip` that leads to the dyno's `$PORT`, when the engine maps one (a
+    /// Swarm task's host-mode published port); `None`: `$PORT` itself.
+    pub port: Option<u16>,
+    /// The cluster node the dyno runs on; `None` on a single engine.
+    pub node: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub exit_code: Option<i64>,
@@ -77,6 +88,12 @@ pub struct ObservedContainer {
 impl ObservedContainer {
     pub fn running(&self) -> bool {
         self.status == ContainerStatus::Running
+    }
+
+    /// Where a web dyno listening on `web_port` (`$PORT`) answers, if it has an address.
+    pub fn web_addr(&self, web_port: u16) -> Option<SocketAddr> {
+        self.ip
+            .map(|ip| SocketAddr::new(ip, self.port.unwrap_or(web_port)))
     }
 }
 
@@ -110,6 +127,41 @@ pub struct AppNetwork {
     pub app_name: String,
     /// When it was made (Unix seconds), if known.
     pub created_secs: Option<u64>,
+}
+
+/// A machine that runs dynos, as `paasd nodes` and `GET /nodes` list it: a Swarm node,
+/// or the single engine itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSummary {
+    /// The node's hostname (what `paas ps` shows for its dynos).
+    pub name: String,
+    /// The address its published dyno ports are reached at, if it has one of its own.
+    pub addr: Option<IpAddr>,
+    /// `ready`, `down`, `disconnected`, `unknown`.
+    pub state: String,
+    /// `active`, `pause`, `drain`.
+    pub availability: String,
+    pub manager: bool,
+    /// Formation dynos of this installation running there.
+    pub dynos: usize,
+}
+
+/// The nodes of a runtime, for callers that are not generic over it (the API): any
+/// [`ContainerRuntime`] is one.
+pub trait NodeList: Send + Sync + std::fmt::Debug {
+    fn list<'a>(
+        &'a self,
+        instance: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<NodeSummary>, String>> + Send + 'a>>;
+}
+
+impl<R: ContainerRuntime + std::fmt::Debug> NodeList for R {
+    fn list<'a>(
+        &'a self,
+        instance: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<NodeSummary>, String>> + Send + 'a>> {
+        Box::pin(async move { self.nodes(instance).await.map_err(|e| e.to_string()) })
+    }
 }
 
 /// Each app's dynos share a network of their own: `paas-<instance>-<app>`, so two
@@ -178,6 +230,13 @@ pub trait ContainerRuntime: Clone + Send + Sync + 'static {
         instance: &str,
         on_event: F,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// The machines dynos run on, with how many of `instance`'s formation dynos run on
+    /// each.
+    fn nodes(
+        &self,
+        instance: &str,
+    ) -> impl Future<Output = Result<Vec<NodeSummary>, Self::Error>> + Send;
 
     /// One-off containers of `instance` that have exited.
     fn exited_one_offs(

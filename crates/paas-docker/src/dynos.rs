@@ -183,6 +183,8 @@ impl Docker {
                 dyno,
                 status,
                 ip,
+                port: None,
+                node: None,
                 started_at: labels::docker_time(state.started_at.as_deref()),
                 finished_at: labels::docker_time(state.finished_at.as_deref()),
                 exit_code: state.exit_code,

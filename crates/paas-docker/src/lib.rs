@@ -6,6 +6,7 @@
 //! containers for the supervisor, with Docker labels as the record of what runs.
 
 pub mod addons;
+pub mod archive;
 pub mod build;
 pub mod dynos;
 pub mod images;
@@ -55,7 +56,16 @@ pub struct Docker {
 impl Docker {
     /// Connects lazily, honouring `DOCKER_HOST`.
     pub fn connect() -> Result<Self, DockerError> {
-        let client = bollard::Docker::connect_with_defaults()?;
+        Self::with_client(bollard::Docker::connect_with_defaults()?)
+    }
+
+    /// Connects lazily to the engine at `docker_host` (`unix:///…`, `tcp://…`), whatever
+    /// `DOCKER_HOST` says (a test's own cluster manager).
+    pub fn connect_to(docker_host: &str) -> Result<Self, DockerError> {
+        Self::with_client(bollard::Docker::connect_with_host(docker_host)?)
+    }
+
+    fn with_client(client: bollard::Docker) -> Result<Self, DockerError> {
         Ok(Self {
             client,
             negotiated: Default::default(),
@@ -88,6 +98,11 @@ impl Docker {
             .filters(filters)
             .build();
         Ok(self.api().await?.list_containers(Some(options)).await?)
+    }
+
+    /// The engine's host name (`docker info` `Name`).
+    pub async fn host_name(&self) -> Result<String, DockerError> {
+        Ok(self.api().await?.info().await?.name.unwrap_or_default())
     }
 
     pub async fn ping(&self) -> Result<(), DockerError> {

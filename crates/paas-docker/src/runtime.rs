@@ -2,7 +2,7 @@
 
 use futures::StreamExt;
 use paas_core::runtime::{
-    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, ObservedContainer,
+    AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, NodeSummary, ObservedContainer,
 };
 use uuid::Uuid;
 
@@ -76,6 +76,24 @@ impl ContainerRuntime for Docker {
             on_event(event?);
         }
         Ok(())
+    }
+
+    /// One engine is one node: the engine's host name, its running dynos.
+    async fn nodes(&self, instance: &str) -> Result<Vec<NodeSummary>, DockerError> {
+        let name = self.host_name().await?;
+        let dynos = Docker::list_dynos(self, instance, None)
+            .await?
+            .iter()
+            .filter(|d| d.running())
+            .count();
+        Ok(vec![NodeSummary {
+            name,
+            addr: None,
+            state: "ready".into(),
+            availability: "active".into(),
+            manager: false,
+            dynos,
+        }])
     }
 
     fn exited_one_offs(

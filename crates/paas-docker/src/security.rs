@@ -127,7 +127,7 @@ impl Docker {
 
     /// Dynos never run as root: an image that names no other user runs as the stack's
     /// unprivileged `app` user.
-    pub(crate) async fn dyno_user(&self, image: &str) -> Result<String, DockerError> {
+    pub async fn dyno_user(&self, image: &str) -> Result<String, DockerError> {
         let config = self.api().await?.inspect_image(image).await?.config;
         Ok(non_root_user(
             &config.and_then(|c| c.user).unwrap_or_default(),

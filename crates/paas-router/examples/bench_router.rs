@@ -1,12 +1,15 @@
 //! paas-router in front of fixed backends, as paasd runs it (the router of bench/router).
 //! Usage: bench_router LISTEN_ADDR HOST BACKEND_ADDR...
 //! `BENCH_ROUTER_SHARED=1` runs `Router::serve` on one multi-threaded runtime instead of
-//! `Router::serve_per_core`, for comparison.
+//! `Router::serve_per_core`, for comparison. `BENCH_ROUTER_TLS=ADDR,CERT,KEY` also serves
+//! HTTPS on ADDR with that PEM pair (the router of bench/https), through paas-tls's SNI
+//! table as paasd does (the pair as the operator's certificate, also for clients that
+//! send no SNI).
 
 use std::sync::Arc;
 
 use paas_core::routes::{AppRoutes, Backend, RouteTable};
-use paas_router::{Router, RouterSettings};
+use paas_router::{Listeners, Router, RouterSettings};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,12 +38,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_tx, rx) = tokio::sync::watch::channel(Arc::new(table));
     let router = Router::new(rx, RouterSettings::default());
     let shutdown = CancellationToken::new();
+    let tls = match std::env::var("BENCH_ROUTER_TLS") {
+        Ok(spec) => Some(tls_table(&spec)?),
+        Err(_) => None,
+    };
+    let bind = |tls: Option<(String, Arc<paas_tls::CertTable>)>| async move {
+        let mut listeners = Listeners::from(tokio::net::TcpListener::bind(&listen).await?);
+        if let Some((addr, table)) = tls {
+            let listener = tokio::net::TcpListener::bind(&addr).await?;
+            listeners = listeners.with_https(listener, table)?;
+        }
+        Ok::<_, Box<dyn std::error::Error>>(listeners)
+    };
     if std::env::var_os("BENCH_ROUTER_SHARED").is_some() {
         let runtime = tokio::runtime::Runtime::new()?;
         runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind(&listen).await?;
-            Arc::new(router).serve(listener, shutdown).await;
-            Ok::<_, std::io::Error>(())
+            Arc::new(router).serve(bind(tls).await?, shutdown).await;
+            Ok::<_, Box<dyn std::error::Error>>(())
         })?;
     } else {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -48,9 +62,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .enable_all()
             .build()?;
         runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind(&listen).await?;
-            router.serve_per_core(listener, threads, shutdown).await
+            router
+                .serve_per_core(bind(tls).await?, threads, shutdown)
+                .await?;
+            Ok::<_, Box<dyn std::error::Error>>(())
         })?;
     }
     Ok(())
+}
+
+/// `ADDR,CERT,KEY` → the TLS address and an SNI table serving that pair.
+fn tls_table(spec: &str) -> Result<(String, Arc<paas_tls::CertTable>), Box<dyn std::error::Error>> {
+    let mut parts = spec.split(',');
+    let (Some(addr), Some(cert), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("BENCH_ROUTER_TLS is ADDR,CERT,KEY".into());
+    };
+    let parsed = paas_tls::pem::parse(
+        &std::fs::read_to_string(cert)?,
+        &std::fs::read_to_string(key)?,
+        chrono::Utc::now(),
+    )?;
+    let table = Arc::new(paas_tls::CertTable::new());
+    let names = parsed
+        .info
+        .names
+        .iter()
+        .map(|n| (n.clone(), parsed.key.clone()))
+        .collect();
+    table.set_layer(paas_tls::Layer::Operator, names, Some(parsed.key));
+    Ok((addr.to_owned(), table))
 }

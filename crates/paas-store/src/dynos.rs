@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{Store, StoreError};
+use crate::{DynoState, Store, StoreError};
 
 /// What should run for one app: its current release's image and config, and the
 /// formation.
@@ -53,6 +53,8 @@ pub struct DynoRow {
     pub container_id: Option<String>,
     pub exit_code: Option<i32>,
     pub started_at: Option<DateTime<Utc>>,
+    /// The cluster node it runs on (`PAAS_RUNTIME=swarm`).
+    pub node: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -64,10 +66,12 @@ pub struct DynoReport {
     pub process_type: String,
     pub release_id: Option<Uuid>,
     pub command: String,
-    pub state: &'static str,
+    pub state: DynoState,
     pub container_id: String,
     pub exit_code: Option<i32>,
     pub started_at: Option<DateTime<Utc>>,
+    /// The cluster node it runs on; `None` on a single engine.
+    pub node: Option<String>,
 }
 
 impl Store {
@@ -219,13 +223,14 @@ impl Store {
         let ids: Vec<Uuid> = dynos.iter().map(|_| Uuid::now_v7()).collect();
         sqlx::query(
             "insert into dyno (dyno_id, app_id, name, type, release_id, command, state,
-                               container_id, exit_code, started_at)
+                               container_id, exit_code, started_at, node)
              select t.dyno_id, $1, t.name, t.type, t.release_id, t.command, t.state,
-                    t.container_id, t.exit_code, t.started_at
+                    t.container_id, t.exit_code, t.started_at, t.node
                from unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[],
-                           $7::text[], $8::text[], $9::int4[], $10::timestamptz[])
+                           $7::text[], $8::text[], $9::int4[], $10::timestamptz[],
+                           $11::text[])
                     as t(dyno_id, name, type, release_id, command, state, container_id,
-                         exit_code, started_at)
+                         exit_code, started_at, node)
              on conflict (app_id, name) do update set
                  dyno_id = case when dyno.container_id is distinct from excluded.container_id
                                 then excluded.dyno_id else dyno.dyno_id end,
@@ -234,12 +239,13 @@ impl Store {
                  type = excluded.type, release_id = excluded.release_id,
                  command = excluded.command, state = excluded.state,
                  container_id = excluded.container_id, exit_code = excluded.exit_code,
-                 started_at = excluded.started_at, updated_at = now()
+                 started_at = excluded.started_at, node = excluded.node, updated_at = now()
              where (dyno.type, dyno.release_id, dyno.command, dyno.state, dyno.container_id,
-                    dyno.exit_code, dyno.started_at)
+                    dyno.exit_code, dyno.started_at, dyno.node)
                    is distinct from
                    (excluded.type, excluded.release_id, excluded.command, excluded.state,
-                    excluded.container_id, excluded.exit_code, excluded.started_at)",
+                    excluded.container_id, excluded.exit_code, excluded.started_at,
+                    excluded.node)",
         )
         .bind(app_id)
         .bind(ids)
@@ -252,7 +258,7 @@ impl Store {
         )
         .bind(dynos.iter().map(|d| d.release_id).collect::<Vec<_>>())
         .bind(dynos.iter().map(|d| d.command.as_str()).collect::<Vec<_>>())
-        .bind(dynos.iter().map(|d| d.state).collect::<Vec<_>>())
+        .bind(dynos.iter().map(|d| d.state.as_str()).collect::<Vec<_>>())
         .bind(
             dynos
                 .iter()
@@ -261,6 +267,7 @@ impl Store {
         )
         .bind(dynos.iter().map(|d| d.exit_code).collect::<Vec<_>>())
         .bind(dynos.iter().map(|d| d.started_at).collect::<Vec<_>>())
+        .bind(dynos.iter().map(|d| d.node.as_deref()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -270,7 +277,7 @@ impl Store {
     pub async fn dynos(&self, app_id: Uuid) -> Result<Vec<DynoRow>, StoreError> {
         Ok(sqlx::query_as::<_, DynoRow>(
             "select d.dyno_id, d.app_id, d.name, d.type, d.release_id, r.version, d.command, d.state,
-                    d.container_id, d.exit_code, d.started_at, d.created_at, d.updated_at
+                    d.container_id, d.exit_code, d.started_at, d.node, d.created_at, d.updated_at
                from dyno d left join release r using (release_id)
               where d.app_id = $1 order by d.type, length(d.name), d.name",
         )

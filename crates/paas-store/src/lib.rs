@@ -10,6 +10,8 @@
 
 mod addons;
 mod apps;
+mod backup;
+mod buildpacks;
 mod builds;
 mod certs;
 mod config;
@@ -21,10 +23,12 @@ mod ledger;
 mod logs;
 mod releases;
 mod rollout;
+mod start_failure;
 mod tokens;
 
 pub use addons::{Addon, AddonState, Attachment, NewAddon};
 pub use apps::App;
+pub use backup::{BackupApp, BackupSnapshot};
 pub use builds::{Build, BuildStatus, INTERRUPTED_BY_RESTART, NewBuild};
 pub use certs::{DomainCert, SniEndpoint};
 pub use domains::Domain;
@@ -34,6 +38,7 @@ pub use formation::Formation;
 pub use logs::{LogDrain, MAX_DRAINS_PER_APP};
 pub use releases::{Release, ReleaseStatus};
 pub use rollout::{DynoState, Rollout};
+pub use start_failure::StartFailure;
 pub use tokens::{ApiToken, NewToken, TokenInfo};
 
 use sqlx::PgPool;
@@ -42,6 +47,30 @@ use std::time::Duration;
 
 /// The schema, embedded at compile time from the top-level `migrations/` folder.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Creates database `name` unless it exists, through `admin`: options for a role that may
+/// create databases, on a database that exists (`postgres`). paasd's embedded cluster
+/// needs this on its first start; the SQL lives here, like all of it.
+pub async fn create_database_unless_exists(
+    admin: &PgConnectOptions,
+    name: &str,
+) -> Result<(), StoreError> {
+    use sqlx::ConnectOptions;
+    let mut conn = admin.connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        // An identifier cannot be bound: quoted, as Postgres quotes one.
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {quoted}")))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
 
 /// A cheap-to-clone handle on the database.
 #[derive(Debug, Clone)]

@@ -17,6 +17,18 @@ pub enum DynoState {
     Idle,
 }
 
+impl DynoState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Up => "up",
+            Self::Crashed => "crashed",
+            Self::Down => "down",
+            Self::Idle => "idle",
+        }
+    }
+}
+
 /// Where the rollout of one release is, checked in this order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rollout {
@@ -32,6 +44,9 @@ pub enum Rollout {
     /// Done: every wanted web dyno of the release is up, none is wanted, or dynos of a
     /// newer release are already running (a later push took over).
     Done { up: u32, wanted: u32 },
+    /// The engine refuses to start the release's dynos (`failures` times in a row so
+    /// far): the supervisor backs off and keeps trying; nothing of the release runs.
+    CannotStart { reason: String, failures: u32 },
     /// The release's web dynos are still starting.
     Starting { up: u32, wanted: u32 },
 }
@@ -65,6 +80,20 @@ impl Store {
         .ok_or_else(|| StoreError::not_found("release"))?;
         if status == ReleaseStatus::Failed {
             return Ok(Rollout::Failed { reason });
+        }
+        let refused: Option<(String, i32)> = sqlx::query_as(
+            "select f.reason, f.failures from start_failure f join release r using (release_id)
+              where f.app_id = $1 and r.version = $2",
+        )
+        .bind(app_id)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((reason, failures)) = refused {
+            return Ok(Rollout::CannotStart {
+                reason,
+                failures: u32::try_from(failures).unwrap_or(0),
+            });
         }
         let wanted: Option<i32> =
             sqlx::query_scalar("select quantity from formation where app_id = $1 and type = $2")

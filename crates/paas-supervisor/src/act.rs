@@ -46,7 +46,8 @@ impl<R: ContainerRuntime> Supervisor<R> {
                 {
                     Ok(_) => true,
                     Err(e) => {
-                        self.start_failed(want, format!("creating the app's network failed: {e}"));
+                        self.start_failed(want, format!("creating the app's network failed: {e}"))
+                            .await;
                         false
                     }
                 },
@@ -102,17 +103,34 @@ impl<R: ContainerRuntime> Supervisor<R> {
             let results = futures::future::join_all(starts).await;
             let failed = results.iter().find_map(|r| r.as_ref().err());
             match failed {
-                Some(e) => self.start_failed(want, e.to_string()),
-                None if !results.is_empty() => self.state.start_succeeded(app_id),
+                Some(e) => self.start_failed(want, e.to_string()).await,
+                None if !results.is_empty() && self.state.start_succeeded(app_id) => {
+                    if let Err(e) = self.store.clear_start_failure(app_id).await {
+                        tracing::warn!(app = %want.app_name, error = %e, "clearing a start failure failed");
+                    }
+                }
                 None => {}
             }
         }
     }
 
-    /// The engine refused to start `want`'s dynos: say so once per failure, and hold
-    /// the app's starts back for a while (the state's back-off).
-    fn start_failed(&self, want: &Want, reason: String) {
+    /// The engine refused to start `want`'s dynos: say so once per failure, record why
+    /// (for a waiting push and `paas ps`), and hold the app's starts back for a while
+    /// (the state's back-off).
+    async fn start_failed(&self, want: &Want, reason: String) {
         let failure = self.state.start_failed(want.app_id, reason);
+        if let Err(e) = self
+            .store
+            .record_start_failure(
+                want.app_id,
+                want.release_id,
+                &failure.reason,
+                failure.failures,
+            )
+            .await
+        {
+            tracing::warn!(app = %want.app_name, error = %e, "recording a start failure failed");
+        }
         tracing::warn!(
             app = %want.app_name, release = %want.version, failures = failure.failures,
             retry_in_ms = failure.retry_at.saturating_duration_since(std::time::Instant::now()).as_millis() as u64,
@@ -150,6 +168,8 @@ impl<R: ContainerRuntime> Supervisor<R> {
             limits: self.settings.limits,
             network: app_network_name(&self.settings.instance, want.app_name.as_str()),
             health_path: web.then(|| want.settings.health_path.clone()).flatten(),
+            grace_secs: i32::try_from(want.settings.grace.as_secs())
+                .unwrap_or(self.settings.grace_secs),
         };
         let app = want.app_name.as_str();
         let dyno = spec.dyno.name.to_string();

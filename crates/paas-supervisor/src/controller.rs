@@ -74,6 +74,10 @@ impl<R: ContainerRuntime> Supervisor<R> {
     /// Reconciles until `shutdown`; never stops dynos on the way out.
     pub async fn run(self: Arc<Self>, nudges: Arc<Nudges>, shutdown: CancellationToken) {
         tracing::info!("supervisor started");
+        // The back-off starts afresh with this process, and so does what it recorded.
+        if let Err(e) = self.store.clear_start_failures().await {
+            tracing::warn!(error = %e, "clearing recorded start failures failed");
+        }
         let events = tokio::spawn(
             watch_runtime(
                 self.runtime.clone(),

@@ -2,7 +2,6 @@
 //! health path (`PAAS_HEALTH_PATH`, kept in the dyno's labels), that path answers 2xx
 //! or 3xx.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use paas_core::runtime::{ContainerRuntime, ObservedContainer};
@@ -17,8 +16,9 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl<R: ContainerRuntime> Supervisor<R> {
     pub(crate) async fn ready(&self, c: &ObservedContainer) -> bool {
-        let Some(ip) = c.ip else { return false };
-        let addr = SocketAddr::new(ip, self.settings.web_port);
+        let Some(addr) = c.web_addr(self.settings.web_port) else {
+            return false;
+        };
         let Ok(Ok(stream)) =
             tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await
         else {

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use paas_core::reconcile::{DynoState, ObservedDyno};
 use paas_core::runtime::{ContainerRuntime, ObservedContainer};
-use paas_store::DynoReport;
+use paas_store::{DynoReport, DynoState as Recorded};
 
 use crate::Supervisor;
 use crate::pass::Want;
@@ -27,10 +27,10 @@ impl<R: ContainerRuntime> Supervisor<R> {
                 release_id: Some(c.dyno.release_id),
                 command: c.command.clone(),
                 state: match o.state {
-                    DynoState::Running { ready: true, .. } => "up",
-                    DynoState::Running { ready: false, .. } => "starting",
-                    DynoState::Exited { .. } => "crashed",
-                    DynoState::Created | DynoState::Other => "starting",
+                    DynoState::Running { ready: true, .. } => Recorded::Up,
+                    DynoState::Running { ready: false, .. } => Recorded::Starting,
+                    DynoState::Exited { .. } => Recorded::Crashed,
+                    DynoState::Created | DynoState::Other => Recorded::Starting,
                 },
                 container_id: c.id.clone(),
                 exit_code: c
@@ -38,6 +38,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
                     .and_then(|e| i32::try_from(e).ok())
                     .filter(|_| !c.running()),
                 started_at: c.started_at,
+                node: c.node.clone(),
             })
             .collect();
         if let Err(e) = self.store.record_dynos(want.app_id, &reports).await {

@@ -2,7 +2,6 @@
 //! under `<app>.<domain>` and each custom domain.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 
 use paas_core::reconcile::{DynoState, ObservedDyno};
 use paas_core::routes::{AppRoutes, Backend};
@@ -28,9 +27,9 @@ impl<R: ContainerRuntime> Supervisor<R> {
                     && matches!(o.state, DynoState::Running { ready: true, .. })
             })
             .filter_map(|(c, _)| {
-                c.ip.map(|ip| Backend {
+                c.web_addr(self.settings.web_port).map(|addr| Backend {
                     dyno: c.dyno.name.to_string(),
-                    addr: SocketAddr::new(ip, self.settings.web_port),
+                    addr,
                     version: c.dyno.version.get(),
                 })
             })

@@ -224,8 +224,8 @@ impl State {
         failure
     }
 
-    /// `app`'s dynos start again.
-    pub fn start_succeeded(&self, app: Uuid) {
-        self.lock().start_failures.remove(&app);
+    /// `app`'s dynos start again. Whether they had failed to.
+    pub fn start_succeeded(&self, app: Uuid) -> bool {
+        self.lock().start_failures.remove(&app).is_some()
     }
 }

@@ -7,7 +7,9 @@
 //! each custom domain of an app with ACM on that is due — no certificate, or one
 //! expiring within `renew_before` (30 days) — and whose backoff has passed is ordered,
 //! one at a time, answering HTTP-01 through [`Challenges`] (served by the router's
-//! plain listener). A failure records `failing` with the CA's own reason and backs off
+//! plain listener) or TLS-ALPN-01 through the table's challenge certificates (served by
+//! the router's TLS listener): the first of [`AcmeSettings::challenges`] the CA offers,
+//! the next one after each failure (port 80 blocked, 443 open, or the reverse). A failure records `failing` with the CA's own reason and backs off
 //! exponentially up to `backoff_cap`; the certificate the domain had keeps serving.
 //! Issued certificates are stored (key sealed), so a restart orders nothing that is
 //! still valid. A removed domain's row goes with it: it is neither served nor renewed.
@@ -52,6 +54,12 @@ pub struct AcmeSettings {
     /// First retry after a failure; doubles per failure up to `backoff_cap`.
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
+    /// `PAAS_DOMAIN` when it is a public name no operator certificate covers: each app's
+    /// default host `<app>.<domain>` is then ordered like a custom domain.
+    pub default_domain: Option<String>,
+    /// Challenge types in order of preference; attempt `n` after `n` failures starts
+    /// with entry `n % len`.
+    pub challenges: Vec<Challenge>,
     /// False when ACME is off (`PAAS_ACME_DIRECTORY=off`): the manager still serves
     /// uploaded and stored certificates, orders nothing, and shows domains `disabled`.
     pub ordering: bool,
@@ -67,7 +75,36 @@ impl AcmeSettings {
             poll: Duration::from_secs(60),
             backoff_base: Duration::from_secs(60),
             backoff_cap: Duration::from_secs(24 * 3600),
+            default_domain: None,
+            challenges: vec![Challenge::Http01, Challenge::TlsAlpn01],
             ordering: true,
+        }
+    }
+}
+
+/// How the CA checks that paas answers for a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// `http://<name>/.well-known/acme-challenge/<token>` on the router's plain listener.
+    Http01,
+    /// A handshake with ALPN `acme-tls/1` on the router's TLS listener (RFC 8737).
+    TlsAlpn01,
+}
+
+impl Challenge {
+    /// `http-01`, `tls-alpn-01` (as `PAAS_ACME_CHALLENGES` lists them).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim() {
+            "http-01" => Some(Self::Http01),
+            "tls-alpn-01" => Some(Self::TlsAlpn01),
+            _ => None,
+        }
+    }
+
+    fn acme_type(self) -> ChallengeType {
+        match self {
+            Self::Http01 => ChallengeType::Http01,
+            Self::TlsAlpn01 => ChallengeType::TlsAlpn01,
         }
     }
 }
@@ -173,13 +210,24 @@ impl CertManager {
 
     /// One pass (see the module doc).
     pub async fn pass(&self) -> Result<(), TlsError> {
+        let pruned = self
+            .store
+            .prune_host_certs(self.settings.default_domain.as_deref())
+            .await
+            .map_err(store_error)?;
+        if pruned > 0 {
+            tracing::info!(
+                pruned,
+                "dropped the certificates of default hosts no longer served"
+            );
+        }
         let domains = self.reload().await?;
         let now = Utc::now();
         for domain in domains {
             if !(domain.acm_enabled && self.settings.ordering) {
                 if domain.status != "disabled" {
                     self.store
-                        .set_domain_cert_status(domain.domain_id, "disabled")
+                        .set_domain_cert_status(&domain, "disabled")
                         .await
                         .map_err(store_error)?;
                 }
@@ -201,18 +249,28 @@ impl CertManager {
         Ok(())
     }
 
-    /// Loads uploaded and issued certificates into the table; returns the domains. An
+    /// Loads uploaded and issued certificates into the table; returns the custom domains
+    /// and (with [`AcmeSettings::default_domain`]) the apps' default hosts. An
     /// uploaded certificate serves only its own app's custom domains that it covers, so
     /// one app's upload can never take over another app's hostname.
     pub async fn reload(&self) -> Result<Vec<DomainCert>, TlsError> {
         let endpoints = self.store.all_sni_endpoints().await.map_err(store_error)?;
-        let domains = self.store.domain_certs().await.map_err(store_error)?;
+        let mut domains = self.store.domain_certs().await.map_err(store_error)?;
+        if let Some(default_domain) = &self.settings.default_domain {
+            let hosts = self
+                .store
+                .default_host_certs(default_domain)
+                .await
+                .map_err(store_error)?;
+            domains.extend(hosts);
+        }
         let mut uploaded = Names::new();
         for e in &endpoints {
             match self.parsed(e.endpoint_id, e.updated_at, &e.chain_pem, &e.key_sealed) {
                 Ok((key, names)) => {
                     let covered = domains.iter().filter(|d| {
-                        d.app_id == e.app_id
+                        !d.default_host
+                            && d.app_id == e.app_id
                             && names.iter().any(|n| pem::name_covers(n, &d.hostname))
                     });
                     for d in covered {
@@ -277,11 +335,12 @@ impl CertManager {
     async fn order(&self, domain: &DomainCert) -> Result<(), TlsError> {
         let renewal = domain.chain_pem.is_some();
         tracing::info!(domain = %domain.hostname, renewal, "ordering a certificate");
-        match self.issue(&domain.hostname).await {
+        let failures = usize::try_from(domain.failures.max(0)).unwrap_or(0);
+        match self.issue(&domain.hostname, failures).await {
             Ok((chain, key_pem, info)) => {
                 let sealed = self.sealer.seal(KEY_PURPOSE, key_pem.as_bytes())?;
                 self.store
-                    .record_issued(domain.domain_id, &chain, &sealed, info.not_after)
+                    .record_issued(domain, &chain, &sealed, info.not_after)
                     .await
                     .map_err(store_error)?;
                 let what = if renewal { "Renewed" } else { "Issued" };
@@ -306,7 +365,7 @@ impl CertManager {
                     + chrono::Duration::from_std(backoff).unwrap_or(chrono::Duration::days(1));
                 tracing::warn!(domain = %domain.hostname, %reason, retry_in = ?backoff, "certificate order failed");
                 self.store
-                    .record_failure(domain.domain_id, &reason, next)
+                    .record_failure(domain, &reason, next)
                     .await
                     .map_err(store_error)?;
                 let kept = if renewal {
@@ -327,9 +386,23 @@ impl CertManager {
         Ok(())
     }
 
+    /// The challenge types for an attempt after `failures` failures, in order.
+    fn challenge_order(&self, failures: usize) -> Vec<Challenge> {
+        let mut order = self.settings.challenges.clone();
+        if !order.is_empty() {
+            let start = failures % order.len();
+            order.rotate_left(start);
+        }
+        order
+    }
+
     /// Runs one ACME order for `host`: (chain PEM, key PEM, what the chain says), or
     /// the reason it failed, in the CA's words where it gave any.
-    async fn issue(&self, host: &str) -> Result<(String, String, pem::CertInfo), String> {
+    async fn issue(
+        &self,
+        host: &str,
+        failures: usize,
+    ) -> Result<(String, String, pem::CertInfo), String> {
         let account = self.account().await.map_err(|e| e.to_string())?;
         let identifiers = [Identifier::Dns(host.to_owned())];
         self.orders
@@ -339,6 +412,8 @@ impl CertManager {
             .await
             .map_err(acme_reason)?;
         let mut tokens = Vec::new();
+        let mut alpn_hosts = Vec::new();
+        let preference = self.challenge_order(failures);
         let result = async {
             let mut authorizations = order.authorizations();
             while let Some(authz) = authorizations.next().await {
@@ -348,12 +423,38 @@ impl CertManager {
                     AuthorizationStatus::Valid => continue,
                     other => return Err(format!("authorization is {other:?}")),
                 }
+                let offered = preference.iter().copied().find(|kind| {
+                    authz
+                        .challenges
+                        .iter()
+                        .any(|c| c.r#type == kind.acme_type())
+                });
+                let Some(kind) = offered else {
+                    return Err(format!(
+                        "the CA offered none of the challenges paas answers ({preference:?})"
+                    ));
+                };
+                let name = match authz.identifier().identifier {
+                    Identifier::Dns(name) => name.clone(),
+                    other => return Err(format!("cannot answer for {other:?}")),
+                };
                 let mut challenge = authz
-                    .challenge(ChallengeType::Http01)
-                    .ok_or_else(|| "the CA offered no http-01 challenge".to_owned())?;
+                    .challenge(kind.acme_type())
+                    .ok_or_else(|| "the CA withdrew its challenge".to_owned())?;
                 let answer = challenge.key_authorization();
-                self.challenges.set(&challenge.token, Some(answer.as_str()));
-                tokens.push(challenge.token.clone());
+                match kind {
+                    Challenge::Http01 => {
+                        self.challenges.set(&challenge.token, Some(answer.as_str()));
+                        tokens.push(challenge.token.clone());
+                    }
+                    Challenge::TlsAlpn01 => {
+                        let cert = alpn_certificate(&name, answer.digest().as_ref())
+                            .map_err(|e| format!("making the tls-alpn-01 certificate: {e}"))?;
+                        self.table.set_alpn_challenge(&name, Some(cert));
+                        alpn_hosts.push(name);
+                    }
+                }
+                tracing::debug!(%host, challenge = ?kind, "answering the CA's challenge");
                 challenge.set_ready().await.map_err(acme_reason)?;
             }
             let retries = RetryPolicy::new().timeout(Duration::from_secs(90));
@@ -371,6 +472,9 @@ impl CertManager {
         .await;
         for token in &tokens {
             self.challenges.set(token, None);
+        }
+        for name in &alpn_hosts {
+            self.table.set_alpn_challenge(name, None);
         }
         let (chain, key_pem) = result?;
         let parsed = pem::parse(&chain, &key_pem, Utc::now())
@@ -431,6 +535,27 @@ impl CertManager {
         *account = Some(made.clone());
         Ok(made)
     }
+}
+
+/// The self-signed certificate that answers TLS-ALPN-01 for `name` (RFC 8737 §3): the
+/// name as its only SAN and the critical acmeIdentifier extension holding `digest`, the
+/// SHA-256 of the key authorization.
+fn alpn_certificate(name: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>, TlsError> {
+    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()])?;
+    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
+    let key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    // Not through `pem::parse`: webpki (rightly) refuses the critical extension it does
+    // not know, and only the CA reads this certificate.
+    let der = rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into();
+    let signer = crate::provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| TlsError::Invalid(format!("the challenge key: {e}")))?;
+    Ok(Arc::new(CertifiedKey::new(
+        vec![cert.der().clone()],
+        signer,
+    )))
 }
 
 /// The CA's words for a failure: a problem document's detail, else the error.

@@ -2,7 +2,8 @@
 //! for. Writers (the local follower, the ACME manager, uploads) replace one [`Layer`]
 //! at a time; every change rebuilds the lookup map and publishes it whole through an
 //! `ArcSwap`, so the handshake path ([`ResolvesServerCert::resolve`]) only loads a
-//! pointer: no lock, no database.
+//! pointer: no lock, no database. TLS-ALPN-01 validations (ALPN `acme-tls/1`) get the
+//! challenge certificates the ACME manager publishes the same way, and nothing else.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -46,9 +47,15 @@ impl Lookup {
     }
 }
 
+/// The ALPN protocol of ACME's TLS-ALPN-01 challenge (RFC 8737).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
 #[derive(Default)]
 pub struct CertTable {
     current: ArcSwap<Lookup>,
+    /// TLS-ALPN-01: hostname → the challenge's self-signed certificate, while an order
+    /// for it is being validated.
+    alpn_challenges: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
     /// Writers only.
     layers: Mutex<BTreeMap<Layer, LayerEntry>>,
 }
@@ -88,6 +95,19 @@ impl CertTable {
             }
         }
         self.current.store(Arc::new(lookup));
+    }
+
+    /// Publishes (`Some`) or withdraws (`None`) the TLS-ALPN-01 certificate for `host`.
+    pub fn set_alpn_challenge(&self, host: &str, key: Option<Arc<CertifiedKey>>) {
+        let host = host.to_ascii_lowercase();
+        self.alpn_challenges.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            match &key {
+                Some(key) => next.insert(host.clone(), key.clone()),
+                None => next.remove(&host),
+            };
+            next
+        });
     }
 
     /// The certificate a handshake for `host` gets now.
@@ -152,6 +172,16 @@ impl CertTable {
 
 impl ResolvesServerCert for CertTable {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if hello
+            .alpn()
+            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN))
+        {
+            // A CA validating TLS-ALPN-01 gets the challenge certificate or nothing
+            // (RFC 8737 §3: never the name's ordinary certificate).
+            return hello
+                .server_name()
+                .and_then(|name| self.alpn_challenges.load().get(name).cloned());
+        }
         let lookup = self.current.load();
         match hello.server_name() {
             // rustls hands over SNI lowercased and without a trailing dot.

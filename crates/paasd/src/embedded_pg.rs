@@ -26,8 +26,9 @@ pub struct EmbeddedPostgres {
 const DATABASE: &str = "paas";
 const SUPERUSER: &str = "postgres";
 
-/// The newest `/usr/lib/postgresql/<v>/bin` holding initdb, or `PAAS_PG_BIN`'s dir.
-fn find_bin_dir() -> anyhow::Result<PathBuf> {
+/// The newest `/usr/lib/postgresql/<v>/bin` holding initdb (also where `pg_dump` and
+/// `pg_restore` are taken from for backups: the newest reads every older server).
+pub fn bin_dir() -> anyhow::Result<PathBuf> {
     let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
@@ -52,7 +53,7 @@ impl EmbeddedPostgres {
     /// Starts the cluster under `data_dir` (creating it on first use), or adopts the
     /// one already running there.
     pub async fn start(paas_data_dir: &Path) -> anyhow::Result<Self> {
-        let bin_dir = find_bin_dir()?;
+        let bin_dir = bin_dir()?;
         std::fs::create_dir_all(paas_data_dir)
             .with_context(|| format!("creating PAAS_DATA_DIR {}", paas_data_dir.display()))?;
         let base = std::fs::canonicalize(paas_data_dir)?;
@@ -138,6 +139,15 @@ impl EmbeddedPostgres {
             .database(DATABASE)
     }
 
+    /// libpq arguments that reach the platform database (`pg_dump`, `pg_restore`).
+    pub fn client_args(&self) -> Vec<String> {
+        vec![
+            format!("--host={}", self.socket_dir.display()),
+            format!("--username={SUPERUSER}"),
+            format!("--dbname={DATABASE}"),
+        ]
+    }
+
     /// Stops the cluster if this process started it.
     pub async fn stop(self) -> anyhow::Result<()> {
         if !self.started_here {
@@ -178,24 +188,12 @@ impl EmbeddedPostgres {
     }
 
     async fn ensure_database(&self) -> anyhow::Result<()> {
-        use sqlx::ConnectOptions;
-        let mut conn = self
-            .connect_options()
-            .database("postgres")
-            .connect()
-            .await
-            .context("connecting to the embedded Postgres")?;
-        let exists: bool =
-            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                .bind(DATABASE)
-                .fetch_one(&mut conn)
-                .await?;
-        if !exists {
-            sqlx::query("create database paas")
-                .execute(&mut conn)
-                .await?;
-        }
-        Ok(())
+        paas_store::create_database_unless_exists(
+            &self.connect_options().database("postgres"),
+            DATABASE,
+        )
+        .await
+        .context("creating paasd's database in the embedded Postgres")
     }
 
     fn command(&self, program: &str) -> Command {

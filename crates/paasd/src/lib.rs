@@ -7,6 +7,7 @@
 //! requests finish, then close the pool and stop the embedded cluster. Dynos are never
 //! stopped by a paasd shutdown (the next paasd adopts them).
 
+pub mod backup;
 pub mod buildpacks;
 pub mod embedded_pg;
 pub mod settings;
@@ -56,6 +57,15 @@ impl Database {
         Ok(Self { store, embedded })
     }
 
+    /// libpq arguments by which `pg_dump` and `pg_restore` reach this database.
+    pub fn pg_args(&self, settings: &Settings) -> anyhow::Result<Vec<String>> {
+        match (&settings.database_url, &self.embedded) {
+            (Some(url), _) => Ok(vec![format!("--dbname={url}")]),
+            (None, Some(pg)) => Ok(pg.client_args()),
+            (None, None) => anyhow::bail!("no database settings"),
+        }
+    }
+
     pub async fn close(self) -> anyhow::Result<()> {
         self.store.pool().close().await;
         if let Some(pg) = self.embedded {
@@ -68,7 +78,8 @@ impl Database {
 /// Runs the daemon until `shutdown` is cancelled.
 pub async fn serve(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let database = Database::open(&settings).await?;
-    let result = serve_with(&settings, database.store.clone(), shutdown).await;
+    let pg_args = database.pg_args(&settings)?;
+    let result = serve_with(&settings, database.store.clone(), pg_args, shutdown).await;
     database.close().await?;
     result
 }
@@ -99,6 +110,7 @@ async fn fail_interrupted_work(store: &Store) -> anyhow::Result<()> {
 async fn serve_with(
     settings: &Settings,
     store: Store,
+    pg_args: Vec<String>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if store.token_count().await? == 0 {
@@ -114,7 +126,26 @@ async fn serve_with(
         async move { store.watch_tokens(stop.cancelled_owned()).await }
     });
     let logs = Arc::new(paas_logs::LogHub::new());
-    let builder = Arc::new(builder(settings, store.clone())?.with_logs(logs.clone()));
+    // The router's TLS listener is bound first, as its port is in every `web_url`;
+    // nothing on it is accepted before the stored certificates are loaded
+    // (`tls::router_https`), so early clients wait in the backlog rather than get
+    // another certificate.
+    let router_tls_listener = match settings.router.tls_addr {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("binding the router's HTTPS listener on PAAS_ROUTER_TLS_ADDR={addr}")
+        })?),
+        None => None,
+    };
+    let web_url = paas_core::routes::WebUrl {
+        domain: settings.domain.clone(),
+        http_port: settings.router_addr.port(),
+        https_port: match &router_tls_listener {
+            Some(listener) => Some(listener.local_addr()?.port()),
+            None => None,
+        },
+    };
+    let builder =
+        Arc::new(builder(settings, store.clone(), web_url.clone())?.with_logs(logs.clone()));
     // No build runs yet: a build container of this installation is a killed paasd's.
     match builder.remove_leftover_build_containers().await {
         Ok(0) => {}
@@ -141,6 +172,16 @@ async fn serve_with(
         ),
         Err(e) => tracing::warn!(error = %e, "could not find how this engine limits a dyno's disk"),
     }
+    let backup_status = Arc::new(backup::BackupStatus::default());
+    let backups = tokio::spawn(backup::run_schedule(
+        settings.clone(),
+        store.clone(),
+        pg_args,
+        docker.clone(),
+        backup_status.clone(),
+        shutdown.child_token(),
+    ));
+    let backup_status = settings.backups.every.map(|_| backup_status);
     let collector = tokio::spawn(
         Arc::new(paas_logs::Collector::new(
             docker.clone(),
@@ -155,20 +196,30 @@ async fn serve_with(
         paas_logs::Drains::new(store.clone(), logs.clone())
             .run(drains_changed.clone(), shutdown.child_token()),
     );
-    let (supervisor, routes) = paas_supervisor::Supervisor::new(
-        store.clone(),
-        docker.clone(),
-        paas_supervisor::SupervisorSettings {
-            domain: settings.domain.clone(),
-            limits: settings.dynos.limits(),
-            grace_secs: settings.dynos.grace_secs,
-            health_timeout: std::time::Duration::from_secs(settings.dynos.health_timeout_secs),
-            instance: settings.dynos.instance.clone(),
-            ..Default::default()
-        },
-    );
-    let supervisor = supervisor.with_logs(logs.clone());
-    let supervisor = tokio::spawn(Arc::new(supervisor).run(nudge.clone(), shutdown.child_token()));
+    let supervisor_settings = paas_supervisor::SupervisorSettings {
+        domain: settings.domain.clone(),
+        limits: settings.dynos.limits(),
+        grace_secs: settings.dynos.grace_secs,
+        health_timeout: std::time::Duration::from_secs(settings.dynos.health_timeout_secs),
+        instance: settings.dynos.instance.clone(),
+        ..Default::default()
+    };
+    let (supervisor, routes, nodes) = match &settings.dynos.runtime {
+        settings::Runtime::Docker => spawn_supervisor(
+            &store,
+            docker.clone(),
+            supervisor_settings,
+            &logs,
+            &nudge,
+            &shutdown,
+        ),
+        settings::Runtime::Swarm { registry } => {
+            let swarm = paas_swarm::Swarm::connect(docker.clone(), None, registry)
+                .context("DOCKER_HOST does not name a usable Swarm manager")?;
+            tracing::info!(registry = %registry, "dynos run as services of the Swarm at DOCKER_HOST (PAAS_RUNTIME=swarm)");
+            spawn_supervisor(&store, swarm, supervisor_settings, &logs, &nudge, &shutdown)
+        }
+    };
     let router_listener = tokio::net::TcpListener::bind(settings.router_addr)
         .await
         .with_context(|| {
@@ -183,11 +234,11 @@ async fn serve_with(
     let mut acme_challenges = None;
     let mut certs_api = None;
     let mut cert_table = None;
-    if let Some(addr) = settings.router.tls_addr {
+    if let Some(listener) = router_tls_listener {
         let events = logs.clone();
         let https = tls::router_https(
             settings,
-            addr,
+            listener,
             store.clone(),
             routes.clone(),
             move |app: &str, message: String| {
@@ -227,7 +278,7 @@ async fn serve_with(
             paas_logs::LogLine::new(paas_logs::Source::Heroku, "router", log.line),
         );
     });
-    let metrics = RouterMetrics(router.metrics(), cert_table);
+    let metrics = RouterMetrics(router.metrics(), cert_table, backup_status);
     let threads = settings.router.threads;
     let router_shutdown = shutdown.child_token();
     let router = tokio::spawn(async move {
@@ -275,7 +326,7 @@ async fn serve_with(
         addons,
         settings: Arc::new(ApiSettings {
             domain: settings.domain.clone(),
-            router_port: settings.router_addr.port(),
+            web_url,
             public_url: settings.public_url.clone(),
             local_url: local_url(settings.api_addr),
             instance: settings.dynos.instance.clone(),
@@ -284,6 +335,7 @@ async fn serve_with(
         }),
         builder,
         docker,
+        nodes,
         nudge,
         rendezvous: Default::default(),
         logs,
@@ -327,12 +379,65 @@ async fn serve_with(
         ("log collector", collector),
         ("log drains", drains),
         ("token watch", token_watch),
+        ("scheduled backups", backups),
     ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, task = name, "a task panicked");
         }
     }
     Ok(())
+}
+
+/// The supervisor's loop on `runtime`, and the receiving end of its route table.
+fn spawn_supervisor<R: paas_core::runtime::ContainerRuntime + std::fmt::Debug>(
+    store: &Store,
+    runtime: R,
+    settings: paas_supervisor::SupervisorSettings,
+    logs: &Arc<paas_logs::LogHub>,
+    nudge: &Arc<paas_supervisor::Nudges>,
+    shutdown: &CancellationToken,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<Arc<paas_core::routes::RouteTable>>,
+    Arc<dyn paas_core::runtime::NodeList>,
+) {
+    let nodes: Arc<dyn paas_core::runtime::NodeList> = Arc::new(runtime.clone());
+    let (supervisor, routes) = paas_supervisor::Supervisor::new(store.clone(), runtime, settings);
+    let supervisor = supervisor.with_logs(logs.clone());
+    let task = tokio::spawn(Arc::new(supervisor).run(nudge.clone(), shutdown.child_token()));
+    (task, routes, nodes)
+}
+
+/// `paasd nodes`: the machines dynos run on, with state and dyno counts.
+pub async fn nodes_table(settings: &Settings) -> anyhow::Result<String> {
+    use paas_core::runtime::ContainerRuntime;
+    let docker = paas_docker::Docker::connect()
+        .context("DOCKER_HOST does not name a usable Docker Engine")?;
+    let instance = &settings.dynos.instance;
+    let nodes = match &settings.dynos.runtime {
+        settings::Runtime::Docker => docker.nodes(instance).await?,
+        settings::Runtime::Swarm { registry } => {
+            paas_swarm::Swarm::connect(docker, None, registry)?
+                .nodes(instance)
+                .await?
+        }
+    };
+    let mut out = format!(
+        "{:<24} {:<16} {:<12} {:<12} {:<8} {}\n",
+        "NAME", "ADDRESS", "STATE", "AVAILABILITY", "ROLE", "DYNOS"
+    );
+    for n in nodes {
+        out.push_str(&format!(
+            "{:<24} {:<16} {:<12} {:<12} {:<8} {}\n",
+            n.name,
+            n.addr.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+            n.state,
+            n.availability,
+            if n.manager { "manager" } else { "worker" },
+            n.dynos
+        ));
+    }
+    Ok(out)
 }
 
 /// The host part of `PAAS_PUBLIC_URL` (`http://host:port/` → `host`): clients reach the
@@ -353,7 +458,11 @@ fn public_host(public_url: &str) -> String {
 
 /// The router's counters, as `GET /metrics` shows them.
 #[derive(Debug)]
-struct RouterMetrics(Arc<paas_router::Metrics>, Option<Arc<paas_tls::CertTable>>);
+struct RouterMetrics(
+    Arc<paas_router::Metrics>,
+    Option<Arc<paas_tls::CertTable>>,
+    Option<Arc<backup::BackupStatus>>,
+);
 
 impl paas_api::MetricsText for RouterMetrics {
     fn render(&self) -> String {
@@ -361,13 +470,22 @@ impl paas_api::MetricsText for RouterMetrics {
         if let Some(certs) = &self.1 {
             out.push_str(&certs.render_metrics());
         }
+        if let Some(backups) = &self.2 {
+            out.push_str(&backups.render_metrics());
+        }
         out
     }
 }
 
 /// The builder, from the build settings; Docker is reached lazily, so paasd starts
 /// (and its API answers) while Docker is still coming up.
-pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder::Builder> {
+/// The builder; `web_url` (apps' URLs, printed at the end of a push) is over HTTPS when
+/// the router has a TLS listener.
+pub fn builder(
+    settings: &Settings,
+    store: Store,
+    web_url: paas_core::routes::WebUrl,
+) -> anyhow::Result<paas_builder::Builder> {
     let docker = paas_builder::Docker::connect()
         .context("DOCKER_HOST does not name a usable Docker Engine")?
         .with_network_pool(settings.dynos.network_pool);
@@ -402,8 +520,7 @@ pub fn builder(settings: &Settings, store: Store) -> anyhow::Result<paas_builder
                 nano_cpus: settings.build.nano_cpus,
                 pids: paas_builder::Limits::BUILD_DEFAULT.pids,
             },
-            domain: settings.domain.clone(),
-            router_port: settings.router_addr.port(),
+            web_url,
             instance: settings.dynos.instance.clone(),
             dyno_limits: settings.dynos.limits(),
         },

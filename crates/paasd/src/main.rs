@@ -29,6 +29,28 @@ enum Command {
         #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
         set: Vec<(String, String)>,
     },
+    /// Back up the whole platform into one archive, while paasd runs (`--to FILE`), or
+    /// re-read an archive and report what it holds (`--verify FILE`).
+    Backup {
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "verify",
+            conflicts_with = "verify"
+        )]
+        to: Option<std::path::PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        verify: Option<std::path::PathBuf>,
+    },
+    /// Restore a backup onto a fresh PAAS_DATA_DIR and database (paasd stopped); the
+    /// next paasd brings every app back at its release.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+    },
+    /// List the machines dynos run on (the Swarm's nodes with PAAS_RUNTIME=swarm), with
+    /// their state and this installation's running dynos.
+    Nodes,
     /// The stack image builds and dynos start from.
     Stack {
         #[command(subcommand)]
@@ -122,6 +144,19 @@ async fn main() -> std::process::ExitCode {
             command: StackCommand::Runtimes { images },
         } => runtimes(&settings, &images).await,
         Command::EnvFile { .. } => Ok(()),
+        Command::Backup {
+            verify: Some(file), ..
+        } => paasd::backup::verify(&file).await.map(|r| print!("{r}")),
+        Command::Backup { to: Some(file), .. } => paasd::backup::backup(&settings, &file)
+            .await
+            .map(|r| print!("{r}")),
+        Command::Backup { .. } => Ok(()),
+        Command::Restore { from } => paasd::backup::restore(&settings, &from)
+            .await
+            .map(|r| print!("{r}")),
+        Command::Nodes => paasd::nodes_table(&settings)
+            .await
+            .map(|table| print!("{table}")),
         Command::Tokens { command } => match command {
             TokensCommand::Create { name, expires_in } => {
                 paasd::tokens::create(&settings, &name, expires_in)

@@ -102,6 +102,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "label of this installation's containers",
     ),
     (
+        "PAAS_RUNTIME",
+        "docker",
+        "where dynos run: docker (this engine) or swarm (DOCKER_HOST is a Swarm manager)",
+    ),
+    (
+        "PAAS_REGISTRY",
+        "",
+        "with PAAS_RUNTIME=swarm: host:port of the registry every node pulls release images from",
+    ),
+    (
         "PAAS_TLS_ADDR",
         "127.0.0.1:5443",
         "the TLS port (heroku run, https git remotes); off for none",
@@ -134,6 +144,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("PAAS_ACME_EMAIL", "", "the ACME account's contact"),
     (
+        "PAAS_ACME_CHALLENGES",
+        "http-01,tls-alpn-01",
+        "challenge types the router answers, preferred first (the next after a failure)",
+    ),
+    (
         "PAAS_ACME_CA_ROOT",
         "",
         "PEM root to trust for the ACME directory's own HTTPS",
@@ -165,12 +180,40 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "client connections served at once",
     ),
     (
+        "PAAS_BACKUP_SCHEDULE",
+        "off",
+        "scheduled platform backups: every 24h, 6h, 30m … (off: none; paasd backup --to FILE by hand)",
+    ),
+    (
+        "PAAS_BACKUP_KEEP",
+        "7",
+        "scheduled backups kept (older ones are removed)",
+    ),
+    (
+        "PAAS_BACKUP_DIR",
+        "$PAAS_DATA_DIR/backups",
+        "where scheduled backups are written (another disk, or a mount of another server)",
+    ),
+    (
         "PAAS_LOG_FORMAT",
         "json (pretty on a terminal)",
         "paasd's own log format: json or pretty",
     ),
     ("RUST_LOG", "info", "paasd's log filter"),
 ];
+
+/// The settings set in this process's environment, by name (what a backup keeps).
+pub fn set_variables() -> Vec<(String, String)> {
+    VARIABLES
+        .iter()
+        .filter_map(|(name, _, _)| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| ((*name).to_owned(), v))
+        })
+        .collect()
+}
 
 /// The environment file: every variable commented with its default, except `set` ones.
 pub fn env_file(set: &[(String, String)]) -> String {
@@ -211,6 +254,18 @@ pub struct Settings {
     pub dynos: DynoConfig,
     pub router: RouterConfig,
     pub tls: TlsConfig,
+    pub backups: BackupConfig,
+}
+
+/// Scheduled platform backups (`crate::backup::run_schedule`).
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    /// `PAAS_BACKUP_SCHEDULE` (`off`): the time between two backups.
+    pub every: Option<std::time::Duration>,
+    /// `PAAS_BACKUP_KEEP` (7): how many scheduled backups stay.
+    pub keep: usize,
+    /// `PAAS_BACKUP_DIR` (`$PAAS_DATA_DIR/backups`, made on first use).
+    pub dir: Option<PathBuf>,
 }
 
 /// The TLS port, for what the heroku CLI only does over TLS (`heroku run`'s rendezvous,
@@ -257,6 +312,9 @@ pub struct AcmeConfig {
     pub email: Option<String>,
     /// `PAAS_ACME_CA_ROOT`: a PEM root for the directory's own HTTPS (a test CA).
     pub ca_root: Option<PathBuf>,
+    /// `PAAS_ACME_CHALLENGES`: HTTP-01 (plain listener) and TLS-ALPN-01 (TLS listener),
+    /// in order of preference.
+    pub challenges: Vec<paas_tls::acme::Challenge>,
     /// `PAAS_SECRET_KEY` (64 hex digits) seals private keys in the database; unset, a
     /// key is made once in `data_dir/secret.key` (mode 0600).
     pub secret_key: Option<String>,
@@ -276,6 +334,18 @@ pub struct DynoConfig {
     pub instance: String,
     /// `PAAS_NETWORK_POOL` (10.250.0.0/15): where app networks get their subnets.
     pub network_pool: paas_docker::NetworkPool,
+    /// `PAAS_RUNTIME`: where formation dynos run.
+    pub runtime: Runtime,
+}
+
+/// `PAAS_RUNTIME`: the engine that runs formation dynos.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// `docker` (the default): containers on the engine at `DOCKER_HOST`.
+    Docker,
+    /// `swarm`: services on the Swarm whose manager is at `DOCKER_HOST`, pulling release
+    /// images from `PAAS_REGISTRY` (`host:port`).
+    Swarm { registry: String },
 }
 
 impl DynoConfig {
@@ -413,6 +483,16 @@ impl Settings {
             self.build.buildpacks_dir = Some(dir);
         }
         self.build.ca_bundle = self.build.ca_bundle.as_deref().map(absolute);
+        match &self.backups.dir {
+            Some(dir) => {
+                let dir = absolute(dir);
+                if !dir.is_dir() {
+                    bail!("PAAS_BACKUP_DIR={} is not a directory", dir.display());
+                }
+                self.backups.dir = Some(dir);
+            }
+            None => self.backups.dir = Some(self.data_dir.join("backups")),
+        }
         if let Some((cert, key)) = &self.tls.cert_and_key {
             let (cert, key) = (absolute(cert), absolute(key));
             for (name, path) in [("PAAS_TLS_CERT", &cert), ("PAAS_TLS_KEY", &key)] {
@@ -557,7 +637,20 @@ impl Settings {
             }
             pool
         };
+        let runtime = match get("PAAS_RUNTIME").as_deref().map(str::trim) {
+            None | Some("" | "docker") => Runtime::Docker,
+            Some("swarm") => match get("PAAS_REGISTRY").map(|r| r.trim().to_owned()) {
+                Some(registry) if !registry.is_empty() && !registry.contains('/') => {
+                    Runtime::Swarm { registry }
+                }
+                _ => bail!(
+                    "PAAS_RUNTIME=swarm needs PAAS_REGISTRY=host:port, the registry every node pulls release images from"
+                ),
+            },
+            Some(other) => bail!("PAAS_RUNTIME={other:?} must be docker or swarm"),
+        };
         let dynos = DynoConfig {
+            runtime,
             network_pool,
             memory_bytes: parse_bytes(
                 "PAAS_DYNO_MEMORY",
@@ -632,6 +725,20 @@ impl Settings {
                 },
                 email: get("PAAS_ACME_EMAIL"),
                 ca_root: get("PAAS_ACME_CA_ROOT").map(PathBuf::from),
+                challenges: match get("PAAS_ACME_CHALLENGES") {
+                    Some(list) => list
+                        .split(',')
+                        .map(|c| {
+                            paas_tls::acme::Challenge::parse(c).with_context(|| {
+                                format!("PAAS_ACME_CHALLENGES={list:?}: {c:?} is not http-01 or tls-alpn-01")
+                            })
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                    None => vec![
+                        paas_tls::acme::Challenge::Http01,
+                        paas_tls::acme::Challenge::TlsAlpn01,
+                    ],
+                },
                 secret_key: match get("PAAS_SECRET_KEY") {
                     Some(key) if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) => {
                         Some(key)
@@ -641,7 +748,19 @@ impl Settings {
                 },
             },
         };
+        let backups = BackupConfig {
+            every: match get("PAAS_BACKUP_SCHEDULE").as_deref().map(str::trim) {
+                None | Some("off") => None,
+                Some(raw) => Some(
+                    crate::tokens::parse_duration(raw)
+                        .map_err(|e| anyhow::anyhow!("PAAS_BACKUP_SCHEDULE: {e} (or off)"))?,
+                ),
+            },
+            keep: count("PAAS_BACKUP_KEEP", 7, 1000)?,
+            dir: get("PAAS_BACKUP_DIR").map(PathBuf::from),
+        };
         Ok(Self {
+            backups,
             dynos,
             build,
             tls,
@@ -739,6 +858,21 @@ mod tests {
         );
         let err = settings(&[("PAAS_TLS_CERT", "/c.pem")]).unwrap_err();
         assert!(format!("{err:#}").starts_with("PAAS_TLS_CERT"), "{err:#}");
+        use paas_tls::acme::Challenge;
+        assert_eq!(
+            on.router.acme.challenges,
+            [Challenge::Http01, Challenge::TlsAlpn01]
+        );
+        let alpn = settings(&[("PAAS_ACME_CHALLENGES", "tls-alpn-01, http-01")]).unwrap();
+        assert_eq!(
+            alpn.router.acme.challenges,
+            [Challenge::TlsAlpn01, Challenge::Http01]
+        );
+        let err = settings(&[("PAAS_ACME_CHALLENGES", "dns-01")]).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("PAAS_ACME_CHALLENGES"),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -777,6 +911,7 @@ mod tests {
             (vec![("PAAS_BUILDPACKS_DIR", "file")], "PAAS_BUILDPACKS_DIR"),
             (vec![("PAAS_DATA_DIR", "no/such/dir")], "PAAS_DATA_DIR"),
             (vec![("PAAS_DATA_DIR", "file")], "PAAS_DATA_DIR"),
+            (vec![("PAAS_BACKUP_DIR", "no/such/dir")], "PAAS_BACKUP_DIR"),
             (
                 vec![("PAAS_TLS_CERT", "file"), ("PAAS_TLS_KEY", "nokey.pem")],
                 "PAAS_TLS_KEY",
@@ -852,6 +987,8 @@ mod tests {
             ("PAAS_ROUTER_TLS_CERT", "/c.pem"),
             ("PAAS_ACME_DIRECTORY", "ftp://ca"),
             ("PAAS_SECRET_KEY", "short"),
+            ("PAAS_BACKUP_SCHEDULE", "daily"),
+            ("PAAS_BACKUP_KEEP", "0"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert!(format!("{err:#}").starts_with(name), "{name}: {err:#}");

@@ -105,22 +105,23 @@ pub struct RouterTls {
     pub api: paas_tls::CertsHandle,
 }
 
-/// The router's HTTPS listener on `addr` and its SNI table: the operator's certificate
-/// (`PAAS_ROUTER_TLS_CERT`/`KEY`) if given, local-CA leaves for every local host the
-/// route table holds, and ACME certificates for custom domains (`PAAS_ACME_*`), kept in
-/// step by tasks until `shutdown`. Platform events go to `events` (app, message).
-/// The stored certificates go into the table before the listener is bound, so a
-/// restarted paasd never answers a handshake for a custom domain with another
-/// certificate while its first pass is still reading them.
+/// Loads the stored and uploaded certificates into the table.
 async fn load_stored(manager: &paas_tls::acme::CertManager) {
     if let Err(e) = manager.reload().await {
         tracing::warn!(error = %e, "loading the stored certificates failed; the first pass retries");
     }
 }
 
+/// The router's HTTPS `listener` and its SNI table: the operator's certificate
+/// (`PAAS_ROUTER_TLS_CERT`/`KEY`) if given, local-CA leaves for every local host the
+/// route table holds, and ACME certificates for custom domains (`PAAS_ACME_*`), kept in
+/// step by tasks until `shutdown`. Platform events go to `events` (app, message).
+/// The stored certificates go into the table before the listener is handed back to be
+/// served, so a restarted paasd never answers a handshake for a custom domain with
+/// another certificate while its first pass is still reading them.
 pub async fn router_https(
     settings: &Settings,
-    addr: std::net::SocketAddr,
+    listener: tokio::net::TcpListener,
     store: paas_store::Store,
     routes: tokio::sync::watch::Receiver<Arc<paas_core::routes::RouteTable>>,
     events: impl Fn(&str, String) + Send + Sync + 'static,
@@ -159,6 +160,8 @@ pub async fn router_https(
             let mut acme = paas_tls::acme::AcmeSettings::new(directory.clone());
             acme.email.clone_from(&settings.router.acme.email);
             acme.ca_root.clone_from(&settings.router.acme.ca_root);
+            acme.challenges.clone_from(&settings.router.acme.challenges);
+            acme.default_domain = default_domain_for_acme(settings, &certs);
             let manager = Arc::new(paas_tls::acme::CertManager::new(
                 store,
                 certs.clone(),
@@ -188,15 +191,28 @@ pub async fn router_https(
             None
         }
     };
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-        format!("binding the router's HTTPS listener on PAAS_ROUTER_TLS_ADDR={addr}")
-    })?;
     Ok(RouterTls {
         listener,
         certs,
         challenges,
         api,
     })
+}
+
+/// `PAAS_DOMAIN` when its apps' default hosts need ACME certificates: a public name (the
+/// local CA serves local ones) that the operator's certificate does not cover.
+fn default_domain_for_acme(settings: &Settings, certs: &paas_tls::CertTable) -> Option<String> {
+    let domain = settings.domain.trim_end_matches('.').to_ascii_lowercase();
+    let probe = format!("app.{domain}");
+    if paas_tls::is_local_name(&probe) {
+        return None;
+    }
+    if certs.covered_above(paas_tls::Layer::Local, &probe) {
+        tracing::info!(%domain, "apps' default hosts are served with the operator's certificate");
+        return None;
+    }
+    tracing::info!(%domain, "apps' default hosts get ACME certificates per host");
+    Some(domain)
 }
 
 /// Where the local CA lives; users trust `root.pem` in it.

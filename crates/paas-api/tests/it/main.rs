@@ -7,6 +7,7 @@
 )]
 
 mod api;
+mod buildpacks;
 mod certs;
 mod config_vars;
 mod logs;
@@ -41,7 +42,11 @@ impl TestApi {
         let token = store.create_token("test").await.expect("token").secret;
         let settings = ApiSettings {
             domain: "localhost".into(),
-            router_port: 8080,
+            web_url: paas_core::routes::WebUrl {
+                domain: "localhost".into(),
+                http_port: 8080,
+                https_port: None,
+            },
             public_url: "http://127.0.0.1:5000".into(),
             local_url: "http://127.0.0.1:5000".into(),
             instance: "api-tests".into(),
@@ -67,8 +72,11 @@ impl TestApi {
                     nano_cpus: 1_000_000_000,
                     pids: 1024,
                 },
-                domain: "localhost".into(),
-                router_port: 8080,
+                web_url: paas_core::routes::WebUrl {
+                    domain: "localhost".into(),
+                    http_port: 8080,
+                    https_port: None,
+                },
                 instance: "api-tests".into(),
                 dyno_limits: paas_core::runtime::DynoLimits {
                     memory_bytes: 256 << 20,
@@ -95,6 +103,7 @@ impl TestApi {
             settings: settings.into(),
             builder: builder.into(),
             docker,
+            nodes: std::sync::Arc::new(paas_builder::Docker::connect().expect("docker client")),
             nudge: std::sync::Arc::new(paas_core::runtime::NoNudge),
             rendezvous: Default::default(),
             logs: logs.clone(),

@@ -14,6 +14,7 @@ use paas_core::AppName;
 use paas_docker::Docker;
 use paas_logs::{Collector, Delivery, Drains, LogFilter, LogHub, LogLine, Source};
 use paas_store::Store;
+use paas_testkit::docker::ensure_docker_and_stack_image;
 use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -56,35 +57,8 @@ impl Containers {
 
 impl Drop for Containers {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .args([
-                "-c",
-                &format!(
-                    "docker ps -aq --filter label=paas.instance={} | xargs -r docker rm -f",
-                    self.instance
-                ),
-            ])
-            .output();
+        paas_testkit::docker::remove_instance(&self.instance);
     }
-}
-
-fn ensure_docker_and_stack_image() {
-    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    READY.get_or_init(|| {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-        let status = Command::new("bash")
-            .current_dir(root)
-            .args([
-                "-c",
-                "set -euo pipefail; source scripts/lib.sh; ensure_dockerd; ensure_stack_image",
-            ])
-            .status()
-            .expect("bash");
-        assert!(
-            status.success(),
-            "could not start dockerd or make the stack image"
-        );
-    });
 }
 
 fn start(collector: Collector) -> (CancellationToken, tokio::task::JoinHandle<()>) {

@@ -11,10 +11,11 @@ fn report(name: &str, container: &str, state: &'static str) -> DynoReport {
         process_type: name.split('.').next().unwrap().to_owned(),
         release_id: None,
         command: "serve".to_owned(),
-        state,
+        state: crate::dyno_state(state),
         container_id: container.to_owned(),
         exit_code: None,
         started_at: None,
+        node: None,
     }
 }
 

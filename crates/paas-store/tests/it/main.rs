@@ -19,6 +19,15 @@ use paas_core::{AppName, Procfile};
 use paas_store::{NewBuild, Store};
 use uuid::Uuid;
 
+/// The recorded state named as the `dyno` table holds it.
+pub fn dyno_state(name: &str) -> paas_store::DynoState {
+    use paas_store::DynoState::*;
+    [Starting, Up, Crashed, Down, Idle]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+        .unwrap_or_else(|| panic!("no dyno state {name}"))
+}
+
 pub async fn new_app(store: &Store, name: &str) -> Uuid {
     store
         .create_app(&AppName::parse(name).expect("valid test app name"))

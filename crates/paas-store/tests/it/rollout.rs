@@ -13,10 +13,11 @@ fn dyno(name: &str, release: Uuid, state: &'static str, exit_code: Option<i32>) 
         process_type: name.split('.').next().unwrap().to_owned(),
         release_id: Some(release),
         command: "serve".to_owned(),
-        state,
+        state: crate::dyno_state(state),
         container_id: format!("{name}-{release}"),
         exit_code,
         started_at: None,
+        node: None,
     }
 }
 
@@ -132,4 +133,55 @@ async fn a_rollout_is_starting_done_crashed_or_failed_as_the_supervisor_recorded
         store.rollout(app, 9).await,
         Err(paas_store::StoreError::NotFound { .. })
     ));
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn a_start_failure_of_the_release_is_what_its_rollout_reports_until_cleared(pool: PgPool) {
+    let store = Store::from_pool(pool);
+    let app = new_app(&store, "refused").await;
+    let build = crate::succeeded_build(&store, app, "8888888cccc", "web: a").await;
+    let v2 = store
+        .create_deploy_release(app, build, ReleaseStatus::Succeeded)
+        .await
+        .unwrap();
+    let web = ScaleChange::To(Quantity::new(1).unwrap());
+    store
+        .scale(app, &[(ProcessType::web(), web)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rollout(app, 2).await.unwrap(),
+        Rollout::Starting { up: 0, wanted: 1 }
+    );
+
+    store
+        .record_start_failure(app, v2.release_id, "no such image", 1)
+        .await
+        .unwrap();
+    store
+        .record_start_failure(app, v2.release_id, "no network", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rollout(app, 2).await.unwrap(),
+        Rollout::CannotStart {
+            reason: "no network".into(),
+            failures: 2
+        },
+        "the latest refusal, counted"
+    );
+    let failure = store.start_failure(app).await.unwrap().unwrap();
+    assert_eq!((failure.version, failure.failures), (2, 2));
+    assert_eq!(
+        store.rollout(app, 1).await.unwrap(),
+        Rollout::Starting { up: 0, wanted: 1 },
+        "another release's rollout is not refused"
+    );
+
+    store.clear_start_failure(app).await.unwrap();
+    assert_eq!(store.start_failure(app).await.unwrap(), None);
+    assert_eq!(
+        store.rollout(app, 2).await.unwrap(),
+        Rollout::Starting { up: 0, wanted: 1 }
+    );
 }

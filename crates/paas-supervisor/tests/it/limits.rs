@@ -1,5 +1,5 @@
-//! A careless tenant cannot fill the host's disk: a dyno's kept output and its writable
-//! filesystem are bounded.
+//! A careless tenant cannot fill the host's disk (a dyno's kept output and its writable
+//! filesystem are bounded), and dynos run unprivileged, limited, on their app's network.
 
 use super::*;
 
@@ -103,4 +103,35 @@ async fn a_write_past_the_dyno_disk_limit_fails_inside_the_dyno_and_nowhere_else
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn dynos_run_unprivileged_with_limits_on_their_apps_network(pool: PgPool) {
+    let h = Harness::new(pool, &format!("web: {WEB}")).await;
+    let (sup, _) = h.supervisor();
+    let dynos = h.converge(&sup, 60, |d| running(d, "web").len() == 1).await;
+    let id = &dynos[0].id;
+    let format = "{{json .HostConfig.CapDrop}}|{{json .HostConfig.SecurityOpt}}|{{.HostConfig.Memory}}|{{.HostConfig.PidsLimit}}|{{.HostConfig.Privileged}}|{{json .HostConfig.Binds}}|{{.HostConfig.NetworkMode}}|{{.Config.User}}|{{.Name}}";
+    let out = Command::new("docker")
+        .args(["inspect", "--format", format, id])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let fields: Vec<&str> = text.split('|').collect();
+    assert_eq!(fields[0], r#"["ALL"]"#, "{text}");
+    assert_eq!(fields[1], r#"["no-new-privileges"]"#, "{text}");
+    assert_eq!(fields[2], (256u64 << 20).to_string(), "{text}");
+    assert_eq!(fields[3], "512", "{text}");
+    assert_eq!(fields[4], "false", "{text}");
+    assert_eq!(fields[5], "null", "no host mounts: {text}");
+    assert_eq!(
+        fields[6],
+        format!("paas-{}-{}", h.instance, h.app),
+        "{text}"
+    );
+    assert_eq!(
+        fields[7], "1000:1000",
+        "the image's unprivileged user: {text}"
+    );
+    assert_eq!(fields[8], format!("/{}.web.1.v2", h.app), "{text}");
 }

@@ -68,8 +68,9 @@ struct Pebble {
 }
 
 impl Pebble {
-    /// Validates HTTP-01 on `http_port`; issues certificates valid `validity_secs`.
-    async fn start(http_port: u16, validity_secs: u64) -> Pebble {
+    /// Validates HTTP-01 on `http_port` and TLS-ALPN-01 on `tls_port`; issues
+    /// certificates valid `validity_secs`.
+    async fn start(http_port: u16, tls_port: u16, validity_secs: u64) -> Pebble {
         let dir = tempfile::tempdir().unwrap();
         let ca = LocalCa::load_or_create(&dir.path().join("ca")).unwrap();
         // pebble reads its HTTPS certificate from files: make a pair the CA signs.
@@ -84,7 +85,7 @@ impl Pebble {
             "certificate": dir.path().join("cert.pem"),
             "privateKey": dir.path().join("key.pem"),
             "httpPort": http_port,
-            "tlsPort": free_port(),
+            "tlsPort": tls_port,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
             "certificateValidityPeriod": validity_secs,
@@ -194,6 +195,22 @@ async fn dyno(name: &'static str) -> SocketAddr {
     addr
 }
 
+/// The router's plain and TLS listeners on loopback, bound before pebble starts (it is
+/// told their ports).
+async fn listeners() -> (TcpListener, TcpListener) {
+    (
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+}
+
+fn ports(listeners: &(TcpListener, TcpListener)) -> (u16, u16) {
+    (
+        listeners.0.local_addr().unwrap().port(),
+        listeners.1.local_addr().unwrap().port(),
+    )
+}
+
 /// paas-router with its plain and TLS listeners, the SNI table, and ACME challenges.
 struct Setup {
     plain: u16,
@@ -234,7 +251,7 @@ fn route_table(hosts: &[(&str, &str, SocketAddr)]) -> RouteTable {
 
 async fn setup(
     store: Store,
-    plain: TcpListener,
+    (plain, tls_listener): (TcpListener, TcpListener),
     hosts: &[(&str, &str, SocketAddr)],
     pebble: &Pebble,
     tune: impl FnOnce(&mut AcmeSettings),
@@ -264,7 +281,6 @@ async fn setup(
     ));
     let challenges = manager.challenges();
     let (routes_tx, routes) = watch::channel(Arc::new(table));
-    let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (plain_port, tls) = (
         plain.local_addr().unwrap().port(),
         tls_listener.local_addr().unwrap(),
@@ -399,8 +415,9 @@ async fn a_custom_domain_gets_an_acme_certificate_served_by_sni_and_a_restart_re
     let store = Store::from_pool(pool);
     let app_id = app_with_domain(&store, "shop", "www.shop-example.com").await;
     let (shop, other) = (dyno("shop").await, dyno("other").await);
-    let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let pebble = Pebble::start(plain.local_addr().unwrap().port(), 90 * 24 * 3600).await;
+    let plain = listeners().await;
+    let (http_port, tls_port) = ports(&plain);
+    let pebble = Pebble::start(http_port, tls_port, 90 * 24 * 3600).await;
     let hosts = [
         ("shop.localhost", "shop", shop),
         ("www.shop-example.com", "shop", shop),
@@ -532,8 +549,9 @@ async fn a_failing_challenge_shows_failing_with_the_reason_and_keeps_the_previou
     let store = Store::from_pool(pool);
     let app_id = app_with_domain(&store, "blog", "blog-example.com").await;
     let blog = dyno("blog").await;
-    let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let pebble = Pebble::start(plain.local_addr().unwrap().port(), 90 * 24 * 3600).await;
+    let plain = listeners().await;
+    let (http_port, tls_port) = ports(&plain);
+    let pebble = Pebble::start(http_port, tls_port, 90 * 24 * 3600).await;
     let mut s = setup(
         store.clone(),
         plain,
@@ -587,9 +605,10 @@ async fn a_short_lived_certificate_is_renewed_with_no_failed_request_during_the_
     let store = Store::from_pool(pool);
     let app_id = app_with_domain(&store, "api", "api-example.com").await;
     let api = dyno("api").await;
-    let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain = listeners().await;
+    let (http_port, tls_port) = ports(&plain);
     // Certificates live 40 s; renewal starts 35 s before expiry, so 5 s after issue.
-    let pebble = Pebble::start(plain.local_addr().unwrap().port(), 40).await;
+    let pebble = Pebble::start(http_port, tls_port, 40).await;
     let mut s = setup(
         store.clone(),
         plain,
@@ -650,5 +669,171 @@ async fn a_short_lived_certificate_is_renewed_with_no_failed_request_during_the_
             .iter()
             .any(|e| e.starts_with("Renewed certificate for api-example.com")),
         "{events:?}"
+    );
+}
+
+/// Does a handshake offering only ALPN `acme-tls/1` for `host` succeed at the router?
+async fn alpn_probe(tls: SocketAddr, host: &str) -> bool {
+    let mut config = rustls::ClientConfig::builder_with_provider(paas_tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"acme-tls/1".to_vec()];
+    let tcp = TcpStream::connect(tls).await.unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from(host.to_owned()).unwrap(), tcp)
+        .await
+        .is_ok()
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn tls_alpn_01_is_answered_by_the_tls_listener_when_http_01_fails(pool: PgPool) {
+    let store = Store::from_pool(pool);
+    let app_id = app_with_domain(&store, "alpn", "alpn-example.com").await;
+    let alpn = dyno("alpn").await;
+    let listeners = listeners().await;
+    let (_, tls_port) = ports(&listeners);
+    // pebble checks HTTP-01 on a port where nothing listens: only the router's TLS
+    // listener (TLS-ALPN-01) can prove the name.
+    let dead = free_port();
+    let pebble = Pebble::start(dead, tls_port, 90 * 24 * 3600).await;
+    let mut s = setup(
+        store.clone(),
+        listeners,
+        &[("alpn-example.com", "alpn", alpn)],
+        &pebble,
+        |a| a.backoff_base = Duration::ZERO,
+    )
+    .await;
+    assert!(
+        !alpn_probe(s.tls, "alpn-example.com").await,
+        "no challenge pending: an acme-tls/1 handshake gets no certificate at all"
+    );
+
+    s.manager.pass().await.unwrap();
+    let failed = store.app_domain_certs(app_id).await.unwrap().remove(0);
+    assert_eq!(
+        failed.status, "failing",
+        "HTTP-01 first, and it cannot pass"
+    );
+    assert!(
+        failed
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&dead.to_string()),
+        "{:?}",
+        failed.reason
+    );
+    s.manager.pass().await.unwrap();
+    let issued = store.app_domain_certs(app_id).await.unwrap().remove(0);
+    assert_eq!(
+        issued.status, "issued",
+        "TLS-ALPN-01 after the failure: {:?}",
+        issued.reason
+    );
+    let page = s
+        .client(&pebble.issuing_root().await)
+        .get(s.url("alpn-example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.text().await.unwrap(), "hello from alpn");
+    assert!(
+        !alpn_probe(s.tls, "alpn-example.com").await,
+        "the challenge certificate is withdrawn once validated"
+    );
+    let events = s.events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("Certificate for alpn-example.com failing: "))
+            && events
+                .iter()
+                .any(|e| e.starts_with("Issued certificate for alpn-example.com")),
+        "{events:?}"
+    );
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn default_hosts_of_a_public_paas_domain_get_acme_certificates_per_host(pool: PgPool) {
+    let store = Store::from_pool(pool);
+    let app_id = store
+        .create_app(&AppName::parse("shop").unwrap())
+        .await
+        .unwrap()
+        .app_id;
+    let shop = dyno("shop").await;
+    let listeners = listeners().await;
+    let (http_port, tls_port) = ports(&listeners);
+    let pebble = Pebble::start(http_port, tls_port, 90 * 24 * 3600).await;
+    let hosts = [
+        ("shop.apps-example.com", "shop", shop),
+        ("shop.paas-example.net", "shop", shop),
+    ];
+    let mut s = setup(store.clone(), listeners, &hosts, &pebble, |a| {
+        a.default_domain = Some("apps-example.com".into());
+    })
+    .await;
+    s.manager.pass().await.unwrap();
+    let hosts_now = store.default_host_certs("apps-example.com").await.unwrap();
+    assert_eq!(hosts_now.len(), 1);
+    assert_eq!(hosts_now[0].hostname, "shop.apps-example.com");
+    assert_eq!(hosts_now[0].status, "issued", "{:?}", hosts_now[0].reason);
+    let client = s.client(&pebble.issuing_root().await);
+    let page = client
+        .get(s.url("shop.apps-example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.text().await.unwrap(), "hello from shop");
+    assert!(
+        s.events()
+            .await
+            .iter()
+            .any(|e| e.starts_with("Issued certificate for shop.apps-example.com")),
+        "a platform event in the app's log"
+    );
+
+    // ACM off: the default host is `disabled` too, and its certificate is not served.
+    store.set_acm(app_id, false).await.unwrap();
+    s.manager.pass().await.unwrap();
+    let off = store.default_host_certs("apps-example.com").await.unwrap();
+    assert_eq!(off[0].status, "disabled");
+    assert!(s.certs.get("shop.apps-example.com").is_none());
+    store.set_acm(app_id, true).await.unwrap();
+
+    // PAAS_DOMAIN changes: a restarted paasd (a new manager on the router's table,
+    // answering TLS-ALPN-01 there) orders the new host and drops the old one (neither
+    // served nor renewed).
+    let certs = s.certs.clone();
+    let mut settings = s.settings.clone();
+    settings.default_domain = Some("paas-example.net".into());
+    settings.challenges = vec![paas_tls::acme::Challenge::TlsAlpn01];
+    let moved = CertManager::new(
+        store.clone(),
+        certs.clone(),
+        s.sealer.clone(),
+        settings,
+        |_: &str, _| {},
+    );
+    moved.pass().await.unwrap();
+    assert_eq!(moved.orders(), 1);
+    let new_hosts = store.default_host_certs("paas-example.net").await.unwrap();
+    assert_eq!(new_hosts[0].status, "issued", "{:?}", new_hosts[0].reason);
+    assert!(certs.get("shop.paas-example.net").is_some());
+    assert!(certs.get("shop.apps-example.com").is_none());
+    assert_eq!(
+        store.default_host_certs("apps-example.com").await.unwrap()[0].status,
+        "pending",
+        "the old host's certificate row is gone"
+    );
+    moved.pass().await.unwrap();
+    assert_eq!(
+        moved.orders(),
+        1,
+        "a valid certificate is not ordered again"
     );
 }

@@ -5,30 +5,13 @@
     reason = "a panic in a test helper is a failed test"
 )]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use paas_testkit::{data_dir, free_port, sigterm_and_wait};
+
 const PAASD: &str = env!("CARGO_BIN_EXE_paasd");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A data dir the `postgres` user can traverse (paasd hands the cluster to it under root).
-fn data_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("paasd-it-")
-        .tempdir()
-        .expect("tempdir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    dir
-}
 
 fn paasd(data: &Path, port: u16) -> Command {
     let mut command = Command::new(PAASD);
@@ -65,25 +48,9 @@ async fn wait_healthy(port: u16, child: &mut Child) {
     }
 }
 
-fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("kill");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "paasd did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[tokio::test]
 async fn embedded_postgres_is_created_reused_and_stopped_and_sigterm_exits_zero() {
-    let data = data_dir();
+    let data = data_dir("paasd-it-");
     let port = free_port();
     let mut daemon = paasd(data.path(), port)
         .stdout(Stdio::null())
@@ -189,7 +156,7 @@ async fn build_containers_a_killed_paasd_left_behind_are_removed_at_start() {
     let other_installations = leftover_build(&docker, &format!("paasd-it-other-{port}")).await;
     assert!(container_exists(&leftover));
 
-    let data = data_dir();
+    let data = data_dir("paasd-it-");
     let mut daemon = paasd(data.path(), port)
         .stdout(Stdio::null())
         .spawn()
@@ -270,7 +237,7 @@ async fn a_start_fails_the_builds_the_previous_paasd_left_pending(pool: sqlx::Pg
         .unwrap();
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL names the test server");
     let (server, _) = server.rsplit_once('/').expect("a URL with a database");
-    let data = data_dir();
+    let data = data_dir("paasd-it-");
     let port = free_port();
     let mut daemon = paasd(data.path(), port)
         .env("DATABASE_URL", format!("{server}/{database}"))
@@ -291,4 +258,118 @@ async fn a_start_fails_the_builds_the_previous_paasd_left_pending(pool: sqlx::Pg
     );
     assert_eq!(store.release_of_build(build_id).await.unwrap(), None);
     assert_eq!(store.releases(app_id).await.unwrap().len(), 0);
+}
+
+async fn metrics(port: u16, token: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn metric(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+/// `PAAS_BACKUP_SCHEDULE`: backups are written into `PAAS_BACKUP_DIR`, each verifies,
+/// only `PAAS_BACKUP_KEEP` stay, `paas_backup_last_success_timestamp` follows them; a
+/// backup that cannot be written is an error line in the log and counted, and the
+/// success timestamp stops moving.
+#[tokio::test]
+async fn scheduled_backups_are_written_verified_pruned_and_failures_are_logged() {
+    let data = data_dir("paasd-it-");
+    let backups = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = data.path().join("paasd.log");
+    let mut daemon = paasd(data.path(), port)
+        .env("PAAS_BACKUP_SCHEDULE", "2s")
+        .env("PAAS_BACKUP_KEEP", "2")
+        .env("PAAS_BACKUP_DIR", backups.path())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn paasd");
+    wait_healthy(port, &mut daemon).await;
+    let out = paasd(data.path(), port)
+        .args(["tokens", "create", "--name", "it"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let list = || -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(backups.path())
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut written = std::collections::BTreeSet::new();
+    while written.len() < 4 {
+        written.extend(
+            list()
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "tar")),
+        );
+        assert!(
+            Instant::now() < deadline,
+            "scheduled backups: {written:?}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let kept: Vec<_> = list()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "tar"))
+        .collect();
+    assert!(kept.len() <= 2, "PAAS_BACKUP_KEEP=2 keeps two: {kept:?}");
+    let newest = kept.last().unwrap();
+    let out = paasd(data.path(), port)
+        .args(["backup", "--verify", newest.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("verified"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = metrics(port, &token).await;
+    let last = metric(&text, "paas_backup_last_success_timestamp");
+    assert!((chrono::Utc::now().timestamp() - last).abs() < 30, "{text}");
+    assert_eq!(metric(&text, "paas_backup_failures_total"), 0, "{text}");
+
+    // The backup disk goes away: the next backups fail, loudly.
+    let gone = backups.path().to_owned();
+    drop(backups);
+    std::fs::write(&gone, "not a directory").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = metrics(port, &token).await;
+        if metric(&text, "paas_backup_failures_total") > 0 {
+            assert!(
+                metric(&text, "paas_backup_last_success_timestamp") <= last + 4,
+                "{text}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failure counted:\n{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains(r#""level":"ERROR""#)
+                && l.contains("scheduled platform backup failed")),
+        "{logged}"
+    );
+    assert!(sigterm_and_wait(&mut daemon).success());
+    let _ = std::fs::remove_file(&gone);
 }

@@ -1,0 +1,56 @@
+# Shared by the bench scripts: a release paasd of its own (embedded Postgres, its own
+# instance label, free ports), its token, API helpers and statistics. Source it from the
+# repository root; it sets $work, $port, $router_port, $token, $pid and an EXIT trap.
+set -euo pipefail
+source scripts/lib.sh
+ensure_packages
+ensure_dockerd
+ensure_stack_image "${PAAS_STACK_IMAGE:-paas/stack:bookworm}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release --locked -q -p paasd
+paasd="$CARGO_TARGET_DIR/release/paasd"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d /tmp/paas-bench.XXXXXX)
+chmod 755 "$work"
+instance="bench-$$"
+prefix="b$$-"   # of every app a bench makes
+port=$(free_port)
+router_port=$(free_port)
+export PAAS_DATA_DIR="$work/data" PAAS_API_ADDR="127.0.0.1:$port" PAAS_LOG_FORMAT=json \
+  PAAS_ROUTER_ADDR="127.0.0.1:$router_port" PAAS_ROUTER_TLS_ADDR="127.0.0.1:$(free_port)" \
+  PAAS_INSTANCE="$instance" PAAS_DYNO_GRACE=2
+unset DATABASE_URL
+"$paasd" >"$work/paasd.log" 2>&1 &
+pid=$!
+bench_cleanup() {
+  kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+  docker ps -aq --filter "label=paas.instance=$instance" | xargs -r docker rm -f >/dev/null
+  docker network ls -q --filter "label=paas.instance=$instance" | xargs -r docker network rm >/dev/null
+  # Release images are named after their app: every bench app's name starts with $prefix.
+  docker images --format '{{.Repository}}:{{.Tag}}' | grep "^paas/$prefix" | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap bench_cleanup EXIT
+for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+token=$("$paasd" tokens create --name bench 2>/dev/null)
+
+api() { curl -fsS -X "$1" -H "Authorization: Bearer $token" -H 'content-type: application/json' ${3:+-d "$3"} "http://127.0.0.1:$port$2"; }
+now() { date +%s.%N; }
+elapsed() { awk "BEGIN{printf \"%.2f\", $2 - $1}"; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+up_at_version() { api GET "/apps/$1/dynos" | python3 -c "import json,sys; print(sum(1 for d in json.load(sys.stdin) if d['type']=='web' and d['state']=='up' and (d['release'] or {}).get('version')==$2))"; }
+wait_for() { local deadline=$(( $(date +%s) + ${WAIT_SECS:-120} )); until [ "$("$@")" = "${WANT}" ]; do [ "$(date +%s)" -lt $deadline ] || { echo "timed out: $*" >&2; exit 1; }; sleep 0.05; done; }
+latest_version() { api GET "/apps/$1/releases" | python3 -c 'import json,sys; print(max(r["version"] for r in json.load(sys.stdin)))'; }
+
+# A git repository of the procfile-shell fixture at $1, pushed to app $2.
+push_fixture() {
+  local repo=$1 app=$2
+  api POST /apps "{\"name\":\"$app\"}" >/dev/null
+  if [ ! -d "$repo" ]; then
+    cp -a tests/fixtures/apps/procfile-shell "$repo"
+    git -C "$repo" init -q -b main && git -C "$repo" add -A
+    git -C "$repo" -c user.name=b -c user.email=b@b commit -qm app
+  fi
+  git -C "$repo" push -q -f "http://git:$token@127.0.0.1:$port/$app.git" main 2>/dev/null
+}
