@@ -323,3 +323,174 @@ async fn a_redis_addon_requires_its_password_and_goes_with_its_app() {
     let all = paasd.api(reqwest::Method::GET, "/addons", None).await;
     assert_eq!(all, serde_json::json!([]));
 }
+
+/// psql in a throwaway container on `app`'s network, over TLS, running `sql`.
+fn sql(paasd: &Paasd, app: &str, url: &str, sql: &str) -> String {
+    let network = format!("paas-{}-{app}", paasd.instance);
+    let conninfo = format!("{url}?sslmode=require&connect_timeout=5");
+    docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &network,
+        "--entrypoint",
+        "psql",
+        "paas/addon_postgresql:17",
+        &conninfo,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-Atc",
+        sql,
+    ])
+}
+
+#[tokio::test]
+async fn backups_are_verified_downloaded_and_restored_and_a_damaged_one_is_failed() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    paasd.create_app("vault").await;
+    ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", "vault"]));
+    let config = json(paasd.paas(dir, &["config", "-a", "vault", "--json"]));
+    let url = config["DATABASE_URL"].as_str().unwrap().to_owned();
+    let addons = json(paasd.paas(dir, &["addons", "-a", "vault", "--json"]));
+    let name = addons[0]["name"].as_str().unwrap().to_owned();
+    sql(
+        &paasd,
+        "vault",
+        &url,
+        "create table items (name text); insert into items values ('a'), ('b'), ('c');",
+    );
+
+    let captured = ok(paasd.paas(dir, &["pg:backups:capture", "-a", "vault"]));
+    assert!(
+        captured.contains(&format!("b001 of {name}: verified (1 tables")),
+        "{captured}"
+    );
+    let list = ok(paasd.paas(dir, &["pg:backups", "-a", "vault"]));
+    assert!(list.contains("b001") && list.contains("verified"), "{list}");
+    let file = paasd
+        .data
+        .path()
+        .join("backups")
+        .join("addons")
+        .join(&name)
+        .join("b001.dump");
+    assert!(file.is_file(), "the dump is under PAAS_BACKUP_DIR/addons");
+
+    // The data changes; the download is the dump of before.
+    sql(
+        &paasd,
+        "vault",
+        &url,
+        "delete from items; insert into items values ('after');",
+    );
+    let downloaded = dir.join("b001.dump");
+    ok(paasd.paas(
+        dir,
+        &[
+            "pg:backups:download",
+            "b001",
+            "-o",
+            downloaded.to_str().unwrap(),
+            "-a",
+            "vault",
+        ],
+    ));
+    let bytes = std::fs::read(&downloaded).unwrap();
+    assert!(bytes.starts_with(b"PGDMP"), "a pg_dump custom-format file");
+    assert_eq!(bytes, std::fs::read(&file).unwrap());
+
+    // A restore needs the confirmation, captures what it replaces, then restores.
+    let refused = fails(paasd.paas(dir, &["pg:backups:restore", "b001", "-a", "vault"]));
+    assert!(refused.contains("--confirm vault"), "{refused}");
+    let restored = ok(paasd.paas(
+        dir,
+        &[
+            "pg:backups:restore",
+            "b001",
+            "--confirm",
+            "vault",
+            "-a",
+            "vault",
+        ],
+    ));
+    assert!(
+        restored.contains("Restored b001") && restored.contains("backup b002"),
+        "{restored}"
+    );
+    assert_eq!(
+        sql(
+            &paasd,
+            "vault",
+            &url,
+            "select string_agg(name, ',' order by name) from items"
+        ),
+        "a,b,c"
+    );
+
+    // b002 holds the replaced data; damaged on disk, it no longer verifies.
+    let b002 = file.with_file_name("b002.dump");
+    let whole = std::fs::read(&b002).unwrap();
+    std::fs::write(&b002, &whole[..whole.len() / 2]).unwrap();
+    let verified = ok(paasd.paas(dir, &["pg:backups:verify", "b002", "-a", "vault"]));
+    assert!(
+        verified.contains("b002: failed: restoring it"),
+        "{verified}"
+    );
+    let list = ok(paasd.paas(dir, &["pg:backups", "-a", "vault"]));
+    assert!(list.contains("failed"), "{list}");
+    // The failure is a platform event in the app's log stream, not only a status.
+    let logs = ok(paasd.paas(dir, &["logs", "-n", "200", "-a", "vault"]));
+    assert!(
+        logs.contains(&format!(
+            "app[api]: Error: backup b002 of {name} FAILED: restoring it"
+        )),
+        "{logs}"
+    );
+    let refused = fails(paasd.paas(
+        dir,
+        &[
+            "pg:backups:restore",
+            "b002",
+            "--confirm",
+            "vault",
+            "-a",
+            "vault",
+        ],
+    ));
+    assert!(refused.contains("not verified"), "{refused}");
+    // The good one still verifies (the check is not always "failed").
+    let verified = ok(paasd.paas(dir, &["pg:backups:verify", "b001", "-a", "vault"]));
+    assert!(verified.contains("b001: verified"), "{verified}");
+
+    ok(paasd.paas(
+        dir,
+        &[
+            "pg:backups:delete",
+            "b001",
+            "--confirm",
+            "vault",
+            "-a",
+            "vault",
+        ],
+    ));
+    assert!(!file.exists());
+    let list = ok(paasd.paas(dir, &["pg:backups", "-a", "vault"]));
+    assert!(!list.contains("b001"), "{list}");
+
+    ok(paasd.paas(
+        dir,
+        &["addons:destroy", &name, "--confirm", &name, "-a", "vault"],
+    ));
+    assert!(
+        !paasd
+            .data
+            .path()
+            .join("backups/addons")
+            .join(&name)
+            .exists(),
+        "a destroyed add-on's backups go with it"
+    );
+}

@@ -6,6 +6,7 @@
 //! add-on's container running on its attached apps' networks ([`supervise`]), and the
 //! operations the API calls ([`Addons`]).
 
+pub mod backup;
 pub mod image;
 pub mod service;
 pub mod supervise;
@@ -28,6 +29,9 @@ pub enum AddonError {
     /// A service image could not be made.
     #[error("add-on image: {0}")]
     Image(String),
+    /// A backup operation cannot be done (not Postgres, not running, not verified).
+    #[error("{0}")]
+    Backup(String),
 }
 
 /// What the add-on machinery needs from paasd's settings.
@@ -41,6 +45,8 @@ pub struct AddonSettings {
     pub build_limits: Limits,
     /// Add-on output is kept on disk bounded like a dyno's.
     pub log: DynoLimits,
+    /// Where backups are kept (`PAAS_BACKUP_DIR`).
+    pub backup_dir: std::path::PathBuf,
 }
 
 /// A cheap-to-clone handle: the API's operations on add-ons, and the supervisor's state.
@@ -174,6 +180,13 @@ impl Addons {
             .docker
             .remove_addon(&self.inner.settings.instance, addon.name.as_str())
             .await?;
+        // Its backups go with it: nothing of a destroyed add-on is left behind.
+        let backups = self.inner.settings.backup_dir.join(addon.name.as_str());
+        if let Err(e) = tokio::fs::remove_dir_all(&backups).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(addon = %addon.name, error = %e, "could not remove the add-on's backups");
+        }
         self.inner.store.forget_addon(addon.addon_id).await?;
         Ok(())
     }

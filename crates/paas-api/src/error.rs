@@ -105,6 +105,7 @@ impl From<paas_addons::AddonError> for ApiError {
     fn from(e: paas_addons::AddonError) -> Self {
         match e {
             paas_addons::AddonError::Store(e) => e.into(),
+            paas_addons::AddonError::Backup(message) => ApiError::Invalid(message),
             other => ApiError::Internal(Box::new(other)),
         }
     }

@@ -10,6 +10,7 @@ mod absent;
 mod account;
 mod acm;
 mod addon_attachments;
+mod addon_backups;
 mod addons;
 mod apps;
 mod authorizations;
@@ -121,6 +122,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(sni_endpoints::router())
         .merge(addons::router())
         .merge(addon_attachments::router())
+        .merge(addon_backups::router())
         .merge(absent::router())
         .merge(git::router())
         .merge(logs::router())

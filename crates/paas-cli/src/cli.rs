@@ -9,7 +9,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::{
-    addons, apps, auth, buildpacks, builds, certs, config, domains, git, logs, maintenance, ps,
+    addons, apps, auth, buildpacks, builds, certs, config, domains, git, logs, maintenance, pg, ps,
     releases, run,
 };
 
@@ -73,6 +73,8 @@ pub enum Command {
     Auth(auth::Command),
     #[command(flatten)]
     Addons(addons::Command),
+    #[command(flatten)]
+    Pg(pg::Command),
 }
 
 #[cfg(test)]

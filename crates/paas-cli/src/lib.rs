@@ -28,6 +28,7 @@ pub mod logs;
 pub mod maintenance;
 pub mod netrc;
 pub mod output;
+pub mod pg;
 pub mod ps;
 pub mod releases;
 pub mod repo;
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Run(cmd) => run::run(&ctx, cmd).await,
         cli::Command::Domains(cmd) => domains::run(&ctx, cmd).await,
         cli::Command::Addons(cmd) => addons::run(&ctx, cmd).await,
+        cli::Command::Pg(cmd) => pg::run(&ctx, cmd).await,
         cli::Command::Certs(cmd) => certs::run(&ctx, cmd).await,
         cli::Command::Logs(cmd) => logs::run(&ctx, cmd).await,
         cli::Command::Maintenance(cmd) => maintenance::run(&ctx, cmd).await,

@@ -11,6 +11,7 @@
 mod addons;
 mod apps;
 mod backup;
+mod backups;
 mod buildpacks;
 mod builds;
 mod certs;
@@ -29,6 +30,7 @@ mod tokens;
 pub use addons::{Addon, AddonState, Attachment, NewAddon};
 pub use apps::App;
 pub use backup::{BackupApp, BackupSnapshot};
+pub use backups::{Backup, BackupStatus};
 pub use builds::{Build, BuildStatus, INTERRUPTED_BY_RESTART, NewBuild};
 pub use certs::{DomainCert, SniEndpoint};
 pub use domains::Domain;

@@ -210,3 +210,37 @@ pub struct AddonPlan {
     pub memory_bytes: i64,
     pub max_connections: u32,
 }
+
+/// A backup of a Postgres add-on (`b001`), verified by a restore into a scratch
+/// database: `status` is `running`, `verified`, or `failed` with `reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AddonBackup {
+    pub id: Uuid,
+    pub name: String,
+    pub addon: IdName,
+    pub status: String,
+    pub reason: Option<String>,
+    pub size_bytes: Option<i64>,
+    /// Rows per table (`public.items`) when it was captured.
+    pub row_counts: std::collections::BTreeMap<String, i64>,
+    #[serde(with = "crate::timestamp")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "crate::timestamp::option")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /addons/{addon}/backups/{backup}/actions/restore`: the owning app's name again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackupRestore {
+    pub confirm: String,
+}
+
+/// A restore's outcome: what was restored, and the backup of what it replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackupRestored {
+    pub restored: AddonBackup,
+    pub safety: AddonBackup,
+}

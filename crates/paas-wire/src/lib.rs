@@ -7,8 +7,8 @@
 pub mod addons;
 
 pub use addons::{
-    Addon, AddonAttachment, AddonCreate, AddonPlan, AddonResolve, AddonService, AttachmentCreate,
-    AttachmentResolve,
+    Addon, AddonAttachment, AddonBackup, AddonCreate, AddonPlan, AddonResolve, AddonService,
+    AttachmentCreate, AttachmentResolve, BackupRestore, BackupRestored,
 };
 
 mod apps;

@@ -119,6 +119,16 @@ async fn serve_with(
         );
     }
     fail_interrupted_work(&store).await?;
+    let backups = store
+        .fail_interrupted_backups()
+        .await
+        .context("failing interrupted backups")?;
+    if backups > 0 {
+        tracing::warn!(
+            backups,
+            "marked the backups an earlier paasd was capturing failed"
+        );
+    }
     // The auth cache and batched last-used writes (`paas_store::tokens`).
     let token_watch = tokio::spawn({
         let store = store.clone();
@@ -317,6 +327,7 @@ async fn serve_with(
             stack_image: settings.stack_image.clone(),
             build_limits: paas_builder::Limits::BUILD_DEFAULT,
             log: settings.dynos.limits(),
+            backup_dir: settings.addon_backup_dir(),
         },
         nudge.clone(),
     );

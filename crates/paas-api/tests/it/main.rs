@@ -94,6 +94,7 @@ impl TestApi {
                 stack_image: "paas/stack:bookworm".into(),
                 build_limits: paas_builder::Limits::BUILD_DEFAULT,
                 log: Default::default(),
+                backup_dir: data.path().join("backups"),
             },
             std::sync::Arc::new(paas_core::runtime::NoNudge),
         );
