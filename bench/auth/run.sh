@@ -47,10 +47,12 @@ for i in $(seq -w 3 50); do api -X POST -d "{\"name\":\"bench-$i\"}" "http://127
 
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } printf "%.2f", v }' <<<"$1"; }
 cat >"$work/patch.lua" <<'LUA'
+-- wrk.format's headers argument would replace -H's (the token): add to them instead.
+wrk.headers["Content-Type"] = "application/json"
 local n = 0
 request = function()
   n = n + 1
-  return wrk.format("PATCH", nil, {["Content-Type"] = "application/json"}, '{"N":"' .. n .. '"}')
+  return wrk.format("PATCH", nil, nil, '{"N":"' .. n .. '"}')
 end
 LUA
 run() { # label connections path [lua]

@@ -36,7 +36,7 @@ fn heroku_bin() -> PathBuf {
 pub(crate) struct Heroku {
     bin: PathBuf,
     /// Kept for the CLI's config and caches; removed on drop.
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
     env: Vec<(String, String)>,
 }
 
@@ -84,7 +84,7 @@ impl Heroku {
         ];
         Self {
             bin,
-            _home: home,
+            home,
             env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         }
     }
@@ -122,6 +122,61 @@ impl Heroku {
             .expect("write heroku's stdin");
         drop(stdin);
         child.wait_with_output().expect("wait for heroku")
+    }
+
+    /// `heroku login -i` on a terminal (`script` gives it one), answering its prompts as
+    /// they appear: its password prompt reads a chunk at a time, so Enter goes alone.
+    fn login_interactive(&self, cwd: &Path, email: &str, password: &str) -> (bool, String) {
+        use std::io::Read as _;
+        let command = format!("{} login -i", self.bin.display());
+        let mut child = self
+            .command(Path::new("script"), cwd)
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .env_remove("HEROKU_API_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run script");
+        let mut stdin = child.stdin.take().unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = String::new();
+        let wait_for = |marker: &str, seen: &mut String| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !seen.to_lowercase().contains(marker) {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+                    Err(_) => return false,
+                }
+            }
+            true
+        };
+        let pause = || std::thread::sleep(std::time::Duration::from_millis(500));
+        let mut ok = wait_for("email", &mut seen);
+        if ok {
+            stdin.write_all(format!("{email}\r").as_bytes()).unwrap();
+            ok = wait_for("password", &mut seen);
+        }
+        if ok {
+            pause();
+            stdin.write_all(password.as_bytes()).unwrap();
+            pause();
+            stdin.write_all(b"\r").unwrap();
+            ok = wait_for("logged in", &mut seen);
+        }
+        drop(stdin);
+        let status = child.wait().unwrap();
+        (ok && status.success(), seen)
     }
 
     /// `heroku ARGS`, which must succeed; returns stdout and stderr.
@@ -541,6 +596,31 @@ async fn the_heroku_cli_manages_authorizations() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+
+    // `heroku login -i` on a terminal: email, then the token as password. The CLI makes
+    // itself a 30-day authorization with them and keeps it in ~/.netrc, which every
+    // later command uses (no HEROKU_API_KEY).
+    let (logged_in, screen) = heroku.login_interactive(cwd, "me@example.com", &paasd.token);
+    assert!(logged_in, "heroku login -i:\n{screen}");
+    // (On a terminal the email is coloured: the two parts are checked apart.)
+    assert_contains(&screen, "Logged in as ");
+    assert_contains(&screen, "Heroku-CLI-login-from-");
+    let netrc = std::fs::read_to_string(heroku.home.path().join(".netrc")).unwrap();
+    assert_contains(&netrc, &format!("machine 127.0.0.1:{}", paasd.port));
+    let out = heroku
+        .command(&heroku.bin, cwd)
+        .env_remove("HEROKU_API_KEY")
+        .args(["auth:whoami"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_contains(&stdout(&out), "Heroku-CLI-login-from-");
+    let listed = stdout(&paasd.paasd(&["tokens", "list"]));
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("Heroku CLI login from"))
+        .unwrap_or_else(|| panic!("no login token in:\n{listed}"));
+    assert!(!line.ends_with("never"), "a 30-day token: {line}");
 }
 
 /// A self-signed certificate and key for `host`, written to `dir` (cert.pem, key.pem).

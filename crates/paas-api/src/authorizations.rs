@@ -47,7 +47,7 @@ fn present(
         client: None,
         user: wire::OAuthUser {
             id: token.token_id,
-            email: format!("{}@{}", token.name, state.settings.domain),
+            email: crate::present::email(&token.name, &state.settings.domain),
             full_name: None,
         },
         created_at: token.created_at,

@@ -150,17 +150,26 @@ async fn update(
         .ok_or_else(|| ApiError::NotFound("Couldn't find that domain.".into()))
 }
 
-/// The default hostname, then the custom ones.
+/// The default hostname (with its ACME certificate's state when it has one: a public
+/// `PAAS_DOMAIN`), then the custom ones.
 async fn all(state: &AppState, app: &App) -> Result<Vec<wire::Domain>, ApiError> {
+    let default_cert = state
+        .store
+        .default_host_cert(app.app_id, &state.settings.domain)
+        .await?;
     let mut out = vec![wire::Domain {
         id: app.app_id,
         hostname: format!("{}.{}", app.name, state.settings.domain),
         kind: "heroku".into(),
         cname: None,
         status: "succeeded".into(),
-        acm_status: None,
-        acm_status_reason: None,
-        acm_expires_at: None,
+        acm_status: default_cert
+            .as_ref()
+            .map(|c| acm_status(&c.status).to_owned()),
+        acm_status_reason: default_cert.as_ref().and_then(|c| c.reason.clone()),
+        acm_expires_at: default_cert
+            .as_ref()
+            .and_then(|c| c.not_after.filter(|_| c.chain_pem.is_some())),
         sni_endpoint: None,
         app: wire::IdName {
             id: app.app_id,

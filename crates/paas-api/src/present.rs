@@ -9,8 +9,26 @@ use crate::ApiSettings;
 pub(crate) fn owner(token: &ApiToken, settings: &ApiSettings) -> wire::Owner {
     wire::Owner {
         id: token.token_id,
-        email: format!("{}@{}", token.name, settings.domain),
+        email: email(&token.name, &settings.domain),
     }
+}
+
+/// A token's account as an email address, `<name>@<domain>`. A name may hold spaces
+/// (`heroku login -i` names its token "Heroku CLI login from <host>"); those become
+/// `-`, because the heroku CLI writes the email as the netrc `login`, where a space ends
+/// the value and the entry no longer parses.
+pub(crate) fn email(name: &str, domain: &str) -> String {
+    let local: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{local}@{domain}")
 }
 
 /// The one stack apps build and run on.
@@ -132,5 +150,17 @@ pub(crate) fn build(
         },
         created_at: b.created_at,
         updated_at: b.updated_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_token_name_with_spaces_makes_an_email_without_them() {
+        assert_eq!(super::email("ci", "localhost"), "ci@localhost");
+        assert_eq!(
+            super::email("Heroku CLI login from vm", "example.com"),
+            "Heroku-CLI-login-from-vm@example.com"
+        );
     }
 }

@@ -129,6 +129,21 @@ impl Store {
             .await?)
     }
 
+    /// The app's default host `<app>.<domain>` with its certificate state, when the ACME
+    /// manager has recorded one (it orders them only under a public `PAAS_DOMAIN`).
+    pub async fn default_host_cert(
+        &self,
+        app_id: Uuid,
+        domain: &str,
+    ) -> Result<Option<DomainCert>, StoreError> {
+        let sql = format!("{SELECT_HOST_CERT} where a.app_id = $2 and c.hostname is not null");
+        Ok(sqlx::query_as::<_, DomainCert>(sqlx::AssertSqlSafe(sql))
+            .bind(domain)
+            .bind(app_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// Deletes the default-host certificates of hosts no longer served: another app
     /// name or PAAS_DOMAIN, or (`domain` `None`) no per-host certificates at all.
     pub async fn prune_host_certs(&self, domain: Option<&str>) -> Result<u64, StoreError> {

@@ -33,6 +33,14 @@ async fn pinned_versions_are_honoured_or_refused_with_what_is_offered() {
             ][..],
             "Go 1.21 isn't available (requested in go.mod); this platform offers Go 1.24, 1.25, 1.26 and 1.27",
         ),
+        // This one is looked for in the npm registry, in the build.
+        (
+            &[(
+                "package.json",
+                r#"{"name": "x", "engines": {"npm": "99.x"}}"#,
+            )][..],
+            "npm \"99.x\" could not be installed from the npm registry (see above). Change engines.npm",
+        ),
     ] {
         replace_files(repo.path(), files);
         commit_all(repo.path(), "pinned");
@@ -51,13 +59,14 @@ async fn pinned_versions_are_honoured_or_refused_with_what_is_offered() {
         "{builds}"
     );
 
-    // Honoured: Node.js 20 (the stack's) from engines.node; Python 3.14 (its runtime
-    // image, from Debian forky) from .python-version.
+    // Honoured: Node.js 20 (the stack's) from engines.node, with npm 10 (Debian ships 9)
+    // from the npm registry, which `npm start` runs under in the dyno; Python 3.14 (its
+    // runtime image, from Debian forky) from .python-version.
     replace_files(
         repo.path(),
         &[(
             "package.json",
-            r#"{"name": "x", "engines": {"node": "20.x"}, "scripts": {"start": "node -e 'require(`http`).createServer((q, s) => s.end(`node ` + process.version)).listen(process.env.PORT)'"}}"#,
+            r#"{"name": "x", "engines": {"node": "20.x", "npm": "10.x"}, "scripts": {"start": "node -e 'require(`http`).createServer((q, s) => s.end(`node ` + process.version + ` ` + process.env.npm_config_user_agent)).listen(process.env.PORT)'"}}"#,
         )],
     );
     commit_all(repo.path(), "node 20");
@@ -66,7 +75,13 @@ async fn pinned_versions_are_honoured_or_refused_with_what_is_offered() {
         node.contains("Using Node.js 20.") && node.contains("(from package.json engines.node)"),
         "{node}"
     );
-    serves(&paasd, "pinned", "node v20.").await;
+    assert!(
+        node.contains("Installing npm 10.x (from package.json engines.npm")
+            && node.contains("Using npm 10."),
+        "{node}"
+    );
+    let body = serves(&paasd, "pinned", "node v20.").await;
+    assert!(body.contains("npm/10."), "{body}");
 
     let python = fixture_repo("python-gunicorn");
     std::fs::write(python.path().join(".python-version"), "3.14\n").unwrap();

@@ -181,3 +181,45 @@ async fn acm_is_on_by_default_and_switches_per_app(pool: PgPool) {
         true
     );
 }
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn the_default_host_shows_its_acme_state_once_the_manager_recorded_one(pool: PgPool) {
+    let api = TestApi::new(pool).await;
+    api.call(Method::POST, "/apps", Some(json!({"name": "shop"})))
+        .await;
+    let heroku = |reply: &crate::Reply| {
+        reply
+            .json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["kind"] == "heroku")
+            .cloned()
+            .unwrap()
+    };
+    let before = heroku(&api.call(Method::GET, "/apps/shop/domains", None).await);
+    assert_eq!(before["hostname"], "shop.localhost");
+    assert!(before["acm_status"].is_null(), "{before}");
+    // What the ACME manager records for a default host under a public PAAS_DOMAIN (here
+    // the test API's domain).
+    let host = api
+        .store
+        .default_host_certs("localhost")
+        .await
+        .unwrap()
+        .remove(0);
+    api.store
+        .record_failure(
+            &host,
+            "DNS problem: NXDOMAIN looking up A for shop.localhost",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let after = heroku(&api.call(Method::GET, "/apps/shop/domains", None).await);
+    assert_eq!(after["acm_status"], "failing", "{after}");
+    assert_eq!(
+        after["acm_status_reason"],
+        "DNS problem: NXDOMAIN looking up A for shop.localhost"
+    );
+}
