@@ -363,6 +363,14 @@ async fn backups_are_verified_downloaded_and_restored_and_a_damaged_one_is_faile
         "create table items (name text); insert into items values ('a'), ('b'), ('c');",
     );
 
+    let info = ok(paasd.paas(dir, &["pg:info", "-a", "vault"]));
+    assert!(
+        info.contains(&format!("=== {name}"))
+            && info.contains("PG Version:           17.")
+            && info.contains("Tables:               1\n")
+            && info.contains("Last verified backup: none"),
+        "{info}"
+    );
     let captured = ok(paasd.paas(dir, &["pg:backups:capture", "-a", "vault"]));
     assert!(
         captured.contains(&format!("b001 of {name}: verified (1 tables")),
@@ -370,6 +378,9 @@ async fn backups_are_verified_downloaded_and_restored_and_a_damaged_one_is_faile
     );
     let list = ok(paasd.paas(dir, &["pg:backups", "-a", "vault"]));
     assert!(list.contains("b001") && list.contains("verified"), "{list}");
+    let info = json(paasd.paas(dir, &["pg:info", "-a", "vault", "--json"]));
+    assert!(info["last_verified_backup_at"].is_string(), "{info}");
+    assert!(info["size_bytes"].as_i64().unwrap() > 0, "{info}");
     let file = paasd
         .data
         .path()

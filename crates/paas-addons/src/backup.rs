@@ -25,10 +25,10 @@ const COUNT_ROWS: &str = "select format('select %L || ''|'' || count(*) from %I.
  order by 1;\n";
 
 /// `psql` on the add-on's socket, as its user, in database `$1`.
-const PSQL: &str =
+pub(crate) const PSQL: &str =
     r#"psql -X -At -v ON_ERROR_STOP=1 -h /var/run/postgresql -U "$PAAS_ADDON_USER" -d "$1""#;
 
-fn sh(script: String, database: &str) -> Vec<String> {
+pub(crate) fn sh(script: String, database: &str) -> Vec<String> {
     vec![
         "bash".into(),
         "-o".into(),
@@ -41,7 +41,7 @@ fn sh(script: String, database: &str) -> Vec<String> {
 }
 
 /// The last lines of a tool's complaint, for a backup's reason.
-fn tail(stderr: &str) -> String {
+pub(crate) fn tail(stderr: &str) -> String {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = lines.len().saturating_sub(3);
     lines[start..].join(" / ")
@@ -61,7 +61,7 @@ impl Addons {
         self.backup_path(addon, backup)
     }
 
-    async fn running_container(&self, addon: &Addon) -> Result<String, AddonError> {
+    pub(crate) async fn running_container(&self, addon: &Addon) -> Result<String, AddonError> {
         if addon.service != Service::Postgresql {
             return Err(AddonError::Backup(format!(
                 "{} is a {} add-on: only Postgres add-ons have backups",

@@ -8,6 +8,7 @@
 
 pub mod backup;
 pub mod image;
+pub mod info;
 pub mod service;
 pub mod supervise;
 
@@ -29,7 +30,7 @@ pub enum AddonError {
     /// A service image could not be made.
     #[error("add-on image: {0}")]
     Image(String),
-    /// A backup operation cannot be done (not Postgres, not running, not verified).
+    /// A backup or `pg:info` cannot be done (not Postgres, not running, not verified).
     #[error("{0}")]
     Backup(String),
 }

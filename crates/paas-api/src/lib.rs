@@ -11,6 +11,7 @@ mod account;
 mod acm;
 mod addon_attachments;
 mod addon_backups;
+mod addon_info;
 mod addons;
 mod apps;
 mod authorizations;
@@ -123,6 +124,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(addons::router())
         .merge(addon_attachments::router())
         .merge(addon_backups::router())
+        .merge(addon_info::router())
         .merge(absent::router())
         .merge(git::router())
         .merge(logs::router())

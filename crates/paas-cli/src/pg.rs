@@ -1,9 +1,9 @@
-//! `pg:backups`, `pg:backups:capture`, `pg:backups:download`, `pg:backups:restore`,
+//! `pg:info`, and `pg:backups`, `pg:backups:capture`, `pg:backups:download`, `pg:backups:restore`,
 //! `pg:backups:verify`, `pg:backups:delete`: backups of an app's Postgres add-on, each
 //! verified by a restore into a scratch database on the server.
 
 use clap::{Args, Subcommand};
-use paas_wire::{AddonAttachment, AddonBackup, BackupRestore, BackupRestored};
+use paas_wire::{AddonAttachment, AddonBackup, BackupRestore, BackupRestored, PgInfo};
 
 use crate::context::{AppArg, app_path};
 use crate::output::{Action, Table};
@@ -11,6 +11,9 @@ use crate::{Context, Error, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The database's version, size, connections, tables and last verified backup
+    #[command(name = "pg:info")]
+    Info(DbArgs),
     /// List the database's backups
     #[command(name = "pg:backups")]
     List(DbArgs),
@@ -129,6 +132,28 @@ fn check_confirm(app: &str, confirm: Option<&str>, what: &str) -> Result<()> {
 
 pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
     match cmd {
+        Command::Info(args) => {
+            let (_, id, _) = addon_of(ctx, &args).await?;
+            let raw = ctx.client.get(&format!("/addons/{id}/pg-info")).await?;
+            let info: PgInfo = ctx.decode(raw)?;
+            if ctx.json {
+                return ctx.print_json(&serde_json::to_value(&info).unwrap_or_default());
+            }
+            let last = info.last_verified_backup_at.map_or_else(
+                || "none".to_owned(),
+                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            );
+            ctx.print(&format!(
+                "=== {}\nPlan:                 {}\nPG Version:           {}\nData Size:            {} B\nTables:               {}\nConnections:          {}/{}\nLast verified backup: {last}\n",
+                info.addon.name,
+                info.plan,
+                info.version,
+                info.size_bytes,
+                info.tables,
+                info.connections,
+                info.connection_limit,
+            ))
+        }
         Command::List(args) => {
             let (_, id, name) = addon_of(ctx, &args).await?;
             let list = backups(ctx, &id).await?;

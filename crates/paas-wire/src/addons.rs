@@ -244,3 +244,23 @@ pub struct BackupRestored {
     pub restored: AddonBackup,
     pub safety: AddonBackup,
 }
+
+/// `GET /addons/{addon}/pg-info`: what `paas pg:info` shows of a Postgres add-on, read
+/// from the server itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PgInfo {
+    pub addon: IdName,
+    /// `heroku-postgresql:essential-0`.
+    pub plan: String,
+    /// `server_version` (`17.6 (Debian 17.6-0+deb13u1)`).
+    pub version: String,
+    pub size_bytes: i64,
+    /// Connections to the add-on's database now.
+    pub connections: i64,
+    pub connection_limit: i64,
+    /// Tables outside the system schemas.
+    pub tables: i64,
+    #[serde(with = "crate::timestamp::option")]
+    pub last_verified_backup_at: Option<DateTime<Utc>>,
+}

@@ -8,7 +8,7 @@ pub mod addons;
 
 pub use addons::{
     Addon, AddonAttachment, AddonBackup, AddonCreate, AddonPlan, AddonResolve, AddonService,
-    AttachmentCreate, AttachmentResolve, BackupRestore, BackupRestored,
+    AttachmentCreate, AttachmentResolve, BackupRestore, BackupRestored, PgInfo,
 };
 
 mod apps;
