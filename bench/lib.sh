@@ -1,14 +1,19 @@
 # Shared by the bench scripts: a release paasd of its own (embedded Postgres, its own
 # instance label, free ports), its token, API helpers and statistics. Source it from the
-# repository root; it sets $work, $port, $router_port, $token, $pid and an EXIT trap.
+# repository root; it sets $work, $port, $router_port, $token, $pid and an EXIT trap
+# (`bench_cleanup`). PAASD=path uses that paasd binary instead of building a release one.
 set -euo pipefail
 source scripts/lib.sh
 ensure_packages
 ensure_dockerd
 ensure_stack_image "${PAAS_STACK_IMAGE:-paas/stack:bookworm}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release --locked -q -p paasd
-paasd="$CARGO_TARGET_DIR/release/paasd"
+if [ -n "${PAASD:-}" ]; then
+  paasd=$PAASD
+else
+  cargo build --release --locked -q -p paasd
+  paasd="$CARGO_TARGET_DIR/release/paasd"
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d /tmp/paas-bench.XXXXXX)

@@ -9,7 +9,7 @@
 #   second — a push of a one-line change to the same app (dependencies come from cache)
 # N runs (default 3, new app each), prints every run and the medians. The runtime image a
 # language needs is made before the first run (it is made once per stack, not per push).
-# PAASD=path uses that paasd binary instead of building a release one.
+# PAASD=path uses that paasd binary instead of building a release one (bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${RUNS:-3}"
@@ -24,17 +24,7 @@ case "$LANGUAGE" in
   *) echo "usage: $0 [node|go|ruby|java|php]" >&2; exit 2 ;;
 esac
 IFS='|' read -r fixture edited text mark <<<"$spec"
-source scripts/lib.sh
-ensure_packages
-ensure_dockerd
-ensure_stack_image "${PAAS_STACK_IMAGE:-paas/stack:bookworm}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-if [ -n "${PAASD:-}" ]; then
-  paasd=$PAASD
-else
-  cargo build --release --locked -q -p paasd
-  paasd="$CARGO_TARGET_DIR/release/paasd"
-fi
+source bench/lib.sh
 case "$LANGUAGE" in
   go) "$paasd" stack runtimes go:1.25 ;;
   ruby) "$paasd" stack runtimes ruby:3.3 ;;
@@ -42,25 +32,10 @@ case "$LANGUAGE" in
   php) "$paasd" stack runtimes php:8.4 ;;
 esac
 
-work=$(mktemp -d /tmp/paas-bench-push.XXXXXX)
-chmod 755 "$work"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export PAAS_DATA_DIR="$work/data" PAAS_API_ADDR="127.0.0.1:$port" PAAS_LOG_FORMAT=json \
-  PAAS_BUILDPACKS_DIR="$PWD/buildpacks"
-unset DATABASE_URL
-"$paasd" >"$work/paasd.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-token=$("$paasd" tokens create --name bench 2>/dev/null)
-
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 firsts=() seconds=()
 for i in $(seq 1 "$RUNS"); do
-  app="bench-$i-$$"
-  curl -fs -X POST -H "Authorization: Bearer $token" -H 'content-type: application/json' \
-    -d "{\"name\":\"$app\"}" "http://127.0.0.1:$port/apps" >/dev/null
+  app="${prefix}$i"
+  api POST /apps "{\"name\":\"$app\"}" >/dev/null
   repo="$work/$app"
   cp -a "tests/fixtures/apps/$fixture" "$repo"
   git -C "$repo" init -q -b main && git -C "$repo" add -A

@@ -6,114 +6,13 @@
 //! longer served. No app image is built: the router answers the challenge before any
 //! app routing, and the handshake is what is checked.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
+use crate::support::pebble::Pebble;
 use crate::support::{Paasd, binary, free_port};
-
-/// pebble and pebble-challtestsrv, killed on drop.
-struct Pebble {
-    children: Vec<Child>,
-    directory: String,
-    management: u16,
-    /// The root of pebble's own HTTPS (for paasd's ACME client: `PAAS_ACME_CA_ROOT`).
-    https_root: PathBuf,
-    https_root_pem: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Pebble {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-impl Pebble {
-    fn start(http_port: u16) -> Pebble {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = paas_tls::LocalCa::load_or_create(&dir.path().join("ca")).unwrap();
-        let (chain, key) = ca
-            .issue_pem(&["localhost".into(), "127.0.0.1".into()])
-            .unwrap();
-        std::fs::write(dir.path().join("cert.pem"), chain).unwrap();
-        std::fs::write(dir.path().join("key.pem"), key).unwrap();
-        let (listen, management, dns, dns_management) =
-            (free_port(), free_port(), free_port(), free_port());
-        let config = serde_json::json!({"pebble": {
-            "listenAddress": format!("127.0.0.1:{listen}"),
-            "managementListenAddress": format!("127.0.0.1:{management}"),
-            "certificate": dir.path().join("cert.pem"),
-            "privateKey": dir.path().join("key.pem"),
-            "httpPort": http_port,
-            "tlsPort": free_port(),
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
-        }});
-        std::fs::write(dir.path().join("pebble.json"), config.to_string()).unwrap();
-        let dns_server = Command::new("pebble-challtestsrv")
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-dns01", &format!("127.0.0.1:{dns}")])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-management", &format!("127.0.0.1:{dns_management}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pebble-challtestsrv (scripts/lib.sh ensure_packages installs pebble)");
-        let pebble = Command::new("pebble")
-            .arg("-config")
-            .arg(dir.path().join("pebble.json"))
-            .args(["-dnsserver", &format!("127.0.0.1:{dns}")])
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pebble (scripts/lib.sh ensure_packages installs it)");
-        let pebble = Pebble {
-            children: vec![pebble, dns_server],
-            directory: format!("https://127.0.0.1:{listen}/dir"),
-            management,
-            https_root: dir.path().join("ca/root.pem"),
-            https_root_pem: ca.root_pem().to_owned(),
-            _dir: dir,
-        };
-        wait_for_port(dns_management, "pebble-challtestsrv");
-        wait_for_port(listen, "pebble");
-        pebble
-    }
-
-    /// The root pebble signs issued certificates under.
-    async fn issuing_root(&self) -> String {
-        reqwest::Client::builder()
-            .no_proxy()
-            .tls_certs_only([
-                reqwest::Certificate::from_pem(self.https_root_pem.as_bytes()).unwrap(),
-            ])
-            .build()
-            .unwrap()
-            .get(format!("https://127.0.0.1:{}/roots/0", self.management))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-}
 
 /// Does a handshake for `host` at the router get a certificate `root` vouches for?
 async fn served_by(root: &str, host: &str, port: u16) -> bool {
@@ -146,7 +45,7 @@ async fn custom_domain(paasd: &Paasd, app: &str) -> serde_json::Value {
 #[tokio::test]
 async fn a_custom_domain_gets_an_acme_certificate_that_survives_a_restart() {
     let (plain, tls) = (free_port(), free_port());
-    let pebble = Pebble::start(plain);
+    let pebble = Pebble::start(plain, free_port(), None).await;
     let paasd = Paasd::start_with(&[
         ("PAAS_ROUTER_ADDR", &format!("127.0.0.1:{plain}")),
         ("PAAS_ROUTER_TLS_ADDR", &format!("127.0.0.1:{tls}")),

@@ -41,13 +41,28 @@ fn git_unauthorized() -> Response {
     response
 }
 
-async fn app_of_repo(state: &AppState, repo: &str) -> Result<(paas_store::App, AppName), ApiError> {
+/// The app a git request names (`<app>.git`) and its repository, made if missing, once
+/// the request's token is good; `None` for a bad token, which gets [`git_unauthorized`].
+async fn repository(
+    state: &AppState,
+    auth: Result<Authenticated, ApiError>,
+    repo: &str,
+) -> Result<Option<(paas_store::App, AppName)>, ApiError> {
+    if auth.is_err() {
+        return Ok(None);
+    }
     let name = repo
         .strip_suffix(".git")
         .ok_or_else(|| ApiError::NotFound("Git repositories are at /<app>.git.".into()))?;
     let name = AppName::parse(name)?;
     let app = apps::find(state, name.as_str()).await?;
-    Ok((app, name))
+    state
+        .builder
+        .repos()
+        .ensure(&name)
+        .await
+        .map_err(internal)?;
+    Ok(Some((app, name)))
 }
 
 /// git's smart HTTP discovery (`git push`, `git clone`).
@@ -61,17 +76,15 @@ async fn info_refs(
     ApiQuery(query): ApiQuery<wire::GitServiceQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if auth.is_err() {
+    let Some((_, app)) = repository(&state, auth, &repo).await? else {
         return Ok(git_unauthorized());
-    }
-    let (_, app) = app_of_repo(&state, &repo).await?;
+    };
     let service = query.service.unwrap_or_default();
     if service != "git-receive-pack" && service != "git-upload-pack" {
         return Err(ApiError::BadRequest(
             "Only git's smart HTTP protocol is served.".into(),
         ));
     }
-    state.builder.repos().ensure(&app).await.map_err(internal)?;
     cgi(
         &state,
         Method::GET,
@@ -97,11 +110,9 @@ async fn upload_pack(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if auth.is_err() {
+    let Some((_, app)) = repository(&state, auth, &repo).await? else {
         return Ok(git_unauthorized());
-    }
-    let (_, app) = app_of_repo(&state, &repo).await?;
-    state.builder.repos().ensure(&app).await.map_err(internal)?;
+    };
     cgi(
         &state,
         Method::POST,
@@ -127,16 +138,9 @@ async fn receive_pack(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if auth.is_err() {
+    let Some((app, name)) = repository(&state, auth, &repo).await? else {
         return Ok(git_unauthorized());
-    }
-    let (app, name) = app_of_repo(&state, &repo).await?;
-    state
-        .builder
-        .repos()
-        .ensure(&name)
-        .await
-        .map_err(internal)?;
+    };
     let push = state.builder.pushes().open(app.app_id, name.clone());
     let env = vec![
         (

@@ -20,6 +20,16 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(config_at))
 }
 
+/// The release `release` (id, or version `3`/`v3`) of the app `app` (name or id).
+async fn find(state: &AppState, app: &str, release: &str) -> Result<paas_store::Release, ApiError> {
+    let app = apps::find(state, app).await?;
+    state
+        .store
+        .release(app.app_id, &ReleaseRef::parse(release)?)
+        .await
+        .map_err(release_not_found)
+}
+
 fn release_not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound { .. } => ApiError::NotFound("Couldn't find that release.".into()),
@@ -53,12 +63,7 @@ async fn info(
     Authenticated(token): Authenticated,
     ApiPath((app, release)): ApiPath<(String, String)>,
 ) -> Result<Json<wire::Release>, ApiError> {
-    let app = apps::find(&state, &app).await?;
-    let release = state
-        .store
-        .release(app.app_id, &ReleaseRef::parse(&release)?)
-        .await
-        .map_err(release_not_found)?;
+    let release = find(&state, &app, &release).await?;
     Ok(Json(present::release(&release, &token, &state.settings)))
 }
 
@@ -69,12 +74,7 @@ async fn config_at(
     _: Authenticated,
     ApiPath((app, release)): ApiPath<(String, String)>,
 ) -> Result<Json<wire::ConfigVars>, ApiError> {
-    let app = apps::find(&state, &app).await?;
-    let release = state
-        .store
-        .release(app.app_id, &ReleaseRef::parse(&release)?)
-        .await
-        .map_err(release_not_found)?;
+    let release = find(&state, &app, &release).await?;
     Ok(Json(release.config.0))
 }
 

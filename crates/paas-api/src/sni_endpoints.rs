@@ -125,14 +125,14 @@ async fn create(
         .store
         .add_sni_endpoint(app.app_id, &name, &parsed.chain_pem, &sealed)
         .await?;
-    certs.changed.notify_one();
-    state.logs.publish(
-        &app.name,
-        paas_logs::LogLine::api(format!(
+    changed(
+        &state,
+        &app,
+        format!(
             "Added certificate {name} for {} by user {}",
             parsed.info.names.join(", "),
             token.name
-        )),
+        ),
     );
     Ok((
         StatusCode::CREATED,
@@ -176,13 +176,10 @@ async fn update(
         .update_sni_endpoint(app.app_id, &endpoint, &parsed.chain_pem, &sealed)
         .await
         .map_err(not_found)?;
-    certs.changed.notify_one();
-    state.logs.publish(
-        &app.name,
-        paas_logs::LogLine::api(format!(
-            "Updated certificate {} by user {}",
-            e.name, token.name
-        )),
+    changed(
+        &state,
+        &app,
+        format!("Updated certificate {} by user {}", e.name, token.name),
     );
     Ok(Json(present(&state, &app, &e).await?))
 }
@@ -200,15 +197,20 @@ async fn remove(
         .remove_sni_endpoint(app.app_id, &endpoint)
         .await
         .map_err(not_found)?;
+    changed(
+        &state,
+        &app,
+        format!("Removed certificate {} by user {}", e.name, token.name),
+    );
+    Ok(Json(present(&state, &app, &e).await?))
+}
+
+/// Tells the certificate manager the app's endpoints changed, and the app's log `event`.
+fn changed(state: &AppState, app: &paas_store::App, event: String) {
     if let Some(certs) = &state.certs {
         certs.changed.notify_one();
     }
-    state.logs.publish(
-        &app.name,
-        paas_logs::LogLine::api(format!(
-            "Removed certificate {} by user {}",
-            e.name, token.name
-        )),
-    );
-    Ok(Json(present(&state, &app, &e).await?))
+    state
+        .logs
+        .publish(&app.name, paas_logs::LogLine::api(event));
 }

@@ -137,6 +137,21 @@ impl GitRepos {
         }
     }
 
+    /// `git ARGS` in the app's repository, reading objects from the push's quarantine
+    /// (`object_dirs`) when the hook is still running; its output, whatever its status.
+    async fn git_reading(
+        &self,
+        app: &AppName,
+        object_dirs: &ObjectDirs,
+        args: &[&str],
+    ) -> Result<std::process::Output, BuildError> {
+        let repo = self.path(app);
+        let mut command = Command::new("git");
+        command.args(args).current_dir(&repo);
+        object_dirs.apply(&mut command, &repo)?;
+        Ok(command.stdin(Stdio::null()).output().await?)
+    }
+
     /// `git archive` of `commit` as a tar stream, reading objects from the push's
     /// quarantine (`object_dirs`) when the hook is still running.
     pub async fn archive(
@@ -145,15 +160,9 @@ impl GitRepos {
         commit: &str,
         object_dirs: &ObjectDirs,
     ) -> Result<Vec<u8>, BuildError> {
-        let repo = self.path(app);
-        let mut command = Command::new("git");
-        command
-            .arg("archive")
-            .arg("--format=tar")
-            .arg(commit)
-            .current_dir(&repo);
-        object_dirs.apply(&mut command, &repo)?;
-        let output = command.stdin(Stdio::null()).output().await?;
+        let output = self
+            .git_reading(app, object_dirs, &["archive", "--format=tar", commit])
+            .await?;
         if !output.status.success() {
             return Err(BuildError::Git(
                 String::from_utf8_lossy(&output.stderr).trim().to_owned(),
@@ -169,11 +178,9 @@ impl GitRepos {
         rev: &str,
         object_dirs: &ObjectDirs,
     ) -> Result<Option<String>, BuildError> {
-        let repo = self.path(app);
-        let mut command = Command::new("git");
-        command.args(["cat-file", "-t", rev]).current_dir(&repo);
-        object_dirs.apply(&mut command, &repo)?;
-        let output = command.stdin(Stdio::null()).output().await?;
+        let output = self
+            .git_reading(app, object_dirs, &["cat-file", "-t", rev])
+            .await?;
         Ok(output
             .status
             .success()
@@ -206,13 +213,9 @@ impl GitRepos {
         path: &str,
         object_dirs: &ObjectDirs,
     ) -> Result<String, BuildError> {
-        let repo = self.path(app);
-        let mut command = Command::new("git");
-        command
-            .args(["show", &format!("{commit}:{path}")])
-            .current_dir(&repo);
-        object_dirs.apply(&mut command, &repo)?;
-        let output = command.stdin(Stdio::null()).output().await?;
+        let output = self
+            .git_reading(app, object_dirs, &["show", &format!("{commit}:{path}")])
+            .await?;
         if !output.status.success() {
             return Err(BuildError::Git(
                 String::from_utf8_lossy(&output.stderr).trim().to_owned(),

@@ -141,13 +141,7 @@ async fn get(ctx: &Context, args: GetArgs) -> Result<()> {
 async fn set(ctx: &Context, args: SetArgs) -> Result<()> {
     let app = args.app.resolve().await?;
     let body = patch_body(args.vars.iter().map(|(k, v)| (k, Some(v.as_str()))));
-    let names = body.keys().cloned().collect::<Vec<_>>().join(", ");
-    let action = Action::start(format!("Setting {names} and restarting {app}"));
-    let raw = ctx
-        .client
-        .patch(&app_path(&app, "/config-vars"), &body)
-        .await?;
-    finish(action, ctx, &app).await;
+    let raw = change(ctx, &app, &body, "Setting").await?;
     if ctx.json {
         return ctx.print_json(&raw);
     }
@@ -162,25 +156,33 @@ async fn set(ctx: &Context, args: SetArgs) -> Result<()> {
 async fn unset(ctx: &Context, args: UnsetArgs) -> Result<()> {
     let app = args.app.resolve().await?;
     let body = patch_body(args.keys.iter().map(|k| (k, None)));
-    let names = body.keys().cloned().collect::<Vec<_>>().join(", ");
-    let action = Action::start(format!("Unsetting {names} and restarting {app}"));
-    let raw = ctx
-        .client
-        .patch(&app_path(&app, "/config-vars"), &body)
-        .await?;
-    finish(action, ctx, &app).await;
+    let raw = change(ctx, &app, &body, "Unsetting").await?;
     if ctx.json {
         ctx.print_json(&raw)?;
     }
     Ok(())
 }
 
-/// Ends the progress line with the release the change made, when it can be read back.
-async fn finish(action: Action, ctx: &Context, app: &paas_core::AppName) {
+/// PATCHes the app's config vars with `body` behind a progress line (`<verb> A, B and
+/// restarting <app>`), ended with the release the change made when it can be read back;
+/// returns the API's answer.
+async fn change(
+    ctx: &Context,
+    app: &paas_core::AppName,
+    body: &ConfigVarsPatch,
+    verb: &str,
+) -> Result<serde_json::Value> {
+    let names = body.keys().cloned().collect::<Vec<_>>().join(", ");
+    let action = Action::start(format!("{verb} {names} and restarting {app}"));
+    let raw = ctx
+        .client
+        .patch(&app_path(app, "/config-vars"), body)
+        .await?;
     match releases::latest_version(ctx, app).await {
         Some(version) => action.done_with(format!("v{version}")),
         None => action.done(),
     }
+    Ok(raw)
 }
 
 #[cfg(test)]

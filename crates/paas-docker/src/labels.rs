@@ -246,8 +246,13 @@ pub fn addon_image(service: &str, stack_id: &str) -> Labels {
     ])
 }
 
-/// The labels of an app's network.
-pub fn network(instance: &str, app_name: &str, created_secs: u64) -> Labels {
+/// The labels of an app's network made now (its creation time in seconds, which the
+/// sweep of deleted apps' networks reads back).
+pub fn network(instance: &str, app_name: &str) -> Labels {
+    let created_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
     let mut labels = base(instance, None);
     labels.extend([
         (APP_NAME.to_owned(), app_name.to_owned()),

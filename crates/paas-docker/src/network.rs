@@ -95,6 +95,26 @@ impl NetworkPool {
     }
 }
 
+/// Whether the network `name` exists on the engine behind `api`: the first step of every
+/// `ensure_network` (this engine's bridge networks, paas-swarm's overlay networks), taken
+/// under the caller's network lock.
+pub async fn network_exists(
+    api: &bollard::Docker,
+    name: &str,
+) -> Result<bool, bollard::errors::Error> {
+    match api
+        .inspect_network(
+            name,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 impl std::fmt::Display for NetworkPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", Ipv4Addr::from(self.base), self.prefix)
@@ -114,21 +134,10 @@ impl Docker {
         let name = app_network_name(instance, app_name);
         let api = self.api().await?;
         let _creating = self.network_lock.lock().await;
-        match api
-            .inspect_network(
-                &name,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await
-        {
-            Ok(_) => return Ok(name),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e.into()),
+        if network_exists(api, &name).await? {
+            return Ok(name);
         }
-        let created = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+        let labels = labels::network(instance, app_name);
         // Other processes (another installation, another paasd) pick subnets too, and
         // Docker refuses a subnet that overlaps one taken meanwhile: start the search at
         // a random place and try again on such a refusal.
@@ -154,7 +163,7 @@ impl Docker {
             let request = NetworkCreateRequest {
                 name: name.clone(),
                 driver: Some("bridge".into()),
-                labels: Some(labels::network(instance, app_name, created)),
+                labels: Some(labels.clone()),
                 ipam: Some(Ipam {
                     config: Some(vec![IpamConfig {
                         subnet: Some(subnet.clone()),

@@ -83,12 +83,6 @@ fn tls_table(spec: &str) -> Result<(String, Arc<paas_tls::CertTable>), Box<dyn s
         chrono::Utc::now(),
     )?;
     let table = Arc::new(paas_tls::CertTable::new());
-    let names = parsed
-        .info
-        .names
-        .iter()
-        .map(|n| (n.clone(), parsed.key.clone()))
-        .collect();
-    table.set_layer(paas_tls::Layer::Operator, names, Some(parsed.key));
+    table.set_operator(&parsed);
     Ok((addr.to_owned(), table))
 }

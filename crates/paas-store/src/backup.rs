@@ -60,7 +60,7 @@ impl Store {
                             from build b
                             join release r on r.build_id = b.build_id
                             join release_status s on s.release_id = r.release_id
-                           where r.app_id = a.app_id and s.status = 'succeeded'
+                           where r.app_id = a.app_id and s.status = $1
                              and b.image is not null
                              and r.version <= coalesce(c.version, 0)
                            group by b.image
@@ -70,6 +70,7 @@ impl Store {
                left join current_release c on c.app_id = a.app_id
               order by a.name",
         )
+        .bind(crate::ReleaseStatus::Succeeded)
         .fetch_all(&mut conn)
         .await?
         .into_iter()

@@ -7,8 +7,9 @@
 use bollard::models::NetworkCreateRequest;
 use paas_core::runtime::app_network_name;
 use paas_docker::labels;
+use paas_docker::network::network_exists;
 
-use crate::{Swarm, SwarmError, is_not_found};
+use crate::{Swarm, SwarmError};
 
 impl Swarm {
     pub async fn ensure_network(
@@ -19,26 +20,14 @@ impl Swarm {
         let name = app_network_name(instance, app_name);
         let api = self.api().await?;
         let _creating = self.network_lock.lock().await;
-        match api
-            .inspect_network(
-                &name,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await
-        {
-            Ok(_) => return Ok(name),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e.into()),
+        if network_exists(api, &name).await? {
+            return Ok(name);
         }
-        let created = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
         let request = NetworkCreateRequest {
             name: name.clone(),
             driver: Some("overlay".into()),
             attachable: Some(true),
-            labels: Some(labels::network(instance, app_name, created)),
+            labels: Some(labels::network(instance, app_name)),
             ..Default::default()
         };
         match api.create_network(request).await {

@@ -1,7 +1,8 @@
 //! The harness the tests share, so that each test reads like the behaviour it checks:
 //! a paasd process on free ports with its own data dir, embedded Postgres, token and
 //! container label ([`Paasd`]); the Docker Engine and the stack image ([`docker`]);
-//! fixture apps in git repositories ([`git`]); and the process helpers. Real parts
+//! fixture apps in git repositories ([`git`]); an app in a test's database changed
+//! through the store's ledger ([`ledger`]); and the process helpers. Real parts
 //! only: nothing here stands in for what it drives.
 //!
 //! Every test labels what it starts with its own `paas.instance`, so tests running side
@@ -14,9 +15,12 @@
 
 pub mod docker;
 pub mod git;
+pub mod ledger;
 mod load;
 mod paasd;
+pub mod pebble;
 mod process;
+pub mod tls;
 
 pub use docker::{in_image, require_stack_image};
 pub use git::{commit_all, fixture_repo, git};

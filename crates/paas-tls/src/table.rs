@@ -75,6 +75,18 @@ impl CertTable {
         Self::default()
     }
 
+    /// Serves the operator's certificate (`Layer::Operator`) for every name it carries,
+    /// and to clients that name no host.
+    pub fn set_operator(&self, parsed: &crate::Parsed) {
+        let names = parsed
+            .info
+            .names
+            .iter()
+            .map(|n| (n.clone(), parsed.key.clone()))
+            .collect();
+        self.set_layer(Layer::Operator, names, Some(parsed.key.clone()));
+    }
+
     /// Replaces everything `layer` serves; `fallback` is its certificate for clients
     /// that name no host.
     pub fn set_layer(&self, layer: Layer, names: Names, fallback: Option<Arc<CertifiedKey>>) {

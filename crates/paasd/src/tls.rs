@@ -72,7 +72,7 @@ fn make_self_signed(cert: &Path, key: &Path, public_host: &str) -> anyhow::Resul
         .context("making the TLS port's certificate")?;
     let dir = cert.parent().context("certificate path has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    write_private(key, key_pem.as_bytes())?;
+    paas_tls::ca::write_private(key, key_pem.as_bytes())?;
     std::fs::write(cert, chain).with_context(|| format!("writing {}", cert.display()))?;
     tracing::info!(cert = %cert.display(), names = ?names, ca = %ca.root_path().display(), "made the TLS port's certificate from the local CA: clients trust the CA's root.pem (or this file)");
     Ok(())
@@ -80,20 +80,6 @@ fn make_self_signed(cert: &Path, key: &Path, public_host: &str) -> anyhow::Resul
 
 fn time_days(days: u32) -> std::time::Duration {
     std::time::Duration::from_secs(u64::from(days) * 86_400)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// What the router's HTTPS needs from paasd: its listener, the SNI table, and (with
@@ -135,13 +121,7 @@ pub async fn router_https(
         let parsed = paas_tls::pem::parse(&read(cert)?, &read(key)?, chrono::Utc::now())
             .with_context(|| format!("PAAS_ROUTER_TLS_CERT={}", cert.display()))?;
         tracing::info!(names = ?parsed.info.names, expires = %parsed.info.not_after, "the router serves the operator's certificate");
-        let names = parsed
-            .info
-            .names
-            .iter()
-            .map(|n| (n.clone(), parsed.key.clone()))
-            .collect();
-        certs.set_layer(paas_tls::Layer::Operator, names, Some(parsed.key));
+        certs.set_operator(&parsed);
     }
     let ca = paas_tls::LocalCa::load_or_create(&local_ca_dir(&settings.data_dir))
         .context("the local certificate authority")?;
@@ -155,42 +135,32 @@ pub async fn router_https(
         sealer: sealer.clone(),
         changed: Arc::default(),
     };
-    let challenges = match &settings.router.acme.directory {
+    // Without a directory the manager never orders, but uploaded certificates are still
+    // served.
+    let mut acme = paas_tls::acme::AcmeSettings::new(
+        settings.router.acme.directory.clone().unwrap_or_default(),
+    );
+    match &settings.router.acme.directory {
         Some(directory) => {
-            let mut acme = paas_tls::acme::AcmeSettings::new(directory.clone());
             acme.email.clone_from(&settings.router.acme.email);
             acme.ca_root.clone_from(&settings.router.acme.ca_root);
             acme.challenges.clone_from(&settings.router.acme.challenges);
             acme.default_domain = default_domain_for_acme(settings, &certs);
-            let manager = Arc::new(paas_tls::acme::CertManager::new(
-                store,
-                certs.clone(),
-                sealer,
-                acme,
-                events,
-            ));
-            let challenges = manager.challenges();
-            load_stored(&manager).await;
-            tokio::spawn(manager.run(api.changed.clone(), shutdown));
             tracing::info!(%directory, "ACME certificates for custom domains");
-            Some(challenges)
         }
-        None => {
-            // Uploaded certificates are still served: a manager that never orders.
-            let mut acme = paas_tls::acme::AcmeSettings::new(String::new());
-            acme.ordering = false;
-            let manager = Arc::new(paas_tls::acme::CertManager::new(
-                store,
-                certs.clone(),
-                sealer,
-                acme,
-                events,
-            ));
-            load_stored(&manager).await;
-            tokio::spawn(manager.run(api.changed.clone(), shutdown));
-            None
-        }
-    };
+        None => acme.ordering = false,
+    }
+    let ordering = acme.ordering;
+    let manager = Arc::new(paas_tls::acme::CertManager::new(
+        store,
+        certs.clone(),
+        sealer,
+        acme,
+        events,
+    ));
+    let challenges = ordering.then(|| manager.challenges());
+    load_stored(&manager).await;
+    tokio::spawn(manager.run(api.changed.clone(), shutdown));
     Ok(RouterTls {
         listener,
         certs,

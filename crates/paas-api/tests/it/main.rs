@@ -6,12 +6,15 @@
     reason = "a panic in a test helper is a failed test"
 )]
 
-mod api;
+mod apps;
+mod auth;
 mod buildpacks;
 mod certs;
 mod config_vars;
+mod formation;
 mod logs;
 mod openapi;
+mod releases;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

@@ -12,12 +12,13 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paas_core::{AppName, ConfigChange, ProcessType, Procfile, Quantity, ScaleChange};
+use paas_core::{AppName, ConfigChange};
 use paas_docker::{Docker, ObservedContainer};
-use paas_store::{NewBuild, ReleaseStatus, Store};
+use paas_store::Store;
 use paas_supervisor::Nudges;
 use paas_supervisor::{Supervisor, SupervisorSettings};
 use paas_testkit::docker::{ensure_docker_and_stack_image, stack_image_id as stack_image};
+use paas_testkit::ledger;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -50,11 +51,7 @@ impl Harness {
         let store = Store::from_pool(pool);
         let suffix = &Uuid::new_v4().simple().to_string()[..8];
         let app = format!("sup-{suffix}");
-        let app_id = store
-            .create_app(&AppName::parse(&app).unwrap())
-            .await
-            .unwrap()
-            .app_id;
+        let app_id = ledger::create_app(&store, &app).await;
         let settings = SupervisorSettings {
             grace_secs: 2,
             health_timeout: Duration::from_secs(4),
@@ -79,26 +76,7 @@ impl Harness {
     }
 
     async fn deploy(&self, procfile: &str) {
-        let build = self
-            .store
-            .create_build(
-                self.app_id,
-                NewBuild {
-                    source_version: "0123456789",
-                    buildpacks: &[],
-                },
-            )
-            .await
-            .unwrap();
-        let procfile = Procfile::parse(procfile).unwrap();
-        self.store
-            .finish_build(build.build_id, Ok((&stack_image(), &procfile)), "")
-            .await
-            .unwrap();
-        self.store
-            .create_deploy_release(self.app_id, build.build_id, ReleaseStatus::Succeeded)
-            .await
-            .unwrap();
+        ledger::deploy(&self.store, self.app_id, &stack_image(), procfile).await;
     }
 
     fn supervisor(
@@ -115,13 +93,7 @@ impl Harness {
     }
 
     async fn set_config(&self, pairs: &[(&str, &str)]) -> i32 {
-        let change = ConfigChange::parse(pairs.iter().map(|(k, v)| (*k, Some(*v)))).unwrap();
-        let (_, release) = self
-            .store
-            .update_config(self.app_id, &change)
-            .await
-            .unwrap();
-        release.unwrap().version
+        ledger::set_config(&self.store, self.app_id, pairs).await
     }
 
     /// Runs the supervisor's own loop (nudges, Docker events, resync) until the returned
@@ -154,16 +126,7 @@ impl Harness {
     }
 
     async fn scale(&self, kind: &str, n: i64) {
-        self.store
-            .scale(
-                self.app_id,
-                &[(
-                    ProcessType::parse(kind).unwrap(),
-                    ScaleChange::To(Quantity::new(n).unwrap()),
-                )],
-            )
-            .await
-            .unwrap();
+        ledger::scale(&self.store, self.app_id, kind, n).await;
     }
 
     async fn dynos(&self) -> Vec<ObservedContainer> {

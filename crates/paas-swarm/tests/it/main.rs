@@ -12,18 +12,23 @@
     reason = "a panic in a test helper is a failed test"
 )]
 
+mod failover;
+mod images;
+mod rollout;
+
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use paas_core::ReleaseRef;
 use paas_core::routes::RouteTable;
 use paas_core::runtime::ObservedContainer;
-use paas_core::{AppName, ConfigChange, ProcessType, Procfile, Quantity, ReleaseRef, ScaleChange};
-use paas_store::{NewBuild, ReleaseStatus, Store};
+use paas_store::Store;
 use paas_supervisor::{Nudges, Supervisor, SupervisorSettings};
 use paas_swarm::Swarm;
+use paas_testkit::ledger;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -167,11 +172,7 @@ impl Harness {
         let store = Store::from_pool(pool);
         let suffix = &Uuid::new_v4().simple().to_string()[..8];
         let app = format!("sw-{suffix}");
-        let app_id = store
-            .create_app(&AppName::parse(&app).unwrap())
-            .await
-            .unwrap()
-            .app_id;
+        let app_id = ledger::create_app(&store, &app).await;
         let settings = SupervisorSettings {
             grace_secs: 3,
             health_timeout: Duration::from_secs(60),
@@ -193,50 +194,29 @@ impl Harness {
 
     /// A release of `variant`'s image; returns its version.
     async fn deploy(&self, variant: &str) -> i32 {
-        let build = self
-            .store
-            .create_build(
-                self.app_id,
-                NewBuild {
-                    source_version: "0123456789",
-                    buildpacks: &[],
-                },
-            )
-            .await
-            .unwrap();
-        let procfile = Procfile::parse(PROCFILE).unwrap();
-        self.store
-            .finish_build(build.build_id, Ok((&image(variant), &procfile)), "")
-            .await
-            .unwrap();
-        self.store
-            .create_deploy_release(self.app_id, build.build_id, ReleaseStatus::Succeeded)
-            .await
-            .unwrap()
-            .version
+        ledger::deploy(&self.store, self.app_id, &image(variant), PROCFILE).await
     }
 
     async fn scale(&self, n: i64) {
-        self.store
-            .scale(
-                self.app_id,
-                &[(
-                    ProcessType::parse("web").unwrap(),
-                    ScaleChange::To(Quantity::new(n).unwrap()),
-                )],
-            )
-            .await
-            .unwrap();
+        ledger::scale(&self.store, self.app_id, "web", n).await;
     }
 
     async fn set_config(&self, key: &str, value: &str) -> i32 {
-        let change = ConfigChange::parse([(key, Some(value))]).unwrap();
-        let (_, release) = self
-            .store
-            .update_config(self.app_id, &change)
-            .await
-            .unwrap();
-        release.unwrap().version
+        ledger::set_config(&self.store, self.app_id, &[(key, value)]).await
+    }
+
+    /// Release `v1` at web=4 with the supervisor and router running (`start`), once all
+    /// four dynos run it and are routed: the running loop and the dynos.
+    async fn four_web_dynos(&self) -> (Arc<Running>, Vec<ObservedContainer>) {
+        let v1 = self.deploy("v1").await;
+        self.scale(4).await;
+        let running = Arc::new(self.start().await);
+        let dynos = self
+            .wait_for(&running, 240, "web=4 ready and routed", |d, t| {
+                running_on_version(d, v1) == 4 && running.backends(t).len() == 4
+            })
+            .await;
+        (running, dynos)
     }
 
     /// The supervisor's own loop on the cluster, and a router on loopback fed by it.
@@ -385,314 +365,4 @@ fn running_on_version(dynos: &[ObservedContainer], version: i32) -> usize {
         .iter()
         .filter(|d| d.running() && d.dyno.version.get() == version)
         .count()
-}
-
-#[sqlx::test(migrator = "paas_store::MIGRATOR")]
-async fn web_dynos_spread_over_nodes_and_a_config_change_rolls_across_them_without_a_failed_request(
-    pool: PgPool,
-) {
-    let h = Harness::new(pool).await;
-    let v1 = h.deploy("v1").await;
-    h.scale(4).await;
-    let running = Arc::new(h.start().await);
-    let dynos = h
-        .wait_for(&running, 240, "web=4 ready and routed", |d, t| {
-            running_on_version(d, v1) == 4 && running.backends(t).len() == 4
-        })
-        .await;
-    let nodes = nodes_of(&dynos);
-    assert!(nodes.len() >= 2, "web=4 on one node only: {dynos:#?}");
-    // `paas ps` reads each dyno's node from its row.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let rows = h.store.dynos(h.app_id).await.unwrap();
-        let row_nodes: BTreeSet<String> = rows.iter().filter_map(|r| r.node.clone()).collect();
-        if row_nodes == nodes && rows.len() == 4 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{nodes:?} vs {rows:#?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    // Routed at node addresses and published ports, never at overlay addresses.
-    for d in &dynos {
-        let ip = d.ip.unwrap().to_string();
-        assert!(ip.starts_with("10.213.0."), "{d:#?}");
-        assert!(d.port.is_some(), "{d:#?}");
-    }
-
-    // The router balances over all four.
-    let mut seen = BTreeSet::new();
-    for _ in 0..40 {
-        let body = running.get().await.unwrap();
-        seen.insert(body.split_whitespace().next().unwrap().to_owned());
-    }
-    assert_eq!(seen.len(), 4, "the router answered from {seen:?} only");
-
-    // A config change under steady load rolls over every node, no request failing.
-    let stop = CancellationToken::new();
-    let loads: Vec<_> = (0..2).map(|_| running.load(stop.clone())).collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let v2 = h.set_config("GREETING", "rolled").await;
-    let started = Instant::now();
-    let after = h
-        .wait_for(&running, 240, "the rollout to the new release", |d, t| {
-            running_on_version(d, v2) == 4
-                && d.len() == 4
-                && running.backends(t).iter().all(|(_, v)| *v == v2)
-                && running.backends(t).len() == 4
-        })
-        .await;
-    let rollout = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.cancel();
-    let mut sent = 0;
-    let mut bodies = BTreeSet::new();
-    for load in loads {
-        let load = load.await.unwrap();
-        sent += load.sent;
-        assert!(
-            load.failures.is_empty(),
-            "{} of {} requests failed during the rollout: {:?}",
-            load.failures.len(),
-            load.sent,
-            &load.failures[..load.failures.len().min(5)]
-        );
-        bodies.extend(load.bodies);
-    }
-    assert!(bodies.iter().any(|b| b.ends_with("rolled")), "{bodies:?}");
-    assert!(bodies.iter().any(|b| !b.ends_with("rolled")), "{bodies:?}");
-    assert!(nodes_of(&after).len() >= 2, "{after:#?}");
-    eprintln!(
-        "rollout of web=4 across {} nodes: {:.1}s, {sent} requests, none failed",
-        nodes_of(&after).len(),
-        rollout.as_secs_f32()
-    );
-    Arc::into_inner(running).unwrap().kill();
-}
-
-/// Starts node `n`'s dockerd again when dropped, whatever the test did.
-struct NodeBack(u32);
-
-impl Drop for NodeBack {
-    fn drop(&mut self) {
-        let _ = Command::new(format!("{ROOT}/scripts/swarm-cluster.sh"))
-            .args(["start-node", &self.0.to_string()])
-            .status();
-    }
-}
-
-#[sqlx::test(migrator = "paas_store::MIGRATOR")]
-async fn losing_a_worker_moves_its_dynos_to_live_nodes_and_nothing_is_duplicated_when_it_returns(
-    pool: PgPool,
-) {
-    let h = Harness::new(pool).await;
-    let v1 = h.deploy("v1").await;
-    h.scale(4).await;
-    let running = Arc::new(h.start().await);
-    let dynos = h
-        .wait_for(&running, 240, "web=4 ready and routed", |d, t| {
-            running_on_version(d, v1) == 4 && running.backends(t).len() == 4
-        })
-        .await;
-    // The worker with the most of the app's dynos goes away.
-    let mut per_node: HashMap<u32, usize> = HashMap::new();
-    for d in dynos.iter().filter(|d| d.running()) {
-        *per_node
-            .entry(node_number(d.node.as_deref().unwrap()))
-            .or_default() += 1;
-    }
-    let (&lost, &had) = per_node
-        .iter()
-        .filter(|(n, _)| **n != 1)
-        .max_by_key(|(_, count)| **count)
-        .expect("no dyno on a worker");
-    let lost_host = format!("psw-n{lost}");
-    let _back = NodeBack(lost);
-    let stopped = Instant::now();
-    let status = Command::new(format!("{ROOT}/scripts/swarm-cluster.sh"))
-        .args(["stop-node", &lost.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let moved = h
-        .wait_for(
-            &running,
-            120,
-            "the lost node's dynos running elsewhere",
-            |d, t| {
-                let live: Vec<_> = d
-                    .iter()
-                    .filter(|d| d.running() && d.node.as_deref() != Some(lost_host.as_str()))
-                    .collect();
-                live.len() == 4 && d.len() == 4 && running.backends(t).len() == 4
-            },
-        )
-        .await;
-    let move_secs = stopped.elapsed().as_secs_f32();
-    let lost_addr = format!("10.213.0.{}", 10 + lost);
-    assert!(
-        moved.iter().all(|d| d.ip.unwrap().to_string() != lost_addr),
-        "{moved:#?}"
-    );
-    for _ in 0..8 {
-        running.get().await.unwrap();
-    }
-    eprintln!("{had} dynos of node {lost} moved to live nodes in {move_secs:.1}s");
-
-    // The node comes back: its old tasks are shut down, nothing runs twice.
-    drop(_back);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let mine = node_docker(
-            lost,
-            &["ps", "-q", "--filter", &format!("name={}-web-", h.app)],
-        );
-        let ready = h
-            .swarm
-            .cluster_nodes()
-            .await
-            .unwrap()
-            .iter()
-            .any(|n| n.hostname == lost_host && n.ready);
-        if ready && mine.trim().is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node {lost} still runs {mine:?} (ready: {ready})"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = h.dynos().await;
-    assert_eq!(after.len(), 4, "{after:#?}");
-    assert_eq!(
-        after.iter().filter(|d| d.running()).count(),
-        4,
-        "{after:#?}"
-    );
-    Arc::into_inner(running).unwrap().kill();
-}
-
-/// The image references (`repo@sha256:…`) node `n` holds.
-fn digests_on(n: u32) -> String {
-    node_docker(
-        n,
-        &[
-            "image",
-            "ls",
-            "--digests",
-            "--format",
-            "{{.Repository}}@{{.Digest}}",
-        ],
-    )
-}
-
-#[sqlx::test(migrator = "paas_store::MIGRATOR")]
-async fn a_rollback_pulls_the_older_image_by_digest_on_a_node_that_never_ran_it(pool: PgPool) {
-    let h = Harness::new(pool).await;
-    let v1 = h.deploy("v1").await;
-    let running = Arc::new(h.start().await);
-    let first = h
-        .wait_for(&running, 240, "web.1 of the first release", |d, t| {
-            running_on_version(d, v1) == 1 && running.backends(t).len() == 1
-        })
-        .await;
-    let reference = node_docker(
-        1,
-        &[
-            "service",
-            "inspect",
-            "--format",
-            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-            &first[0].id,
-        ],
-    )
-    .trim()
-    .to_owned();
-    assert!(
-        reference.contains("@sha256:") && reference.starts_with(&cluster().registry),
-        "services must name their image by digest in the registry: {reference}"
-    );
-    let (repo, digest) = reference.split_once('@').unwrap();
-    let v1_ref = format!("{repo}@{digest}");
-
-    let v2 = h.deploy("v2").await;
-    h.scale(3).await;
-    h.wait_for(&running, 240, "web=3 of the second release", |d, t| {
-        running_on_version(d, v2) == 3 && d.len() == 3 && running.backends(t).len() == 3
-    })
-    .await;
-    let never_ran: Vec<u32> = [2, 3]
-        .into_iter()
-        .filter(|n| !digests_on(*n).contains(&v1_ref))
-        .collect();
-    assert!(!never_ran.is_empty(), "every worker already holds {v1_ref}");
-
-    let rollback = h
-        .store
-        .rollback(
-            h.app_id,
-            &ReleaseRef::Version(paas_core::ReleaseVersion::new(v1).unwrap()),
-        )
-        .await
-        .unwrap()
-        .version;
-    let rolled = h
-        .wait_for(&running, 240, "web=3 of the rollback", |d, t| {
-            running_on_version(d, rollback) == 3
-                && d.len() == 3
-                && running.backends(t).iter().all(|(_, v)| *v == rollback)
-        })
-        .await;
-    let body = running.get().await.unwrap();
-    assert!(body.contains(" v1 "), "{body}");
-    let pulled: Vec<u32> = rolled
-        .iter()
-        .map(|d| node_number(d.node.as_deref().unwrap()))
-        .filter(|n| never_ran.contains(n))
-        .collect();
-    assert!(
-        !pulled.is_empty(),
-        "no dyno of the rollback landed on a node that never ran it ({never_ran:?}): {rolled:#?}"
-    );
-    for n in pulled {
-        assert!(digests_on(n).contains(&v1_ref), "node {n} lacks {v1_ref}");
-    }
-    Arc::into_inner(running).unwrap().kill();
-}
-
-#[sqlx::test(migrator = "paas_store::MIGRATOR")]
-async fn a_killed_supervisor_is_replaced_by_one_that_adopts_every_service(pool: PgPool) {
-    let h = Harness::new(pool).await;
-    let v1 = h.deploy("v1").await;
-    h.scale(3).await;
-    let running = h.start().await;
-    let before = h
-        .wait_for(&running, 240, "web=3 ready and routed", |d, t| {
-            running_on_version(d, v1) == 3 && running.backends(t).len() == 3
-        })
-        .await;
-    running.kill();
-
-    // A new paasd: a new client (nothing cached) and a new supervisor.
-    let cluster = cluster();
-    let docker = paas_docker::Docker::connect_to(&cluster.manager).unwrap();
-    let mut h = h;
-    h.swarm = Swarm::connect(docker, Some(&cluster.manager), &cluster.registry).unwrap();
-    let running = h.start().await;
-    h.wait_for(&running, 60, "the adopted dynos routed", |_, t| {
-        running.backends(t).len() == 3
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = h.dynos().await;
-    let ids = |d: &[ObservedContainer]| d.iter().map(|d| d.id.clone()).collect::<BTreeSet<_>>();
-    assert_eq!(
-        ids(&before),
-        ids(&after),
-        "services were replaced: {after:#?}"
-    );
-    assert!(after.iter().all(|d| d.running()), "{after:#?}");
-    running.kill();
 }
