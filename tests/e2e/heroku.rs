@@ -10,6 +10,7 @@
 //! `HEROKU_PARTICLEBOARD_URL` (paasd itself), and the buildpack registry of `buildpacks:*`
 //! (`HEROKU_BUILDPACK_REGISTRY_URL`, paasd too).
 
+mod addons;
 mod authorizations;
 mod certs;
 mod session;

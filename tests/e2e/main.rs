@@ -5,6 +5,7 @@
     reason = "a panic in a test helper is a failed test"
 )]
 
+mod addons;
 mod backup;
 mod dynos;
 mod heroku;

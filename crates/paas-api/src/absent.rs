@@ -1,4 +1,4 @@
-//! Heroku resources paas has no notion of (add-ons, collaborators, pipelines),
+//! Heroku resources paas has no notion of (collaborators, pipelines),
 //! answered as "none" for an existing app. The heroku CLI's compound
 //! commands (`apps:info`, `domains:add`) read them before doing their real work and
 //! fail on a 404.
@@ -13,7 +13,6 @@ use crate::{ApiError, AppState, Authenticated, apps};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(addons))
         .routes(routes!(collaborators))
         .routes(routes!(pipeline_couplings))
 }
@@ -22,17 +21,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 async fn none(state: &AppState, app: &str) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     apps::find(state, app).await?;
     Ok(Json(Vec::new()))
-}
-
-/// None: paas has no add-ons.
-#[utoipa::path(get, path = "/apps/{app}/addons", tag = "absent", params(("app" = String, Path, description = "App name or id")),
-    responses((status = 200, description = "Always empty", body = Vec<Object>), crate::openapi::Errors))]
-async fn addons(
-    State(state): State<AppState>,
-    _: Authenticated,
-    ApiPath(app): ApiPath<String>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    none(&state, &app).await
 }
 
 /// None: every token sees every app; there is no sharing to list.

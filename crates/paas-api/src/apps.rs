@@ -166,7 +166,11 @@ async fn destroy(
     ApiPath(app): ApiPath<String>,
 ) -> Result<Json<wire::App>, ApiError> {
     let app = find(&state, &app).await?;
+    // The add-ons it owns go with it (detached from other apps as releases); its
+    // attachments to other apps' add-ons go with its row.
+    state.addons.destroy_owned(app.app_id).await?;
     state.store.delete_app(app.app_id).await?;
+    state.addons.changed();
     // The ledger is gone; the repository, build cache and images follow. A failure here
     // leaves garbage on disk, never a half-existing app.
     match AppName::parse(&app.name) {

@@ -51,7 +51,9 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(e.to_string())
             }
             StoreError::Invalid(p) => p.into(),
-            StoreError::Limit(message) => ApiError::Invalid(message),
+            StoreError::Limit(message) | StoreError::OwnedConfigVar(message) => {
+                ApiError::Invalid(message)
+            }
             StoreError::Unavailable(_) => ApiError::Unavailable(e),
             StoreError::Db(_) | StoreError::Migrate(_) => ApiError::Internal(Box::new(e)),
         }
@@ -94,5 +96,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 impl From<paas_docker::DockerError> for ApiError {
     fn from(e: paas_docker::DockerError) -> Self {
         ApiError::Internal(Box::new(e))
+    }
+}
+
+/// The add-on machinery failing: its store errors map as the store's do; the engine or
+/// an image build failing is the platform's fault.
+impl From<paas_addons::AddonError> for ApiError {
+    fn from(e: paas_addons::AddonError) -> Self {
+        match e {
+            paas_addons::AddonError::Store(e) => e.into(),
+            paas_addons::AddonError::Backup(message) => ApiError::Invalid(message),
+            other => ApiError::Internal(Box::new(other)),
+        }
     }
 }

@@ -9,6 +9,10 @@
 mod absent;
 mod account;
 mod acm;
+mod addon_attachments;
+mod addon_backups;
+mod addon_info;
+mod addons;
 mod apps;
 mod authorizations;
 mod buildpacks;
@@ -70,6 +74,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: std::sync::Arc<ApiSettings>,
     pub builder: std::sync::Arc<paas_builder::Builder>,
+    /// Add-ons: creating, attaching, detaching, destroying (`paas-addons`).
+    pub addons: paas_addons::Addons,
     /// The Docker Engine: one-off dynos and their output.
     pub docker: paas_docker::Docker,
     /// The machines dynos run on (`GET /nodes`): the supervisor's runtime.
@@ -115,6 +121,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(domains::router())
         .merge(acm::router())
         .merge(sni_endpoints::router())
+        .merge(addons::router())
+        .merge(addon_attachments::router())
+        .merge(addon_backups::router())
+        .merge(addon_info::router())
         .merge(absent::router())
         .merge(git::router())
         .merge(logs::router())

@@ -9,8 +9,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::{
-    apps, auth, buildpacks, builds, certs, config, domains, git, logs, maintenance, ps, releases,
-    run,
+    addons, apps, auth, buildpacks, builds, certs, config, domains, git, logs, maintenance, pg, ps,
+    releases, run,
 };
 
 const AFTER_HELP: &str = "\
@@ -71,6 +71,10 @@ pub enum Command {
     Maintenance(maintenance::Command),
     #[command(flatten)]
     Auth(auth::Command),
+    #[command(flatten)]
+    Addons(addons::Command),
+    #[command(flatten)]
+    Pg(pg::Command),
 }
 
 #[cfg(test)]

@@ -171,6 +171,11 @@ impl Client {
         Ok(())
     }
 
+    /// GET of a binary resource (a backup's dump), whole.
+    pub async fn get_bytes(&self, path: &str) -> Result<bytes::Bytes, ApiError> {
+        self.send_raw(Method::GET, path, None, None::<&()>).await
+    }
+
     /// GET of a plain-text resource (a build's output).
     pub async fn get_text(&self, path: &str) -> Result<String, ApiError> {
         let bytes = self.send_raw(Method::GET, path, None, None::<&()>).await?;

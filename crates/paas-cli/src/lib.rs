@@ -11,6 +11,7 @@
 //! `Subcommand` enum and an async `run`, plus one variant in [`cli::Command`] and one arm
 //! in [`run`].
 
+pub mod addons;
 pub mod apps;
 pub mod auth;
 pub mod buildpacks;
@@ -27,6 +28,7 @@ pub mod logs;
 pub mod maintenance;
 pub mod netrc;
 pub mod output;
+pub mod pg;
 pub mod ps;
 pub mod releases;
 pub mod repo;
@@ -52,6 +54,8 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<()> {
         cli::Command::Buildpacks(cmd) => buildpacks::run(&ctx, cmd).await,
         cli::Command::Run(cmd) => run::run(&ctx, cmd).await,
         cli::Command::Domains(cmd) => domains::run(&ctx, cmd).await,
+        cli::Command::Addons(cmd) => addons::run(&ctx, cmd).await,
+        cli::Command::Pg(cmd) => pg::run(&ctx, cmd).await,
         cli::Command::Certs(cmd) => certs::run(&ctx, cmd).await,
         cli::Command::Logs(cmd) => logs::run(&ctx, cmd).await,
         cli::Command::Maintenance(cmd) => maintenance::run(&ctx, cmd).await,

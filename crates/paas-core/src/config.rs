@@ -180,6 +180,11 @@ impl ConfigChange {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The keys this change sets or removes.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(ConfigKey::as_str)
+    }
 }
 
 #[cfg(test)]

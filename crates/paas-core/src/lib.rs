@@ -5,6 +5,7 @@
 //! (`tests/tidy.rs` checks that with `cargo tree`). Every edge crate
 //! parses raw input into these types once and passes the typed values inward.
 
+pub mod addons;
 pub mod buildpacks;
 pub mod config;
 pub mod dyno;

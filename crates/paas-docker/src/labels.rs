@@ -34,6 +34,11 @@ pub const CREATED: &str = "paas.created";
 pub const BUILD: &str = "paas.build";
 pub const COMMIT: &str = "paas.commit";
 
+/// Add-ons: the add-on's id and name, and its service (`postgresql`, `redis`).
+pub const ADDON: &str = "paas.addon";
+pub const ADDON_NAME: &str = "paas.addon_name";
+pub const SERVICE: &str = "paas.service";
+
 /// What a labelled container is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -43,6 +48,9 @@ pub enum Kind {
     OneOff,
     /// A buildpack build.
     Build,
+    /// An add-on's service (Postgres, Redis), run by the add-on supervisor; its volume
+    /// carries the same labels.
+    Addon,
 }
 
 impl Kind {
@@ -51,6 +59,7 @@ impl Kind {
             Kind::Formation => "formation",
             Kind::OneOff => "one_off",
             Kind::Build => "build",
+            Kind::Addon => "addon",
         }
     }
 }
@@ -212,6 +221,31 @@ pub fn is_made_on(labels: &Labels, stack_id: &str) -> bool {
         .is_some_and(|id| id == stack_id)
 }
 
+/// The labels of an add-on's container and volume.
+pub fn addon(instance: &str, addon_id: Uuid, name: &str, service: &str) -> Labels {
+    let mut labels = base(instance, Some(Kind::Addon));
+    labels.extend([
+        (ADDON.to_owned(), addon_id.to_string()),
+        (ADDON_NAME.to_owned(), name.to_owned()),
+        (SERVICE.to_owned(), service.to_owned()),
+    ]);
+    labels
+}
+
+/// The add-on a container or volume belongs to.
+pub fn decode_addon(labels: &Labels) -> Option<Uuid> {
+    labels.get(ADDON)?.parse().ok()
+}
+
+/// The labels of an add-on's service image (`paas/addon_postgresql:17`): made on the
+/// stack image `stack_id`, remade when the stack changes ([`is_made_on`]).
+pub fn addon_image(service: &str, stack_id: &str) -> Labels {
+    HashMap::from([
+        (SERVICE.to_owned(), service.to_owned()),
+        (RUNTIME_STACK_ID.to_owned(), stack_id.to_owned()),
+    ])
+}
+
 /// The labels of an app's network made now (its creation time in seconds, which the
 /// sweep of deleted apps' networks reads back).
 pub fn network(instance: &str, app_name: &str) -> Labels {
@@ -313,6 +347,15 @@ mod tests {
             detached: true,
         };
         assert_eq!(decode_one_off(&one_off("i1", &o)), Some(o));
+    }
+
+    #[test]
+    fn an_addon_round_trips_through_its_labels() {
+        let id = Uuid::from_u128(5);
+        let labels = addon("i1", id, "postgresql-curved-12345", "postgresql");
+        assert_eq!(decode_addon(&labels), Some(id));
+        assert_eq!(labels[KIND], "addon");
+        assert!(is_made_on(&addon_image("redis", "sha256:1"), "sha256:1"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! containers and image commits for the builder; `dynos` runs the formation's
 //! containers for the supervisor, with Docker labels as the record of what runs.
 
+pub mod addons;
 pub mod archive;
 pub mod build;
 pub mod dynos;
@@ -18,6 +19,7 @@ mod security;
 
 use tokio::sync::OnceCell;
 
+pub use addons::{AddonContainer, AddonSpec};
 pub use build::{BUILD_USER, BuildContainer, ContainerExit, Limits};
 pub use images::ImageInfo;
 pub use labels::OneOffLabels;

@@ -14,6 +14,9 @@ pub enum StoreError {
     Invalid(#[from] ParseError),
     #[error("{0}")]
     Conflict(String),
+    /// A config var an add-on attachment owns (or would own) cannot be changed so.
+    #[error("{0}")]
+    OwnedConfigVar(String),
     /// A per-app limit would be exceeded.
     #[error("{0}")]
     Limit(String),

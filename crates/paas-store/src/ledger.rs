@@ -21,6 +21,8 @@ use crate::{App, BuildStatus, INTERRUPTED_BY_RESTART, Store, StoreError, config}
 
 use tx::ReleaseTx;
 
+mod addons;
+
 /// The transaction type, in its own module so its fields are private even to the rest
 /// of the ledger: the only ways to get one are [`ReleaseTx::lock`] and
 /// [`ReleaseTx::create_app`].
@@ -237,6 +239,7 @@ impl Store {
         change: &ConfigChange,
     ) -> Result<(ConfigVars, Option<Release>), StoreError> {
         let mut tx = ReleaseTx::lock(self, app_id).await?;
+        addons::refuse_owned(&mut tx, change.keys()).await?;
         let current = tx.config().await?;
         let Some((next, description)) = current.apply(change)? else {
             return Ok((current, None));
@@ -269,14 +272,16 @@ impl Store {
         let version = ReleaseVersion::new(target.version)?;
         let mut tx = ReleaseTx::lock(self, app_id).await?;
         let previous_build = tx.current_build().await?;
-        tx.replace_config(&target.config.0).await?;
+        // Attachments' vars follow the attachments, not the target (`ledger/addons.rs`).
+        let config = addons::attachment_config(&mut tx, &target.config.0).await?;
+        tx.replace_config(&config).await?;
         if previous_build != target.build_id {
             tx.sync_formation(target.build_id).await?;
         }
         let release_id = tx
             .append(
                 target.build_id,
-                &target.config.0,
+                &config,
                 &rollback_description(version),
                 ReleaseStatus::Succeeded,
             )

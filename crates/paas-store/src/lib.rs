@@ -8,8 +8,10 @@
 //! and the new release are written in that one transaction, so a failure leaves nothing
 //! half-done. The other modules are filed by table and hold reads and row helpers.
 
+mod addons;
 mod apps;
 mod backup;
+mod backups;
 mod buildpacks;
 mod builds;
 mod certs;
@@ -25,8 +27,10 @@ mod rollout;
 mod start_failure;
 mod tokens;
 
+pub use addons::{Addon, AddonState, Attachment, NewAddon};
 pub use apps::App;
 pub use backup::{BackupApp, BackupSnapshot};
+pub use backups::{Backup, BackupStatus};
 pub use builds::{Build, BuildStatus, INTERRUPTED_BY_RESTART, NewBuild};
 pub use certs::{DomainCert, SniEndpoint};
 pub use domains::Domain;

@@ -51,7 +51,7 @@ pub fn require_stack_image() {
     );
 }
 
-/// Removes every container and network labelled with installation `instance`: what a
+/// Removes every container, network and volume labelled with installation `instance`: what a
 /// test's paasd (or supervisor) left running on purpose.
 pub fn remove_instance(instance: &str) {
     let label = format!("label=paas.instance={instance}");
@@ -79,6 +79,14 @@ pub fn remove_instance(instance: &str) {
         let _ = Command::new("docker")
             .args(["network", "rm"])
             .args(&networks)
+            .output();
+    }
+    // Add-on volumes carry the instance's label too (after their containers are gone).
+    let volumes = ids(&["volume", "ls", "-q", "--filter", &label]);
+    if !volumes.is_empty() {
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f"])
+            .args(&volumes)
             .output();
     }
 }

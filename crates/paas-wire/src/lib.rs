@@ -4,6 +4,13 @@
 //! the client (`paas-cli`) read and write exactly the same JSON. Fields the heroku CLI
 //! reads are always sent, with `null` where paas has no such concept.
 
+pub mod addons;
+
+pub use addons::{
+    Addon, AddonAttachment, AddonBackup, AddonCreate, AddonPlan, AddonResolve, AddonService,
+    AttachmentCreate, AttachmentResolve, BackupRestore, BackupRestored, PgInfo,
+};
+
 mod apps;
 mod builds;
 mod certs;

@@ -119,6 +119,16 @@ async fn serve_with(
         );
     }
     fail_interrupted_work(&store).await?;
+    let backups = store
+        .fail_interrupted_backups()
+        .await
+        .context("failing interrupted backups")?;
+    if backups > 0 {
+        tracing::warn!(
+            backups,
+            "marked the backups an earlier paasd was capturing failed"
+        );
+    }
     // The auth cache and batched last-used writes (`paas_store::tokens`).
     let token_watch = tokio::spawn({
         let store = store.clone();
@@ -307,8 +317,24 @@ async fn serve_with(
         }
         None => None,
     };
+    // Add-ons: their supervisor keeps each add-on's container running on the networks
+    // of the apps attached to it (`paas-addons`).
+    let addons = paas_addons::Addons::new(
+        store.clone(),
+        docker.clone(),
+        paas_addons::AddonSettings {
+            instance: settings.dynos.instance.clone(),
+            stack_image: settings.stack_image.clone(),
+            build_limits: paas_builder::Limits::BUILD_DEFAULT,
+            log: settings.dynos.limits(),
+            backup_dir: settings.addon_backup_dir(),
+        },
+        nudge.clone(),
+    );
+    let addon_supervisor = tokio::spawn(addons.clone().run(shutdown.child_token()));
     let state = AppState {
         store,
+        addons,
         settings: Arc::new(ApiSettings {
             domain: settings.domain.clone(),
             web_url,
@@ -359,6 +385,7 @@ async fn serve_with(
     }
     for (name, task) in [
         ("supervisor", supervisor),
+        ("add-on supervisor", addon_supervisor),
         ("router", router),
         ("log collector", collector),
         ("log drains", drains),

@@ -192,7 +192,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "PAAS_BACKUP_DIR",
         "$PAAS_DATA_DIR/backups",
-        "where scheduled backups are written (another disk, or a mount of another server)",
+        "where scheduled platform backups are written, and add-on backups under addons/ (another disk, or a mount of another server)",
     ),
     (
         "PAAS_LOG_FORMAT",
@@ -430,6 +430,16 @@ pub enum LogFormat {
 }
 
 impl Settings {
+    /// Where add-on backups are kept: `addons/` in `PAAS_BACKUP_DIR` (beside the platform's
+    /// scheduled backups, which prune only their own files).
+    pub fn addon_backup_dir(&self) -> PathBuf {
+        self.backups
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
+            .join("addons")
+    }
+
     /// The environment, with relative paths resolved against the working directory.
     pub fn from_env() -> anyhow::Result<Self> {
         let cwd = std::env::current_dir().context("the working directory is unreadable")?;

@@ -88,11 +88,25 @@ impl TestApi {
             },
         );
         let logs = std::sync::Arc::new(paas_logs::LogHub::new());
+        let docker = paas_builder::Docker::connect().expect("docker client");
+        let addons = paas_addons::Addons::new(
+            store.clone(),
+            docker.clone(),
+            paas_addons::AddonSettings {
+                instance: "api-tests".into(),
+                stack_image: "paas/stack:bookworm".into(),
+                build_limits: paas_builder::Limits::BUILD_DEFAULT,
+                log: Default::default(),
+                backup_dir: data.path().join("backups"),
+            },
+            std::sync::Arc::new(paas_core::runtime::NoNudge),
+        );
         let state = AppState {
             store: store.clone(),
+            addons,
             settings: settings.into(),
             builder: builder.into(),
-            docker: paas_builder::Docker::connect().expect("docker client"),
+            docker,
             nodes: std::sync::Arc::new(paas_builder::Docker::connect().expect("docker client")),
             nudge: std::sync::Arc::new(paas_core::runtime::NoNudge),
             rendezvous: Default::default(),

@@ -6,6 +6,7 @@
     reason = "a panic in a test helper is a failed test"
 )]
 
+mod addons;
 mod dynos;
 mod errors;
 mod interrupted;

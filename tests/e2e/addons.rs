@@ -1,0 +1,507 @@
+//! Add-ons end to end: a Postgres add-on is created and attached as a release, a pushed
+//! app's release phase migrates it and its web dyno and one-offs read it over TLS (plain
+//! connections refused); its data survives a paasd SIGKILL, a `docker restart` and a
+//! crash of its container; only attached apps' networks reach it; destroying it leaves
+//! no container and no volume. Redis requires its password.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{self, Paasd, fails, fixture_repo, ok};
+
+fn json(out: std::process::Output) -> Value {
+    serde_json::from_str(&ok(out)).expect("--json prints JSON")
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker").args(args).output().expect("docker")
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// GET `path` of `app` through the router.
+async fn get(paasd: &Paasd, app: &str, path: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}{path}", paasd.router_port))
+        .header("host", format!("{app}.localhost"))
+        .send()
+        .await
+        .expect("GET through the router")
+        .text()
+        .await
+        .expect("body")
+}
+
+/// Polls `path` until its body contains `want`.
+async fn wait_for(paasd: &Paasd, app: &str, path: &str, want: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let body = get(paasd, app, path).await;
+        if body.contains(want) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{app}{path} never said {want:?}; last: {body}\n{}",
+            paasd.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// psql in a throwaway container of the add-on image on `app`'s network.
+fn psql_from_network(paasd: &Paasd, app: &str, url: &str, sslmode: &str) -> std::process::Output {
+    let network = format!("paas-{}-{app}", paasd.instance);
+    let conninfo = format!("{url}?sslmode={sslmode}&connect_timeout=5");
+    docker(&[
+        "run",
+        "--rm",
+        "--network",
+        &network,
+        "--entrypoint",
+        "psql",
+        "paas/addon_postgresql:17",
+        &conninfo,
+        "-Atc",
+        "select count(*) from items",
+    ])
+}
+
+fn apps_on(container: &str) -> String {
+    docker_ok(&[
+        "inspect",
+        "--format",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        container,
+    ])
+}
+
+#[tokio::test]
+async fn a_postgres_addon_serves_an_app_over_tls_survives_restarts_and_is_destroyed_without_a_trace()
+ {
+    support::require_stack_image();
+    let mut paasd = Paasd::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    paasd.create_app("shop").await;
+
+    // Created and attached: the URL is set as a release once it accepts connections.
+    let created = ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", "shop"]));
+    assert!(created.contains("as DATABASE_URL"), "{created}");
+    let addons = json(paasd.paas(dir, &["addons", "-a", "shop", "--json"]));
+    let addon = &addons.as_array().unwrap()[0];
+    let name = addon["name"].as_str().unwrap().to_owned();
+    let id = addon["id"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("postgresql-"), "{name}");
+    assert_eq!(addon["state"], "provisioned");
+    assert_eq!(addon["plan"]["name"], "heroku-postgresql:essential-0");
+    let releases = ok(paasd.paas(dir, &["releases", "-a", "shop"]));
+    assert!(
+        releases.contains(&format!("Attach DATABASE ({name})")),
+        "{releases}"
+    );
+    let config = json(paasd.paas(dir, &["config", "-a", "shop", "--json"]));
+    let url = config["DATABASE_URL"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("postgres://") && url.contains(&format!("@{name}:5432/")),
+        "{url}"
+    );
+    let container = format!("paas-{}-addon-{name}", paasd.instance);
+    assert_eq!(
+        docker_ok(&[
+            "inspect",
+            "--format",
+            "{{.HostConfig.Memory}} {{index .Config.Labels \"paas.addon\"}}",
+            &container
+        ]),
+        format!("{} {id}", 256 << 20)
+    );
+
+    // The var is the attachment's: a hand edit is refused and changes nothing.
+    let refused = fails(paasd.paas(
+        dir,
+        &[
+            "config:set",
+            "DATABASE_URL=postgres://elsewhere",
+            "-a",
+            "shop",
+        ],
+    ));
+    assert!(
+        refused.contains(&format!("owned by the add-on {name}")),
+        "{refused}"
+    );
+    let refused = fails(paasd.paas(dir, &["config:unset", "DATABASE_URL", "-a", "shop"]));
+    assert!(refused.contains("owned by the add-on"), "{refused}");
+    assert_eq!(
+        json(paasd.paas(dir, &["config", "-a", "shop", "--json"]))["DATABASE_URL"],
+        url.as_str()
+    );
+
+    // The release phase migrates; the web dyno reads the rows over TLS.
+    let repo = fixture_repo("python-postgres");
+    let push = paasd.push(repo.path(), "shop", "main");
+    assert!(push.status.success(), "{}", support::stderr(&push));
+    assert!(
+        support::stderr(&push).contains("migrated: 1 rows"),
+        "{}",
+        support::stderr(&push)
+    );
+    let body = wait_for(&paasd, "shop", "/", "rows=1", 120).await;
+    assert!(body.contains("ssl=True names=migrated"), "{body}");
+    // A plain connection is refused by the server (pg_hba has hostssl lines only).
+    let plain = get(&paasd, "shop", "/?tls=0").await;
+    assert!(
+        plain.contains("error") && plain.contains("no encryption"),
+        "{plain}"
+    );
+    // A one-off dyno reaches it too.
+    let one_off = ok(paasd.paas(
+        dir,
+        &[
+            "run",
+            "-a",
+            "shop",
+            "--",
+            "python",
+            "-c",
+            "import db; print('count', db.connect().run('select count(*) from items')[0][0])",
+        ],
+    ));
+    assert!(one_off.contains("count 1"), "{one_off}");
+
+    // paasd killed: the new one adopts the add-on (same container) and the data is there.
+    let before = docker_ok(&["inspect", "--format", "{{.Id}}", &container]);
+    paasd.sigkill_and_restart().await;
+    wait_for(&paasd, "shop", "/", "rows=1", 60).await;
+    assert_eq!(
+        docker_ok(&["inspect", "--format", "{{.Id}}", &container]),
+        before,
+        "adopted, not recreated"
+    );
+    // `docker restart` of the add-on: the data is on its volume.
+    docker_ok(&["restart", &container]);
+    wait_for(&paasd, "shop", "/", "rows=1 ssl=True", 60).await;
+    // A crash: the supervisor starts it again.
+    docker_ok(&["kill", &container]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while docker_ok(&["inspect", "--format", "{{.State.Running}}", &container]) != "true" {
+        assert!(
+            Instant::now() < deadline,
+            "a killed add-on was not started again:\n{}",
+            paasd.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    wait_for(&paasd, "shop", "/", "rows=1 ssl=True", 60).await;
+
+    // Only attached apps' networks reach it. Attached to a second app: reachable from its
+    // network over TLS, refused in the clear.
+    paasd.create_app("admin").await;
+    let attached = ok(paasd.paas(
+        dir,
+        &["addons:attach", &name, "--as", "SHOP_DB", "-a", "admin"],
+    ));
+    assert!(attached.contains("SHOP_DB_URL"), "{attached}");
+    let admin_config = json(paasd.paas(dir, &["config", "-a", "admin", "--json"]));
+    assert_eq!(admin_config["SHOP_DB_URL"], url.as_str());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !apps_on(&container).contains(&format!("paas-{}-admin", paasd.instance)) {
+        assert!(Instant::now() < deadline, "never joined admin's network");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let tls = psql_from_network(&paasd, "admin", &url, "require");
+    assert_eq!(
+        String::from_utf8_lossy(&tls.stdout).trim(),
+        "1",
+        "{}",
+        String::from_utf8_lossy(&tls.stderr)
+    );
+    let plain = psql_from_network(&paasd, "admin", &url, "disable");
+    assert!(!plain.status.success());
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("no encryption"),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    // Detached: the var goes as a release and the network no longer reaches it.
+    ok(paasd.paas(dir, &["addons:detach", "SHOP_DB", "-a", "admin"]));
+    let admin_config = json(paasd.paas(dir, &["config", "-a", "admin", "--json"]));
+    assert!(admin_config.get("SHOP_DB_URL").is_none(), "{admin_config}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while apps_on(&container).contains(&format!("paas-{}-admin", paasd.instance)) {
+        assert!(Instant::now() < deadline, "never left admin's network");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let unattached = psql_from_network(&paasd, "admin", &url, "require");
+    assert!(
+        !unattached.status.success(),
+        "an unattached app's network reached the add-on"
+    );
+
+    // Destroyed: detached as a release, no container, no volume.
+    let refused = fails(paasd.paas(dir, &["addons:destroy", &name, "-a", "shop"]));
+    assert!(refused.contains("--confirm"), "{refused}");
+    ok(paasd.paas(
+        dir,
+        &["addons:destroy", &name, "--confirm", &name, "-a", "shop"],
+    ));
+    let label = format!("label=paas.addon={id}");
+    assert_eq!(docker_ok(&["ps", "-aq", "--filter", &label]), "");
+    assert_eq!(docker_ok(&["volume", "ls", "-q", "--filter", &label]), "");
+    let config = json(paasd.paas(dir, &["config", "-a", "shop", "--json"]));
+    assert!(config.get("DATABASE_URL").is_none(), "{config}");
+    let releases = ok(paasd.paas(dir, &["releases", "-a", "shop"]));
+    assert!(
+        releases.contains(&format!("Detach DATABASE ({name})")),
+        "{releases}"
+    );
+    assert!(
+        ok(paasd.paas(dir, &["addons", "-a", "shop"])).contains("No add-ons"),
+        "listed after destroy"
+    );
+}
+
+#[tokio::test]
+async fn a_redis_addon_requires_its_password_and_goes_with_its_app() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    paasd.create_app("cache").await;
+    let created = ok(paasd.paas(
+        dir,
+        &["addons:create", "redis", "--as", "CACHE", "-a", "cache"],
+    ));
+    assert!(created.contains("as CACHE_URL"), "{created}");
+    let config = json(paasd.paas(dir, &["config", "-a", "cache", "--json"]));
+    let url = config["CACHE_URL"].as_str().unwrap().to_owned();
+    let addons = json(paasd.paas(dir, &["addons", "-a", "cache", "--json"]));
+    let id = addons[0]["id"].as_str().unwrap().to_owned();
+    let host = addons[0]["name"].as_str().unwrap().to_owned();
+    let network = format!("paas-{}-cache", paasd.instance);
+    let cli = |args: &[&str]| {
+        let mut all = vec![
+            "run",
+            "--rm",
+            "--network",
+            &network,
+            "--entrypoint",
+            "redis-cli",
+            "paas/addon_redis:8",
+        ];
+        all.extend_from_slice(args);
+        docker(&all)
+    };
+    let with_password = cli(&["-u", &url, "ping"]);
+    assert_eq!(
+        String::from_utf8_lossy(&with_password.stdout).trim(),
+        "PONG"
+    );
+    let without = cli(&["-h", &host, "ping"]);
+    assert!(
+        String::from_utf8_lossy(&without.stdout).contains("NOAUTH"),
+        "{}",
+        String::from_utf8_lossy(&without.stdout)
+    );
+
+    // apps:destroy destroys the add-ons the app owns.
+    ok(paasd.paas(dir, &["apps:destroy", "--confirm", "cache", "-a", "cache"]));
+    let label = format!("label=paas.addon={id}");
+    assert_eq!(docker_ok(&["ps", "-aq", "--filter", &label]), "");
+    assert_eq!(docker_ok(&["volume", "ls", "-q", "--filter", &label]), "");
+    let all = paasd.api(reqwest::Method::GET, "/addons", None).await;
+    assert_eq!(all, serde_json::json!([]));
+}
+
+/// psql in a throwaway container on `app`'s network, over TLS, running `sql`.
+fn sql(paasd: &Paasd, app: &str, url: &str, sql: &str) -> String {
+    let network = format!("paas-{}-{app}", paasd.instance);
+    let conninfo = format!("{url}?sslmode=require&connect_timeout=5");
+    docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &network,
+        "--entrypoint",
+        "psql",
+        "paas/addon_postgresql:17",
+        &conninfo,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-Atc",
+        sql,
+    ])
+}
+
+#[tokio::test]
+async fn backups_are_verified_downloaded_and_restored_and_a_damaged_one_is_failed() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    paasd.create_app("vault").await;
+    ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", "vault"]));
+    let config = json(paasd.paas(dir, &["config", "-a", "vault", "--json"]));
+    let url = config["DATABASE_URL"].as_str().unwrap().to_owned();
+    let addons = json(paasd.paas(dir, &["addons", "-a", "vault", "--json"]));
+    let name = addons[0]["name"].as_str().unwrap().to_owned();
+    sql(
+        &paasd,
+        "vault",
+        &url,
+        "create table items (name text); insert into items values ('a'), ('b'), ('c');",
+    );
+
+    let info = ok(paasd.paas(dir, &["pg:info", "-a", "vault"]));
+    assert!(
+        info.contains(&format!("=== {name}"))
+            && info.contains("PG Version:           17.")
+            && info.contains("Tables:               1\n")
+            && info.contains("Last verified backup: none"),
+        "{info}"
+    );
+    let captured = ok(paasd.paas(dir, &["pg:backups:capture", "-a", "vault"]));
+    assert!(
+        captured.contains(&format!("b001 of {name}: verified (1 tables")),
+        "{captured}"
+    );
+    let list = ok(paasd.paas(dir, &["pg:backups", "-a", "vault"]));
+    assert!(list.contains("b001") && list.contains("verified"), "{list}");
+    let info = json(paasd.paas(dir, &["pg:info", "-a", "vault", "--json"]));
+    assert!(info["last_verified_backup_at"].is_string(), "{info}");
+    assert!(info["size_bytes"].as_i64().unwrap() > 0, "{info}");
+    let file = paasd
+        .data
+        .path()
+        .join("backups")
+        .join("addons")
+        .join(&name)
+        .join("b001.dump");
+    assert!(file.is_file(), "the dump is under PAAS_BACKUP_DIR/addons");
+
+    // The data changes; the download is the dump of before.
+    sql(
+        &paasd,
+        "vault",
+        &url,
+        "delete from items; insert into items values ('after');",
+    );
+    let downloaded = dir.join("b001.dump");
+    ok(paasd.paas(
+        dir,
+        &[
+            "pg:backups:download",
+            "b001",
+            "-o",
+            downloaded.to_str().unwrap(),
+            "-a",
+            "vault",
+        ],
+    ));
+    let bytes = std::fs::read(&downloaded).unwrap();
+    assert!(bytes.starts_with(b"PGDMP"), "a pg_dump custom-format file");
+    assert_eq!(bytes, std::fs::read(&file).unwrap());
+
+    // A restore needs the confirmation, captures what it replaces, then restores.
+    let refused = fails(paasd.paas(dir, &["pg:backups:restore", "b001", "-a", "vault"]));
+    assert!(refused.contains("--confirm vault"), "{refused}");
+    let restored = ok(paasd.paas(
+        dir,
+        &[
+            "pg:backups:restore",
+            "b001",
+            "--confirm",
+            "vault",
+            "-a",
+            "vault",
+        ],
+    ));
+    assert!(
+        restored.contains("Restored b001") && restored.contains("backup b002"),
+        "{restored}"
+    );
+    assert_eq!(
+        sql(
+            &paasd,
+            "vault",
+            &url,
+            "select string_agg(name, ',' order by name) from items"
+        ),
+        "a,b,c"
+    );
+
+    // b002 holds the replaced data; damaged on disk, it no longer verifies.
+    let b002 = file.with_file_name("b002.dump");
+    let whole = std::fs::read(&b002).unwrap();
+    std::fs::write(&b002, &whole[..whole.len() / 2]).unwrap();
+    let verified = ok(paasd.paas(dir, &["pg:backups:verify", "b002", "-a", "vault"]));
+    assert!(
+        verified.contains("b002: failed: restoring it"),
+        "{verified}"
+    );
+    let list = ok(paasd.paas(dir, &["pg:backups", "-a", "vault"]));
+    assert!(list.contains("failed"), "{list}");
+    // The failure is a platform event in the app's log stream, not only a status.
+    let logs = ok(paasd.paas(dir, &["logs", "-n", "200", "-a", "vault"]));
+    assert!(
+        logs.contains(&format!(
+            "app[api]: Error: backup b002 of {name} FAILED: restoring it"
+        )),
+        "{logs}"
+    );
+    let refused = fails(paasd.paas(
+        dir,
+        &[
+            "pg:backups:restore",
+            "b002",
+            "--confirm",
+            "vault",
+            "-a",
+            "vault",
+        ],
+    ));
+    assert!(refused.contains("not verified"), "{refused}");
+    // The good one still verifies (the check is not always "failed").
+    let verified = ok(paasd.paas(dir, &["pg:backups:verify", "b001", "-a", "vault"]));
+    assert!(verified.contains("b001: verified"), "{verified}");
+
+    ok(paasd.paas(
+        dir,
+        &[
+            "pg:backups:delete",
+            "b001",
+            "--confirm",
+            "vault",
+            "-a",
+            "vault",
+        ],
+    ));
+    assert!(!file.exists());
+    let list = ok(paasd.paas(dir, &["pg:backups", "-a", "vault"]));
+    assert!(!list.contains("b001"), "{list}");
+
+    ok(paasd.paas(
+        dir,
+        &["addons:destroy", &name, "--confirm", &name, "-a", "vault"],
+    ));
+    assert!(
+        !paasd
+            .data
+            .path()
+            .join("backups/addons")
+            .join(&name)
+            .exists(),
+        "a destroyed add-on's backups go with it"
+    );
+}
