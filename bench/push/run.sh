@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# bench/push/run.sh [node|go|ruby|java|php]
+# bench/push/run.sh [node|python|go|ruby|java|php]
 #
 # Push benchmark (issue: git push deploys). Measures on this machine, against a release
 # build of paasd on its embedded Postgres and the local Docker Engine:
 #   first  — `git push` of the language's fixture under tests/fixtures/apps (default
-#            node-express) to a new app, until the release is created (the push returns
-#            after "Released vN")
+#            node-express) to a new app, until the push returns (after "Released vN" and
+#            the release's web dynos accepting connections)
 #   second — a push of a one-line change to the same app (dependencies come from cache)
 # N runs (default 3, new app each), prints every run and the medians. The runtime image a
 # language needs is made before the first run (it is made once per stack, not per push).
@@ -17,11 +17,12 @@ LANGUAGE="${1:-node}"
 # fixture | file edited | text replaced | line the second push must print
 case "$LANGUAGE" in
   node) spec="node-express|index.js|hello from node|Reusing cached dependencies" ;;
+  python) spec="python-gunicorn|app.py|hello from python|Reusing cached dependencies" ;;
   go) spec="go-httprouter|main.go|hello from go|Reusing the Go build cache" ;;
   ruby) spec="ruby-assets|app.rb|hello from ruby|Reusing cached gems" ;;
   java) spec="java-maven|src/main/java/hello/Main.java|hello from java|Reusing the cached Maven repository" ;;
   php) spec="php-nginx|src/Greeting.php|hello from php|Reusing cached dependencies" ;;
-  *) echo "usage: $0 [node|go|ruby|java|php]" >&2; exit 2 ;;
+  *) echo "usage: $0 [node|python|go|ruby|java|php]" >&2; exit 2 ;;
 esac
 IFS='|' read -r fixture edited text mark <<<"$spec"
 source bench/lib.sh
