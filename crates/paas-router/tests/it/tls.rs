@@ -451,7 +451,8 @@ async fn certificate_swaps_under_new_connections_fail_no_handshake() {
     // again and again while new connections keep coming (at least 30 of them).
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut swaps = 0;
-    while served.load(Ordering::Relaxed) < 30 && Instant::now() < deadline {
+    // Both: on a quiet machine 30 connections can be served within fewer than 5 swaps.
+    while (served.load(Ordering::Relaxed) < 30 || swaps < 5) && Instant::now() < deadline {
         let fresh = t.issuer.ca().issue(&["swap.localhost".into()]).unwrap();
         t.certs.set_layer(
             Layer::Acme,

@@ -172,11 +172,18 @@ impl Store {
         Ok((addon, attachment))
     }
 
-    /// The add-on answers: it is `provisioned`, and each attachment that lacks its URL
-    /// gets it as a release. Safe to repeat (a restart between the steps finishes them).
+    /// The add-on answers: each attachment that lacks its URL gets it as a release, and
+    /// it is `provisioned`. Safe to repeat (a restart between the steps finishes them).
     pub async fn addon_provisioned(&self, addon_id: Uuid) -> Result<Vec<Release>, StoreError> {
-        // The state first: an attach from now on sets its URL itself; one committed
-        // before is in the list read below.
+        // The URLs first, then the state: whoever sees `provisioned` (`paas addons:create`
+        // waits for it) finds every attachment's URL in its app's config. An attach
+        // committed between the two gets its URL from the second round; one after the
+        // state change sets its URL itself.
+        let addon = self.addon_by_id(addon_id).await?;
+        if addon.state == AddonState::Deprovisioning {
+            return Ok(Vec::new());
+        }
+        let mut releases = self.attachment_urls(&addon).await?;
         sqlx::query(
             "update addon set state = 'provisioned', updated_at = now()
               where addon_id = $1 and state = 'provisioning'",
@@ -185,11 +192,16 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let addon = self.addon_by_id(addon_id).await?;
-        let mut releases = Vec::new();
-        if addon.state != AddonState::Provisioned {
-            return Ok(releases);
+        if addon.state == AddonState::Provisioned {
+            releases.extend(self.attachment_urls(&addon).await?);
         }
-        for attachment in self.attachments(None, Some(addon_id)).await? {
+        Ok(releases)
+    }
+
+    /// Sets the URL of each of the add-on's attachments that lacks it, a release each.
+    async fn attachment_urls(&self, addon: &Addon) -> Result<Vec<Release>, StoreError> {
+        let mut releases = Vec::new();
+        for attachment in self.attachments(None, Some(addon.addon_id)).await? {
             let mut tx = ReleaseTx::lock(self, attachment.app_id).await?;
             let name = AttachmentName::parse(&attachment.name)?;
             let release = tx
