@@ -776,9 +776,11 @@ async fn pg_psql_reads_stdin_and_a_rotated_password_is_a_release_everywhere_and_
         "{}",
         String::from_utf8_lossy(&old.stderr)
     );
-    // pg:psql follows the rotation.
-    let printed =
-        ok(paasd.paas_with_stdin(dir, &["pg:psql", "-a", "ledger"], "select 'still here';\n"));
+    // pg:psql follows the rotation (-c: the SQL instead of stdin, Heroku's flag).
+    let printed = ok(paasd.paas(
+        dir,
+        &["pg:psql", "-c", "select 'still here'", "-a", "ledger"],
+    ));
     assert!(printed.contains("still here"), "{printed}");
 
     // redis:cli: the password reaches redis-cli by its environment.

@@ -53,7 +53,7 @@ pub enum Command {
     Rotate(RotateArgs),
     /// psql on the database, in a one-off dyno (stdin is psql's: `echo 'select 1' | paas pg:psql`)
     #[command(name = "pg:psql")]
-    Psql(DbPos),
+    Psql(PsqlArgs),
     /// redis-cli on a Redis add-on, in a one-off dyno (stdin is redis-cli's)
     #[command(name = "redis:cli")]
     RedisCli(RedisPos),
@@ -73,6 +73,15 @@ pub struct DbPos {
     /// The database: an attachment (DATABASE), its config var, or the add-on's name
     #[arg(value_name = "DATABASE", default_value = "DATABASE")]
     pub db: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PsqlArgs {
+    #[command(flatten)]
+    pub db: DbPos,
+    /// SQL to run instead of reading stdin
+    #[arg(short, long)]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -219,8 +228,9 @@ fn print_schedule(ctx: &Context, s: &BackupSchedule) -> Result<()> {
     ))
 }
 
-/// Starts the add-on's console dyno and joins it: this process's stdin is its stdin.
-async fn console(ctx: &Context, args: DbArgs) -> Result<()> {
+/// Starts the add-on's console dyno and joins it: `script`, or else this process's
+/// stdin, is its stdin.
+async fn console(ctx: &Context, args: DbArgs, script: Option<String>) -> Result<()> {
     let (app, id, name) = addon_of(ctx, &args).await?;
     let action = Action::start(format!("Connecting to {name} on {app}"));
     let dyno: Dyno = ctx.decode(
@@ -232,14 +242,11 @@ async fn console(ctx: &Context, args: DbArgs) -> Result<()> {
             .await?,
     )?;
     action.done_with(format!("up, {}", dyno.name));
-    let stdin = tokio_util::io::ReaderStream::new(tokio::io::stdin());
-    crate::run::follow(
-        ctx,
-        &app,
-        &dyno.name,
-        Some(reqwest::Body::wrap_stream(stdin)),
-    )
-    .await
+    let input = match script {
+        Some(script) => reqwest::Body::from(script + "\n"),
+        None => reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(tokio::io::stdin())),
+    };
+    crate::run::follow(ctx, &app, &dyno.name, Some(input)).await
 }
 
 pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
@@ -318,7 +325,7 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Psql(args) => console(ctx, args.as_db()).await,
+        Command::Psql(args) => console(ctx, args.db.as_db(), args.command).await,
         Command::RedisCli(args) => {
             console(
                 ctx,
@@ -326,6 +333,7 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
                     app: args.app,
                     db: args.db,
                 },
+                None,
             )
             .await
         }
