@@ -39,7 +39,7 @@ bench_cleanup() {
   rm -rf "$work"
 }
 trap bench_cleanup EXIT
-wait_healthy() { for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done; echo "paasd did not come up" >&2; exit 1; }
+wait_healthy() { for _ in $(seq 1 3000); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done; echo "paasd did not come up" >&2; exit 1; }
 wait_healthy
 token=$("$paasd" tokens create --name bench 2>/dev/null)
 # Stops paasd and starts the binary $1 in its place, on the same data, ports and
