@@ -24,6 +24,7 @@ port=$(free_port)
 router_port=$(free_port)
 export PAAS_DATA_DIR="$work/data" PAAS_API_ADDR="127.0.0.1:$port" PAAS_LOG_FORMAT=json \
   PAAS_ROUTER_ADDR="127.0.0.1:$router_port" PAAS_ROUTER_TLS_ADDR="127.0.0.1:$(free_port)" \
+  PAAS_TLS_ADDR="127.0.0.1:$(free_port)" \
   PAAS_INSTANCE="$instance" PAAS_DYNO_GRACE=2
 unset DATABASE_URL
 "$paasd" >"$work/paasd.log" 2>&1 &
@@ -39,7 +40,7 @@ bench_cleanup() {
   rm -rf "$work"
 }
 trap bench_cleanup EXIT
-wait_healthy() { for _ in $(seq 1 3000); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done; echo "paasd did not come up" >&2; exit 1; }
+wait_healthy() { for _ in $(seq 1 3000); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; echo "paasd did not come up (see its log: BENCH_LOG)" >&2; exit 1; }
 wait_healthy
 token=$("$paasd" tokens create --name bench 2>/dev/null)
 # Stops paasd and starts the binary $1 in its place, on the same data, ports and
