@@ -24,12 +24,15 @@ port=$(free_port)
 router_port=$(free_port)
 export PAAS_DATA_DIR="$work/data" PAAS_API_ADDR="127.0.0.1:$port" PAAS_LOG_FORMAT=json \
   PAAS_ROUTER_ADDR="127.0.0.1:$router_port" PAAS_ROUTER_TLS_ADDR="127.0.0.1:$(free_port)" \
+  PAAS_TLS_ADDR="127.0.0.1:$(free_port)" \
   PAAS_INSTANCE="$instance" PAAS_DYNO_GRACE=2
 unset DATABASE_URL
 "$paasd" >"$work/paasd.log" 2>&1 &
 pid=$!
 bench_cleanup() {
   kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+  # BENCH_LOG=path keeps paasd's log (JSON lines with timestamps: where the time went).
+  if [ -n "${BENCH_LOG:-}" ]; then cp "$work/paasd.log" "$BENCH_LOG" || true; fi
   docker ps -aq --filter "label=paas.instance=$instance" | xargs -r docker rm -f >/dev/null
   docker network ls -q --filter "label=paas.instance=$instance" | xargs -r docker network rm >/dev/null
   # Release images are named after their app: every bench app's name starts with $prefix.
@@ -37,8 +40,17 @@ bench_cleanup() {
   rm -rf "$work"
 }
 trap bench_cleanup EXIT
-for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthy() { for _ in $(seq 1 3000); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; echo "paasd did not come up (see its log: BENCH_LOG)" >&2; exit 1; }
+wait_healthy
 token=$("$paasd" tokens create --name bench 2>/dev/null)
+# Stops paasd and starts the binary $1 in its place, on the same data, ports and
+# instance (it adopts the running dynos): two builds measured on one set-up.
+bench_restart() {
+  kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+  "$1" >>"$work/paasd.log" 2>&1 &
+  pid=$!
+  wait_healthy
+}
 
 api() { curl -fsS -X "$1" -H "Authorization: Bearer $token" -H 'content-type: application/json' ${3:+-d "$3"} "http://127.0.0.1:$port$2"; }
 now() { date +%s.%N; }

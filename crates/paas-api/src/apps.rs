@@ -170,6 +170,8 @@ async fn destroy(
     // attachments to other apps' add-ons go with its row.
     state.addons.destroy_owned(app.app_id).await?;
     state.store.delete_app(app.app_id).await?;
+    // Its dynos go now, not at the next resync.
+    state.nudge.app_changed(app.app_id);
     state.addons.changed();
     // The ledger is gone; the repository, build cache and images follow. A failure here
     // leaves garbage on disk, never a half-existing app.

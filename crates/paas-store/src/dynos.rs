@@ -85,11 +85,18 @@ impl Store {
     /// One app's desired state, as [`Store::desired_apps`] would give it; `None` when it
     /// has no current release with an image to run (or does not exist).
     pub async fn desired_app(&self, app_id: Uuid) -> Result<Option<DesiredApp>, StoreError> {
-        Ok(self.desired(Some(app_id)).await?.pop())
+        Ok(self.desired(Some(&[app_id])).await?.pop())
+    }
+
+    /// The desired state of those of `apps` that have a current release with an image
+    /// to run, as [`Store::desired_apps`] would give them, in one snapshot: a pass over
+    /// a few nudged apps reads only theirs.
+    pub async fn desired_apps_in(&self, apps: &[Uuid]) -> Result<Vec<DesiredApp>, StoreError> {
+        self.desired(Some(apps)).await
     }
 
     /// Every app's desired state, or only `only`'s, in one snapshot.
-    async fn desired(&self, only: Option<Uuid>) -> Result<Vec<DesiredApp>, StoreError> {
+    async fn desired(&self, only: Option<&[Uuid]>) -> Result<Vec<DesiredApp>, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
@@ -99,20 +106,20 @@ impl Store {
                from app a
                join current_release r using (app_id)
                join build b on b.build_id = r.build_id and b.image is not null
-              where $1::uuid is null or a.app_id = $1",
+              where $1::uuid[] is null or a.app_id = any($1)",
         )
         .bind(only)
         .fetch_all(&mut *tx)
         .await?;
         let formation: Vec<(Uuid, String, i32, String, i32)> = sqlx::query_as(
             "select app_id, type, quantity, command, restart_seq from formation
-              where $1::uuid is null or app_id = $1",
+              where $1::uuid[] is null or app_id = any($1)",
         )
         .bind(only)
         .fetch_all(&mut *tx)
         .await?;
         let domains: Vec<(Uuid, String)> = sqlx::query_as(
-            "select app_id, hostname from domain where $1::uuid is null or app_id = $1
+            "select app_id, hostname from domain where $1::uuid[] is null or app_id = any($1)
               order by hostname",
         )
         .bind(only)

@@ -2,10 +2,13 @@
 //!
 //! A nudge names the app whose desired state changed (a release, a scale, a restart),
 //! and the next pass reconciles just that app; apps with something in flight (a dyno
-//! starting, a back-off running) are looked at again every 250 ms; the periodic resync
+//! starting, a back-off running) are looked at again every 100 ms (a dyno starting) or 250 ms; the periodic resync
 //! reconciles every app, so whatever a nudge missed (or a paasd restart interrupted) is
 //! caught within one resync. The runtime's own events (a crash, a container removed
-//! behind paasd's back) nudge the app they concern.
+//! behind paasd's back) nudge the app they concern, so on an engine that reports them
+//! the resync is only the safety net and can be rare (a minute by default): an idle
+//! platform of many apps then costs one pass a minute, not one every few seconds.
+//! Exited one-off dynos are reaped on a short timer of their own ([`REAP_EVERY`]).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,8 +23,17 @@ use uuid::Uuid;
 
 use crate::Supervisor;
 
-/// How soon apps with something in flight are looked at again.
+/// How soon apps with something in flight (a crash back-off running) are looked at
+/// again.
 const BUSY_TICK: Duration = Duration::from_millis(250);
+/// How soon apps with a dyno starting are looked at again: its readiness probe's
+/// cadence, which bounds how late a rollout's next step and `up` are seen.
+const STARTING_TICK: Duration = Duration::from_millis(100);
+/// The longest pause between retries of a failing pass (Postgres or Docker away),
+/// however rare the resync.
+const MOST_BETWEEN_RETRIES: Duration = Duration::from_secs(5);
+/// How often exited one-off dynos are looked for.
+const REAP_EVERY: Duration = Duration::from_secs(5);
 
 /// Nudges for the supervisor: which apps changed since its last pass.
 #[derive(Debug, Default)]
@@ -91,31 +103,54 @@ impl<R: ContainerRuntime> Supervisor<R> {
         // `None`: every app.
         let mut scope: Option<BTreeSet<Uuid>> = None;
         let mut last_full = Instant::now();
+        let mut last_reap: Option<Instant> = None;
         loop {
             if scope.is_none() {
                 last_full = Instant::now();
             }
+            let pass_started = Instant::now();
             let wait = match self.reconcile(scope.as_ref()).await {
-                Ok(busy) => {
+                Ok(in_flight) => {
                     failures = 0;
-                    scope = Some(busy);
-                    if scope.as_ref().is_some_and(|s| !s.is_empty()) {
+                    tracing::debug!(
+                        full = scope.is_none(),
+                        apps = scope.as_ref().map_or(0, BTreeSet::len),
+                        in_flight = in_flight.apps.len(),
+                        starting = in_flight.starting,
+                        took_ms = pass_started.elapsed().as_millis() as u64,
+                        "pass done"
+                    );
+                    let wait = if in_flight.starting {
+                        STARTING_TICK
+                    } else if !in_flight.apps.is_empty() {
                         BUSY_TICK
                     } else {
                         self.settings.resync
-                    }
+                    };
+                    scope = Some(in_flight.apps);
+                    wait
                 }
                 // Postgres or Docker away: retry everything, less often the longer it lasts.
                 Err(e) => {
                     failures += 1;
                     scope = None;
-                    let wait = reconcile::backoff_for(failures + 1)
-                        .clamp(BUSY_TICK, self.settings.resync.max(Duration::from_secs(1)));
+                    let most = self
+                        .settings
+                        .resync
+                        .clamp(Duration::from_secs(1), MOST_BETWEEN_RETRIES);
+                    let wait = reconcile::backoff_for(failures + 1).clamp(BUSY_TICK, most);
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "reconcile failed; retrying");
                     wait
                 }
             };
-            let wait = wait.min(self.settings.resync.saturating_sub(last_full.elapsed()));
+            if last_reap.is_none_or(|at| at.elapsed() >= REAP_EVERY) {
+                self.reap().await;
+                last_reap = Some(Instant::now());
+            }
+            let since_reap = last_reap.map_or(Duration::ZERO, |at| at.elapsed());
+            let wait = wait
+                .min(self.settings.resync.saturating_sub(last_full.elapsed()))
+                .min(REAP_EVERY.saturating_sub(since_reap));
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = nudges.notify.notified() => {}

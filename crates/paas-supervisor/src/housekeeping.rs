@@ -1,5 +1,6 @@
-//! Housekeeping on full passes: one-off dynos nobody collected, and networks of
-//! deleted apps.
+//! Housekeeping: one-off dynos nobody collected (on the controller's own short timer,
+//! since a full pass is rare), and networks of deleted apps (on full passes, which know
+//! every app).
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -14,10 +15,16 @@ use crate::{Supervisor, SupervisorError, runtime_error};
 const DETACHED_ONE_OFF_TTL: Duration = Duration::from_secs(10);
 
 impl<R: ContainerRuntime> Supervisor<R> {
-    pub(crate) async fn housekeeping(&self, desired: &BTreeMap<Uuid, Want>) {
+    /// Removes exited one-off dynos whose time is up.
+    pub(crate) async fn reap(&self) {
         if let Err(e) = self.reap_one_offs().await {
             tracing::warn!(error = %e, "reaping exited one-off dynos failed");
         }
+    }
+
+    /// On a full pass (`desired` holds every app): removes networks of deleted apps,
+    /// when a sweep is due.
+    pub(crate) async fn sweep_networks_if_due(&self, desired: &BTreeMap<Uuid, Want>) {
         if self.state.network_sweep_due() {
             let keep: HashSet<&str> = desired.values().map(|d| d.app_name.as_str()).collect();
             if let Err(e) = self.sweep_networks(&keep).await {

@@ -60,7 +60,9 @@ pub struct SupervisorSettings {
     pub grace_secs: i32,
     /// How long a new web dyno may take to accept connections.
     pub health_timeout: Duration,
-    /// Periodic resync when nothing is in flight.
+    /// How often every app is reconciled (the safety net behind nudges and the
+    /// runtime's events). A runtime that reports no per-dyno events (a Swarm) needs a
+    /// short one; the Docker Engine's events make a rare one enough.
     pub resync: Duration,
     /// The port web dynos listen on inside their container (`$PORT`).
     pub web_port: u16,
@@ -81,7 +83,7 @@ impl Default for SupervisorSettings {
             limits: DynoLimits::default(),
             grace_secs: 30,
             health_timeout: Duration::from_secs(60),
-            resync: Duration::from_secs(5),
+            resync: Duration::from_secs(60),
             web_port: 5000,
             instance: "paas".into(),
             one_off_ttl: Duration::from_secs(300),

@@ -36,6 +36,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
                 let state = match c.status {
                     ContainerStatus::Running if ready => {
                         if self.state.came_up(&c.id) {
+                            tracing::info!(app = %c.dyno.app_name, dyno = %c.dyno.name, release = %c.dyno.version, container = %c.id.get(..12).unwrap_or_default(), "dyno up");
                             self.logs.dyno_event(
                                 c.dyno.app_name.as_str(),
                                 &c.dyno.name.to_string(),

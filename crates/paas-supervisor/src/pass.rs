@@ -57,13 +57,26 @@ impl Want {
 pub(crate) struct AppPass {
     pub app_id: Uuid,
     pub busy: bool,
+    /// A dyno of it is starting (or was just started): its readiness is due soon.
+    pub starting: bool,
+}
+
+/// The apps a pass left with something in flight.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    pub apps: BTreeSet<Uuid>,
+    /// Whether one of them has a dyno starting (looked at sooner than a back-off).
+    pub starting: bool,
 }
 
 impl<R: ContainerRuntime> Supervisor<R> {
-    /// One pass over every app. Returns whether anything is still in flight (starting,
-    /// waiting for a back-off), so the caller looks again soon.
+    /// One pass over every app, and the housekeeping of one-off dynos. Returns whether
+    /// anything is still in flight (starting, waiting for a back-off), so the caller
+    /// looks again soon.
     pub async fn reconcile_once(&self) -> Result<bool, SupervisorError> {
-        Ok(!self.reconcile(None).await?.is_empty())
+        let busy = !self.reconcile(None).await?.apps.is_empty();
+        self.reap().await;
+        Ok(busy)
     }
 
     /// One pass over `scope` (every app when `None`). Returns the apps still in flight.
@@ -75,12 +88,21 @@ impl<R: ContainerRuntime> Supervisor<R> {
     pub(crate) async fn reconcile(
         &self,
         scope: Option<&BTreeSet<Uuid>>,
-    ) -> Result<BTreeSet<Uuid>, SupervisorError> {
+    ) -> Result<InFlight, SupervisorError> {
+        if scope.is_some_and(BTreeSet::is_empty) {
+            return Ok(InFlight::default());
+        }
         let in_scope = |app: &Uuid| scope.is_none_or(|s| s.contains(app));
-        let desired: BTreeMap<Uuid, Want> = self
-            .store
-            .desired_apps()
-            .await?
+        // A pass over nudged apps reads only theirs (an idle platform of many apps pays
+        // for one app's change, not for every app's).
+        let stored = match scope {
+            None => self.store.desired_apps().await?,
+            Some(scope) => {
+                let apps: Vec<Uuid> = scope.iter().copied().collect();
+                self.store.desired_apps_in(&apps).await?
+            }
+        };
+        let desired: BTreeMap<Uuid, Want> = stored
             .into_iter()
             .filter(|d| in_scope(&d.app_id))
             .filter_map(|d| self.want(d))
@@ -143,13 +165,16 @@ impl<R: ContainerRuntime> Supervisor<R> {
             self.stop_in_background(stopping);
         }
         if scope.is_none() {
-            self.housekeeping(&desired).await;
+            self.sweep_networks_if_due(&desired).await;
         }
-        Ok(passes
-            .into_iter()
-            .filter(|p| p.busy)
-            .map(|p| p.app_id)
-            .collect())
+        Ok(InFlight {
+            starting: passes.iter().any(|p| p.starting),
+            apps: passes
+                .into_iter()
+                .filter(|p| p.busy)
+                .map(|p| p.app_id)
+                .collect(),
+        })
     }
 
     /// Observes, plans and acts for one app. Errors are logged and make the app `busy`
@@ -173,6 +198,13 @@ impl<R: ContainerRuntime> Supervisor<R> {
             || observed
                 .iter()
                 .any(|o| !matches!(o.state, DynoState::Running { ready: true, .. }));
+        let starting = actions.iter().any(|a| matches!(a, Action::Start { .. }))
+            || observed.iter().any(|o| {
+                matches!(
+                    o.state,
+                    DynoState::Running { ready: false, .. } | DynoState::Created | DynoState::Other
+                )
+            });
         let leaving: HashSet<&str> = actions
             .iter()
             .filter_map(|a| match a {
@@ -192,7 +224,11 @@ impl<R: ContainerRuntime> Supervisor<R> {
         if let Some(want) = want {
             self.record(want, &containers, &observed, &leaving).await;
         }
-        AppPass { app_id, busy }
+        AppPass {
+            app_id,
+            busy,
+            starting,
+        }
     }
 
     /// The store's answer parsed once; an app whose stored names no longer parse is

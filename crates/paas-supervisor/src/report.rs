@@ -1,4 +1,11 @@
 //! The `dyno` rows: what `GET /apps/{app}/dynos` and a waiting push read.
+//!
+//! A crashed dyno is recorded as `crashed`, with its exit status, in the pass that sees
+//! it exited, even when that same pass removes it to start its replacement (a first
+//! crash is restarted at once): otherwise a crash that is replaced before its back-off
+//! ever holds it would never show in the record at all, and whether `paas ps` (or a
+//! waiting push) sees it would depend on how fast the passes run. The next pass records
+//! the replacement in its slot.
 
 use std::collections::HashSet;
 
@@ -17,10 +24,18 @@ impl<R: ContainerRuntime> Supervisor<R> {
         observed: &[ObservedDyno],
         leaving: &HashSet<String>,
     ) {
-        let reports: Vec<DynoReport> = containers
+        // Leaving dynos are not recorded, except exited ones (removed, not retired),
+        // which come last so that a slot's other dyno, if it has one, is its record.
+        let mut kept: Vec<(&ObservedContainer, &ObservedDyno)> = containers
             .iter()
             .zip(observed)
-            .filter(|(c, _)| !leaving.contains(&c.id))
+            .filter(|(c, o)| {
+                !leaving.contains(&c.id) || matches!(o.state, DynoState::Exited { .. })
+            })
+            .collect();
+        kept.sort_by_key(|(c, _)| leaving.contains(&c.id));
+        let reports: Vec<DynoReport> = kept
+            .into_iter()
             .map(|(c, o)| DynoReport {
                 name: c.dyno.name.to_string(),
                 process_type: c.dyno.name.process_type.to_string(),

@@ -225,6 +225,11 @@ async fn serve_with(
                 .context("DOCKER_HOST does not name a usable Swarm manager")?;
             tracing::info!(registry = %registry, "dynos run as services of the Swarm at DOCKER_HOST (PAAS_RUNTIME=swarm)");
             let collector = spawn_collector(&store, swarm.clone(), settings, &logs, &shutdown);
+            // Swarm reports no task events: exited tasks are seen by the resync alone.
+            let supervisor_settings = paas_supervisor::SupervisorSettings {
+                resync: std::time::Duration::from_secs(5),
+                ..supervisor_settings
+            };
             let (supervisor, routes, nodes) =
                 spawn_supervisor(&store, swarm, supervisor_settings, &logs, &nudge, &shutdown);
             (supervisor, routes, nodes, collector)

@@ -104,3 +104,37 @@ async fn one_apps_desired_state_is_what_the_whole_read_says_of_it(pool: PgPool) 
     assert_eq!(store.desired_app(undeployed).await.unwrap(), None);
     assert_eq!(store.desired_app(uuid::Uuid::now_v7()).await.unwrap(), None);
 }
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn some_apps_desired_state_is_what_the_whole_read_says_of_them(pool: PgPool) {
+    let store = Store::from_pool(pool);
+    let mut deployed = Vec::new();
+    for name in ["first", "second", "third"] {
+        let app = new_app(&store, name).await;
+        let build = crate::succeeded_build(&store, app, "9999999cccc", "web: a\nworker: b").await;
+        store
+            .create_deploy_release(app, build, paas_store::ReleaseStatus::Succeeded)
+            .await
+            .unwrap();
+        store
+            .add_domain(app, &format!("{name}.example.com"))
+            .await
+            .unwrap();
+        deployed.push(app);
+    }
+    let undeployed = new_app(&store, "empty").await;
+    let all = store.desired_apps().await.unwrap();
+    let asked = [deployed[0], deployed[2], undeployed, uuid::Uuid::now_v7()];
+    let some = store.desired_apps_in(&asked).await.unwrap();
+    let mut ids: Vec<uuid::Uuid> = some.iter().map(|d| d.app_id).collect();
+    ids.sort();
+    let mut expected = vec![deployed[0], deployed[2]];
+    expected.sort();
+    assert_eq!(ids, expected, "only the deployed apps asked for");
+    for one in &some {
+        assert_eq!(Some(one), all.iter().find(|d| d.app_id == one.app_id));
+        assert_eq!(one.hostnames.len(), 1, "{one:?}");
+        assert_eq!(one.formation.len(), 2, "{one:?}");
+    }
+    assert!(store.desired_apps_in(&[]).await.unwrap().is_empty());
+}
