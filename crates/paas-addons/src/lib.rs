@@ -9,6 +9,7 @@
 pub mod backup;
 pub mod image;
 pub mod info;
+pub mod metrics;
 pub mod service;
 pub mod supervise;
 

@@ -288,7 +288,13 @@ async fn serve_with(
             paas_logs::LogLine::new(paas_logs::Source::Heroku, "router", log.line),
         );
     });
-    let metrics = RouterMetrics(router.metrics(), cert_table, backup_status);
+    let addon_metrics = Arc::new(paas_addons::metrics::AddonMetrics::default());
+    let metrics = RouterMetrics(
+        router.metrics(),
+        cert_table,
+        backup_status,
+        addon_metrics.clone(),
+    );
     let threads = settings.router.threads;
     let router_shutdown = shutdown.child_token();
     let router = tokio::spawn(async move {
@@ -332,6 +338,12 @@ async fn serve_with(
         nudge.clone(),
     );
     let addon_supervisor = tokio::spawn(addons.clone().run(shutdown.child_token()));
+    // Their size, connections and last verified backup, for `GET /metrics`.
+    let addon_sampler = tokio::spawn(
+        addons
+            .clone()
+            .run_metrics(addon_metrics, shutdown.child_token()),
+    );
     let state = AppState {
         store,
         addons,
@@ -386,6 +398,7 @@ async fn serve_with(
     for (name, task) in [
         ("supervisor", supervisor),
         ("add-on supervisor", addon_supervisor),
+        ("add-on metrics", addon_sampler),
         ("router", router),
         ("log collector", collector),
         ("log drains", drains),
@@ -492,6 +505,7 @@ struct RouterMetrics(
     Arc<paas_router::Metrics>,
     Option<Arc<paas_tls::CertTable>>,
     Option<Arc<backup::BackupStatus>>,
+    Arc<paas_addons::metrics::AddonMetrics>,
 );
 
 impl paas_api::MetricsText for RouterMetrics {
@@ -503,6 +517,7 @@ impl paas_api::MetricsText for RouterMetrics {
         if let Some(backups) = &self.2 {
             out.push_str(&backups.render_metrics());
         }
+        out.push_str(&self.3.render_metrics());
         out
     }
 }
