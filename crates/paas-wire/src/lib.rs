@@ -8,7 +8,8 @@ pub mod addons;
 
 pub use addons::{
     Addon, AddonAttachment, AddonBackup, AddonCreate, AddonPlan, AddonResolve, AddonService,
-    AttachmentCreate, AttachmentResolve, BackupRestore, BackupRestored, PgInfo,
+    AttachmentCreate, AttachmentResolve, BackupRestore, BackupRestored, DataDatabase, DataInfoRow,
+    PgInfo, Transfer, TransferLog,
 };
 
 mod apps;
