@@ -191,7 +191,7 @@ async fn app_transfers(state: &AppState, app: &str) -> Result<Vec<wire::Transfer
             out.push(present(&addon, &attachment.name, &b));
         }
     }
-    out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    out.sort_by_key(|t| std::cmp::Reverse(t.created_at));
     Ok(out)
 }
 
