@@ -44,18 +44,18 @@ addon_name() { "$paas" addons -a "$1" --json | python3 -c 'import json,sys; prin
 on_net() { local net=$1; shift; docker run --rm --network "$net" --entrypoint "$1" "$image" "${@:2}"; }
 
 app="${prefix}db"
-"$paas" apps:create "$app" >/dev/null
+"$paas" apps:create "$app" >/dev/null 2>&1
 net="paas-$instance-$app"
 # The service image is made (or found) once, before the runs.
-"$paas" addons:create postgresql -a "$app" >/dev/null
+"$paas" addons:create postgresql -a "$app" >/dev/null 2>&1
 first=$(addon_name "$app")
-"$paas" addons:destroy "$first" --confirm "$first" -a "$app" >/dev/null
+"$paas" addons:destroy "$first" --confirm "$first" -a "$app" >/dev/null 2>&1
 
 echo "== addons:create postgresql until its URL answers (load before: $(load))"
 creates=() answers=()
 for i in $(seq 1 "$RUNS"); do
   start=$(now)
-  "$paas" addons:create postgresql -a "$app" >/dev/null
+  "$paas" addons:create postgresql -a "$app" >/dev/null 2>&1
   c=$(elapsed "$start" "$(now)")
   url=$("$paas" config:get DATABASE_URL -a "$app")
   until on_net "$net" psql "$url?sslmode=require&connect_timeout=2" -Atc 'select 1' >/dev/null 2>&1; do sleep 0.1; done
@@ -64,7 +64,7 @@ for i in $(seq 1 "$RUNS"); do
   echo "run $i: addons:create returned after ${c}s; a client on the app's network got an answer after ${t}s (load $(load))"
   if [ "$i" -lt "$RUNS" ]; then
     name=$(addon_name "$app")
-    "$paas" addons:destroy "$name" --confirm "$name" -a "$app" >/dev/null
+    "$paas" addons:destroy "$name" --confirm "$name" -a "$app" >/dev/null 2>&1
   fi
 done
 echo "median of $RUNS: addons:create $(printf '%s\n' "${creates[@]}" | median)s, URL answering $(printf '%s\n' "${answers[@]}" | median)s (target ≤ 10 s)"
