@@ -21,6 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS="${RUNS:-3}" SECS="${SECS:-20}" SCALE="${SCALE:-10}" ROUNDS="${ROUNDS:-2}"
 source bench/lib.sh
+# On a loaded machine paasd can take longer than lib.sh's wait to answer.
+for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 if [ -n "${PAAS:-}" ]; then
   paas=$PAAS
 else
@@ -44,7 +46,7 @@ addon_name() { "$paas" addons -a "$1" --json | python3 -c 'import json,sys; prin
 on_net() { local net=$1; shift; docker run --rm --network "$net" --entrypoint "$1" "$image" "${@:2}"; }
 
 app="${prefix}db"
-"$paas" apps:create "$app" >/dev/null 2>&1
+(cd "$work" && "$paas" apps:create "$app" >/dev/null)  # not a git remote of this checkout
 net="paas-$instance-$app"
 # The service image is made (or found) once, before the runs.
 "$paas" addons:create postgresql -a "$app" >/dev/null 2>&1
