@@ -121,7 +121,7 @@ EOF
     -H "unix://$(sock "$n")" \
     --pidfile "$dir/docker.pid" \
     --containerd "$dir/containerd.sock" \
-    --cgroup-parent "/paas-swarm-n$n" \
+    --cgroup-parent "/paas-swarm-$NS-n$n" \
     --userland-proxy=false \
     --insecure-registry "$REGISTRY" \
     --bip 172.31.255.1/24 \
@@ -129,6 +129,11 @@ EOF
     --log-level warn \
     >>"$data/dockerd.log" 2>&1 </dev/null &
   wait_for "dockerd of node $n" dk "$n" info
+}
+
+# Apps apart on published ports, as an operator sets it up on each node (README).
+node_firewall() {
+  ip netns exec "$(ns "$1")" "$(dirname "$0")/swarm-node-firewall.sh" "$NET.0/24"
 }
 
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -203,6 +208,7 @@ cmd_up() {
   for n in $(seq 1 $((workers + 1))); do
     netns_up "$n"
     engine_up "$n"
+    node_firewall "$n"
   done
   registry_up
   swarm_up "$workers"
@@ -264,6 +270,6 @@ case "${1:-}" in
   down) cmd_down ;;
   env) cmd_env ;;
   stop-node) stop_engine "$2" ;;
-  start-node) netns_up "$2"; engine_up "$2" ;;
+  start-node) netns_up "$2"; engine_up "$2"; node_firewall "$2" ;;
   *) echo "usage: $0 up [WORKERS] | down | env | stop-node N | start-node N" >&2; exit 2 ;;
 esac

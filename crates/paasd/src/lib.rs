@@ -344,6 +344,15 @@ async fn serve_with(
             .clone()
             .run_metrics(addon_metrics, shutdown.child_token()),
     );
+    // Scheduled add-on backups (`pg:backups:schedule`): their failures and misses are
+    // `app[api]` lines in the attached apps' log streams.
+    let schedule_logs = logs.clone();
+    let addon_schedules = tokio::spawn(addons.clone().run_schedules(
+        Arc::new(move |app: &str, line: String| {
+            schedule_logs.publish(app, paas_logs::LogLine::api(line));
+        }),
+        shutdown.child_token(),
+    ));
     let state = AppState {
         store,
         addons,
@@ -399,6 +408,7 @@ async fn serve_with(
         ("supervisor", supervisor),
         ("add-on supervisor", addon_supervisor),
         ("add-on metrics", addon_sampler),
+        ("scheduled add-on backups", addon_schedules),
         ("router", router),
         ("log collector", collector),
         ("log drains", drains),
