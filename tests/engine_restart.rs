@@ -1,6 +1,8 @@
 //! A Docker Engine restart under paasd: the engine stops every container and, started
 //! again, hands out addresses anew. The supervisor must bring the dynos back, the routes
 //! must be rebuilt from live state, and no request may ever reach another app's dyno.
+//! A Postgres add-on's rows, written before through its URL from the app's network,
+//! are read back after (its container is started again on its kept volume).
 //!
 //! Restarting the engine disturbs every container on the machine, so this test is its
 //! own binary, left out of the parallel run by `.config/nextest.toml`'s default filter
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{Paasd, fixture_repo};
+use support::{Paasd, fixture_repo, ok};
 use tokio_util::sync::CancellationToken;
 
 fn web_up(dynos: &[Value]) -> usize {
@@ -50,7 +52,8 @@ fn dyno_ips(instance: &str) -> Vec<String> {
         .args([
             "-c",
             &format!(
-                "docker ps -q --filter label=paas.instance={instance} | xargs -r docker inspect \
+                "docker ps -q --filter label=paas.instance={instance} --filter label=paas.kind=formation \
+                 | xargs -r docker inspect \
                  --format '{{{{range .NetworkSettings.Networks}}}}{{{{.IPAddress}}}}{{{{end}}}}'"
             ),
         ])
@@ -64,8 +67,34 @@ fn dyno_ips(instance: &str) -> Vec<String> {
     ips
 }
 
+/// `sql` by psql over TLS in a throwaway container on `app`'s network (where its dynos
+/// and one-offs reach the add-on by its URL); its output when it succeeded.
+fn psql(instance: &str, app: &str, url: &str, sql: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            &format!("paas-{instance}-{app}"),
+            "--entrypoint",
+            "psql",
+            "paas/addon_postgresql:17",
+            &format!("{url}?sslmode=require&connect_timeout=5"),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atc",
+            sql,
+        ])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 #[tokio::test]
-async fn after_a_docker_engine_restart_routes_are_rebuilt_and_never_cross_apps() {
+async fn after_a_docker_engine_restart_routes_are_rebuilt_never_cross_apps_and_addon_data_is_kept()
+{
     support::require_stack_image();
     let paasd = Paasd::start().await;
     for app in ["alpha", "beta"] {
@@ -90,7 +119,36 @@ async fn after_a_docker_engine_restart_routes_are_rebuilt_and_never_cross_apps()
         .await;
     paasd.wait_dynos("alpha", 90, |d| web_up(d) == 2).await;
     paasd.wait_dynos("beta", 90, |d| web_up(d) == 1).await;
-    let before = dyno_ips(&paasd.instance);
+
+    // beta's Postgres add-on holds rows written through its URL on beta's network.
+    let dir = tempfile::tempdir().unwrap();
+    ok(paasd.paas(dir.path(), &["addons:create", "postgresql", "-a", "beta"]));
+    let config: Value = serde_json::from_str(&ok(
+        paasd.paas(dir.path(), &["config", "-a", "beta", "--json"])
+    ))
+    .unwrap();
+    let url = config["DATABASE_URL"].as_str().unwrap().to_owned();
+    let written = psql(
+        &paasd.instance,
+        "beta",
+        &url,
+        "create table items (n int); insert into items select generate_series(1, 100); \
+         select count(*) || '|' || sum(n) from items",
+    );
+    assert_eq!(
+        written.as_deref().and_then(|out| out.lines().last()),
+        Some("100|5050"),
+        "{written:?}"
+    );
+    // The attachment is a release: beta rolls onto it (two web dynos for a moment).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let before = loop {
+        let ips = dyno_ips(&paasd.instance);
+        if ips.len() == 3 || Instant::now() > deadline {
+            break ips;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     assert_eq!(before.len(), 3, "{before:?}");
 
     // Clients of both apps ask all along; any answer must come from the app asked.
@@ -149,6 +207,26 @@ async fn after_a_docker_engine_restart_routes_are_rebuilt_and_never_cross_apps()
     paasd.wait_dynos("beta", 90, |d| web_up(d) == 1).await;
     let after = dyno_ips(&paasd.instance);
     assert_eq!(after.len(), 3, "{after:?}");
+
+    // The add-on's rows are all there, read through the same URL.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let read = psql(
+            &paasd.instance,
+            "beta",
+            &url,
+            "select count(*) || '|' || sum(n) from items",
+        );
+        if read.as_deref() == Some("100|5050") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the add-on's rows did not come back after the engine restart: {read:?}\n{}",
+            paasd.log()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.cancel();
     for asker in askers {

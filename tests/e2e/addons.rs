@@ -808,3 +808,153 @@ async fn pg_psql_reads_stdin_and_a_rotated_password_is_a_release_everywhere_and_
     ));
     assert!(refused.contains("only Postgres"), "{refused}");
 }
+
+/// The value of the first `/metrics` line that starts with `series` (name and labels).
+fn metric(text: &str, series: &str) -> Option<i64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+async fn metrics_text(paasd: &Paasd) -> String {
+    match paasd.api(reqwest::Method::GET, "/metrics", None).await {
+        Value::String(text) => text,
+        other => panic!("/metrics is not text: {other}"),
+    }
+}
+
+/// Polls `paas logs` of `app` until it contains every one of `want`.
+fn wait_for_log_line(paasd: &Paasd, dir: &std::path::Path, app: &str, want: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = ok(paasd.paas(dir, &["logs", "-n", "1500", "-a", app]));
+        if logs.lines().any(|l| want.iter().all(|w| l.contains(w))) {
+            return logs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{app}'s log never had a line with {want:?}:\n{logs}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_servers_log_reaches_its_attached_apps_and_metrics_show_its_figures() {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    paasd.create_app("owner").await;
+    paasd.create_app("guest").await;
+    ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", "owner"]));
+    let addons = json(paasd.paas(dir, &["addons", "-a", "owner", "--json"]));
+    let name = addons[0]["name"].as_str().unwrap().to_owned();
+    ok(paasd.paas(
+        dir,
+        &["addons:attach", &name, "--as", "SHOP_DB", "-a", "guest"],
+    ));
+    let config = json(paasd.paas(dir, &["config", "-a", "owner", "--json"]));
+    let url = config["DATABASE_URL"].as_str().unwrap().to_owned();
+
+    // A failing query is the server's error line, in both attached apps' streams under
+    // each one's attachment name.
+    let query = |table: &str| {
+        let network = format!("paas-{}-owner", paasd.instance);
+        let conninfo = format!("{url}?sslmode=require&connect_timeout=5");
+        let out = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            &network,
+            "--entrypoint",
+            "psql",
+            "paas/addon_postgresql:17",
+            &conninfo,
+            "-Atc",
+            &format!("select * from {table}"),
+        ]);
+        assert!(!out.status.success(), "select from {table} worked");
+    };
+    query("missing_before_detach");
+    let error = "ERROR:  relation \"missing_before_detach\" does not exist";
+    wait_for_log_line(
+        &paasd,
+        dir,
+        "owner",
+        &["app[postgres]: [DATABASE] [", error],
+    );
+    wait_for_log_line(&paasd, dir, "guest", &["app[postgres]: [SHOP_DB] [", error]);
+
+    // Detached, guest stops getting the server's lines; owner still does.
+    ok(paasd.paas(dir, &["addons:detach", "SHOP_DB", "-a", "guest"]));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    query("missing_after_detach");
+    wait_for_log_line(
+        &paasd,
+        dir,
+        "owner",
+        &["app[postgres]: [DATABASE] [", "\"missing_after_detach\""],
+    );
+    let only = ok(paasd.paas(
+        dir,
+        &["logs", "-n", "1500", "--dyno", "postgres", "-a", "owner"],
+    ));
+    assert!(
+        only.contains("missing_after_detach")
+            && only
+                .lines()
+                .all(|l| l.contains(" app[postgres]: [DATABASE] ")),
+        "{only}"
+    );
+    let guest = ok(paasd.paas(dir, &["logs", "-n", "1500", "-a", "guest"]));
+    assert!(
+        guest.contains("missing_before_detach") && !guest.contains("missing_after_detach"),
+        "{guest}"
+    );
+
+    // /metrics: the database's size, its connections within the plan's limit, and the
+    // last verified backup's time once there is one.
+    let labels = format!("{{addon=\"{name}\",service=\"postgresql\",app=\"owner\"}}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = metrics_text(&paasd).await;
+        if metric(&text, &format!("paas_addon_up{labels}")) == Some(1) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no add-on figures:\n{text}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let size = metric(&text, &format!("paas_addon_database_size_bytes{labels}")).unwrap();
+    assert!((1 << 20..1 << 30).contains(&size), "{text}");
+    let connections = metric(&text, &format!("paas_addon_connections{labels}")).unwrap();
+    assert!((1..=20).contains(&connections), "{text}");
+    assert_eq!(
+        metric(&text, &format!("paas_addon_connection_limit{labels}")),
+        Some(20),
+        "{text}"
+    );
+    let backup_series = format!("paas_addon_last_verified_backup_timestamp_seconds{labels}");
+    assert_eq!(metric(&text, &backup_series), Some(0), "{text}");
+    ok(paasd.paas(dir, &["pg:backups:capture", "-a", "owner"]));
+    let captured_at = chrono::Utc::now().timestamp();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = metrics_text(&paasd).await;
+        if let Some(at) = metric(&text, &backup_series).filter(|t| *t > 0) {
+            assert!(
+                (captured_at - 120..=captured_at + 5).contains(&at),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backup never showed:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    ok(paasd.paas(
+        dir,
+        &["addons:destroy", &name, "--confirm", &name, "-a", "owner"],
+    ));
+}

@@ -13,6 +13,7 @@
 mod addons;
 mod authorizations;
 mod certs;
+mod data;
 mod session;
 
 use std::io::{BufRead, BufReader, Write};
@@ -72,6 +73,9 @@ impl Heroku {
             ("HEROKU_API_KEY", paasd.token.clone()),
             ("HEROKU_GIT_HOST", format!("127.0.0.1:{tls_port}")),
             ("HEROKU_PARTICLEBOARD_URL", paasd.url()),
+            // The data host (`pg:info`, `pg:backups`): HEROKU_HOST's scheme and port with
+            // this host name, so paasd's own port (`/client/v11/…`).
+            ("HEROKU_DATA_HOST", "127.0.0.1".into()),
             // `buildpacks:add heroku/nodejs` looks the name up in paasd's registry.
             ("HEROKU_BUILDPACK_REGISTRY_URL", paasd.url()),
             ("DISABLE_TELEMETRY", "true".into()),

@@ -11,6 +11,7 @@ pub mod console;
 pub mod credentials;
 pub mod image;
 pub mod info;
+pub mod metrics;
 pub mod schedule;
 pub mod service;
 pub mod supervise;

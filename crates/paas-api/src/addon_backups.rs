@@ -47,7 +47,7 @@ fn present(addon: &Addon, b: &Backup) -> wire::AddonBackup {
 
 /// A failed backup is a loud platform event in the log stream of every app attached to
 /// the add-on (`app[api]: Error: backup b002 of … FAILED: …`), never a quiet status.
-async fn announce_failure(state: &AppState, addon: &Addon, backup: &Backup) {
+pub(crate) async fn announce_failure(state: &AppState, addon: &Addon, backup: &Backup) {
     if backup.status != paas_store::BackupStatus::Failed {
         return;
     }

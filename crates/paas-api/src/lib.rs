@@ -19,6 +19,7 @@ mod authorizations;
 mod buildpacks;
 mod builds;
 mod config_vars;
+mod data_host;
 mod domains;
 mod dynos;
 mod error;
@@ -127,6 +128,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(addon_actions::router())
         .merge(addon_backups::router())
         .merge(addon_info::router())
+        .merge(data_host::router())
         .merge(absent::router())
         .merge(git::router())
         .merge(logs::router())

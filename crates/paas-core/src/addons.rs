@@ -112,6 +112,26 @@ impl Service {
         }
     }
 
+    /// The dyno name its server's output has in an app's log stream, Heroku's:
+    /// `app[postgres]`, `app[redis]`.
+    pub fn log_dyno(self) -> &'static str {
+        match self {
+            Service::Postgresql => "postgres",
+            Service::Redis => "redis",
+        }
+    }
+
+    /// A line of its server's output as an attached app's stream shows it, Heroku's
+    /// way: the attachment first (`[DATABASE] [42] ERROR:  …`); Postgres's own
+    /// timestamp goes (the line has the engine's).
+    pub fn log_message(self, attachment: &str, raw: &str) -> String {
+        let text = match self {
+            Service::Postgresql => strip_pg_timestamp(raw),
+            Service::Redis => raw,
+        };
+        format!("[{attachment}] {text}")
+    }
+
     pub fn human_name(self) -> &'static str {
         match self {
             Service::Postgresql => "Postgres (PostgreSQL 17)",
@@ -446,9 +466,51 @@ pub fn plan(wanted: &[WantedAddon], seen: &[SeenAddon]) -> Vec<AddonAction> {
     actions
 }
 
+/// `2026-12-02 03:40:00.123 UTC [42] ERROR: …` → `[42] ERROR: …` (Postgres's default
+/// `log_line_prefix`, `%m [%p] `); other lines are kept whole.
+fn strip_pg_timestamp(raw: &str) -> &str {
+    let mut parts = raw.splitn(4, ' ');
+    let (Some(date), Some(time), Some(zone), Some(rest)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return raw;
+    };
+    let looks_like = date.len() == 10
+        && date.as_bytes()[4] == b'-'
+        && time.len() >= 8
+        && time.as_bytes()[2] == b':'
+        && zone
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '+' || c == '-' || c.is_ascii_digit())
+        && date.chars().all(|c| c.is_ascii_digit() || c == '-');
+    if looks_like { rest } else { raw }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_lines_name_their_attachment_heroku_style() {
+        let pg = Service::Postgresql;
+        assert_eq!(
+            pg.log_message(
+                "DATABASE",
+                "2026-12-02 03:40:00.123 UTC [42] ERROR:  relation \"nope\" does not exist"
+            ),
+            "[DATABASE] [42] ERROR:  relation \"nope\" does not exist"
+        );
+        assert_eq!(
+            pg.log_message("SHOP_DB", "paas: initialised the database d1"),
+            "[SHOP_DB] paas: initialised the database d1"
+        );
+        assert_eq!(
+            Service::Redis.log_message("CACHE", "1:M 02 Dec 2026 03:40:00.123 * Ready"),
+            "[CACHE] 1:M 02 Dec 2026 03:40:00.123 * Ready"
+        );
+        assert_eq!(pg.log_dyno(), "postgres");
+        assert_eq!(Service::Redis.log_dyno(), "redis");
+    }
 
     fn apps(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|n| (*n).to_owned()).collect()

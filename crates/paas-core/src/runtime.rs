@@ -120,17 +120,32 @@ pub struct ExitedOneOff {
     pub detached: bool,
 }
 
-/// A source of dyno output that belongs to an app's log stream: a dyno container
-/// (formation or one-off) on one engine; on a cluster, a formation dyno's service
-/// (whose output comes from whichever node runs it) or a one-off container.
+/// A source of output that belongs in app log streams: a dyno container (formation or
+/// one-off) on one engine; on a cluster, a formation dyno's service (whose output comes
+/// from whichever node runs it) or a one-off container; and an add-on's container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSource {
     /// Opaque to the caller, stable for the source's life (the read position is kept
     /// under it, [`ContainerRuntime::follow_output`] takes it back).
     pub id: String,
-    pub app_name: AppName,
-    /// `web.1`, `run.3`.
-    pub dyno: DynoName,
+    pub printer: Printer,
+}
+
+/// Who prints a [`LogSource`]'s output, so whose stream it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Printer {
+    /// A dyno: its app's stream, as `app[web.1]`.
+    Dyno {
+        app_name: AppName,
+        /// `web.1`, `run.3`.
+        dyno: DynoName,
+    },
+    /// An add-on's server: the streams of the apps attached to it at the time of each
+    /// line, as `app[postgres]` / `app[redis]`.
+    Addon {
+        addon_id: uuid::Uuid,
+        service: crate::addons::Service,
+    },
 }
 
 /// One line of a dyno's output, with the time its engine received it (nanoseconds).

@@ -223,27 +223,51 @@ impl Docker {
     pub async fn remove_addon(&self, instance: &str, name: &str) -> Result<(), DockerError> {
         let api = self.api().await?;
         let container = addon_container_name(instance, name);
-        match api
-            .remove_container(
-                &container,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        // Two removers can meet (the API's destroy and the add-on supervisor's pass):
+        // the engine answers the second 409 (removal in progress, volume still in use)
+        // until the first is done, so a conflict is waited out a few times.
+        let conflict = |e: &bollard::errors::Error| {
+            matches!(
+                e,
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409,
+                    ..
+                }
             )
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e.into()),
+        };
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match api
+                .remove_container(
+                    &container,
+                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                )
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if is_not_found(&e) => break,
+                Err(e) if conflict(&e) && tries < 20 => {}
+                Err(e) => return Err(e.into()),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
-        match api
-            .remove_volume(
-                &container,
-                Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
-            )
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e.into()),
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match api
+                .remove_volume(
+                    &container,
+                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                )
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) if conflict(&e) && tries < 20 => {}
+                Err(e) => return Err(e.into()),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
     }
 

@@ -232,6 +232,12 @@ pub fn addon(instance: &str, addon_id: Uuid, name: &str, service: &str) -> Label
     labels
 }
 
+/// The add-on and its service, of an add-on's container: what the log collector needs.
+pub fn decode_addon_printer(labels: &Labels) -> Option<(Uuid, paas_core::addons::Service)> {
+    let service = paas_core::addons::Service::parse(labels.get(SERVICE)?).ok()?;
+    Some((decode_addon(labels)?, service))
+}
+
 /// The add-on a container or volume belongs to.
 pub fn decode_addon(labels: &Labels) -> Option<Uuid> {
     labels.get(ADDON)?.parse().ok()
@@ -354,6 +360,11 @@ mod tests {
         let id = Uuid::from_u128(5);
         let labels = addon("i1", id, "postgresql-curved-12345", "postgresql");
         assert_eq!(decode_addon(&labels), Some(id));
+        assert_eq!(
+            decode_addon_printer(&labels),
+            Some((id, paas_core::addons::Service::Postgresql))
+        );
+        assert_eq!(decode_printer(&labels), None);
         assert_eq!(labels[KIND], "addon");
         assert!(is_made_on(&addon_image("redis", "sha256:1"), "sha256:1"));
     }

@@ -8,7 +8,7 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::{EventsOptionsBuilder, LogsOptionsBuilder};
 use futures::{Stream, StreamExt};
 
-use paas_core::runtime::{LogSource, OutputLine};
+use paas_core::runtime::{LogSource, OutputLine, Printer};
 
 use crate::{Docker, DockerError, labels};
 
@@ -16,13 +16,21 @@ fn instance_filter(instance: &str) -> HashMap<String, Vec<String>> {
     labels::filters(instance, None, &[])
 }
 
+/// A dyno's container, or an add-on's.
 fn source_from_labels(id: String, labels: &HashMap<String, String>) -> Option<LogSource> {
-    let (app_name, dyno) = labels::decode_printer(labels)?;
-    Some(LogSource { id, app_name, dyno })
+    let printer = match labels::decode_printer(labels) {
+        Some((app_name, dyno)) => Printer::Dyno { app_name, dyno },
+        None => {
+            let (addon_id, service) = labels::decode_addon_printer(labels)?;
+            Printer::Addon { addon_id, service }
+        }
+    };
+    Some(LogSource { id, printer })
 }
 
 impl Docker {
-    /// Every dyno container (formation and one-off, in any state) of `instance`.
+    /// Every dyno container (formation and one-off) and add-on container, in any
+    /// state, of `instance`.
     pub async fn log_sources(&self, instance: &str) -> Result<Vec<LogSource>, DockerError> {
         let filters = instance_filter(instance);
         let found = self.containers(&filters).await?;

@@ -8,15 +8,22 @@
 //! each source was read (the engine's nanosecond timestamp of the last line) is kept in
 //! Postgres, so a restarted paasd resumes there: lines the engine still holds are
 //! neither lost nor repeated.
+//!
+//! An add-on's container is a source too (its server's output): each of its lines goes
+//! to the apps attached to it at that moment, as `app[postgres]` / `app[redis]` with the
+//! attachment's name first (`[DATABASE] …`, Heroku's form). Who is attached is read
+//! from the store before an add-on is followed and every [`SAVE_EVERY`] while one is,
+//! so a detached app stops getting its lines within that.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use paas_core::logline::{LogLine, Source};
-use paas_core::runtime::{ContainerRuntime, LogSource};
+use paas_core::runtime::{ContainerRuntime, LogSource, Printer};
 use paas_store::Store;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::LogHub;
 
@@ -43,6 +50,10 @@ struct State {
     cursors: HashMap<String, i64>,
     /// Cursors not yet saved.
     dirty: HashSet<String>,
+    /// Add-on containers with a follower running.
+    addon_sources: HashSet<String>,
+    /// Per add-on, the apps attached to it and under which name (`DATABASE`).
+    attached: HashMap<Uuid, Vec<(String, String)>>,
 }
 
 impl<R: ContainerRuntime> Collector<R> {
@@ -87,7 +98,12 @@ impl<R: ContainerRuntime> Collector<R> {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = save.tick() => self.save().await,
+                _ = save.tick() => {
+                    self.save().await;
+                    if !self.state().addon_sources.is_empty() {
+                        self.refresh_attachments().await;
+                    }
+                }
                 _ = resync.tick() => {
                     if let Err(e) = self.resync(&shutdown).await {
                         tracing::warn!(error = %e, "listing dyno containers for logs failed");
@@ -157,8 +173,14 @@ impl<R: ContainerRuntime> Collector<R> {
 
     /// Starts a follower for `source` unless one runs.
     fn follow(self: &Arc<Self>, source: LogSource, shutdown: &CancellationToken) {
-        if !self.state().following.insert(source.id.clone()) {
-            return;
+        {
+            let mut state = self.state();
+            if !state.following.insert(source.id.clone()) {
+                return;
+            }
+            if matches!(source.printer, Printer::Addon { .. }) {
+                state.addon_sources.insert(source.id.clone());
+            }
         }
         let this = self.clone();
         let shutdown = shutdown.clone();
@@ -169,12 +191,13 @@ impl<R: ContainerRuntime> Collector<R> {
             };
             let mut state = this.state();
             state.following.remove(&source.id);
+            state.addon_sources.remove(&source.id);
             match ended {
                 Some(Ok(())) => {
                     state.finished.insert(source.id.clone());
                 }
                 Some(Err(e)) => {
-                    tracing::debug!(app = %source.app_name, dyno = %source.dyno, error = %e, "following dyno output stopped");
+                    tracing::debug!(source = ?source.printer, error = %e, "following dyno output stopped");
                 }
                 None => {}
             }
@@ -183,11 +206,17 @@ impl<R: ContainerRuntime> Collector<R> {
 
     /// Reads `source`'s output from where the last reader stopped until it stops.
     async fn read(&self, source: &LogSource) -> Result<(), R::Error> {
+        if matches!(source.printer, Printer::Addon { .. }) {
+            // Its first lines go to the apps attached now, not to a stale list.
+            self.refresh_attachments().await;
+        }
         let cursor = self.state().cursors.get(&source.id).copied();
         let since = cursor.map_or(0, |ns| ns.div_euclid(1_000_000_000));
         let mut last = cursor.unwrap_or(i64::MIN);
-        let app = source.app_name.as_str();
-        let dyno = source.dyno.to_string();
+        let dyno = match &source.printer {
+            Printer::Dyno { dyno, .. } => dyno.to_string(),
+            Printer::Addon { service, .. } => service.log_dyno().to_owned(),
+        };
         self.runtime
             .follow_output(&source.id, since, |line| {
                 let ns = line.at.timestamp_nanos_opt().unwrap_or(i64::MAX);
@@ -196,20 +225,53 @@ impl<R: ContainerRuntime> Collector<R> {
                     return;
                 }
                 last = ns;
-                self.hub.publish(
-                    app,
-                    LogLine {
-                        at: line.at,
-                        source: Source::App,
-                        dyno: dyno.clone(),
-                        message: line.text,
-                    },
-                );
                 let mut state = self.state();
+                match &source.printer {
+                    Printer::Dyno { app_name, .. } => self.hub.publish(
+                        app_name.as_str(),
+                        LogLine {
+                            at: line.at,
+                            source: Source::App,
+                            dyno: dyno.clone(),
+                            message: line.text,
+                        },
+                    ),
+                    Printer::Addon { addon_id, service } => {
+                        for (app, attachment) in state.attached.get(addon_id).into_iter().flatten()
+                        {
+                            self.hub.publish(
+                                app,
+                                LogLine {
+                                    at: line.at,
+                                    source: Source::App,
+                                    dyno: dyno.clone(),
+                                    message: service.log_message(attachment, &line.text),
+                                },
+                            );
+                        }
+                    }
+                }
                 state.cursors.insert(source.id.clone(), ns);
                 state.dirty.insert(source.id.clone());
             })
             .await
+    }
+
+    /// Who is attached to which add-on, from the store (kept as it was if that fails).
+    async fn refresh_attachments(&self) {
+        match self.store.attachments(None, None).await {
+            Ok(all) => {
+                let mut attached: HashMap<Uuid, Vec<(String, String)>> = HashMap::new();
+                for a in all {
+                    attached
+                        .entry(a.addon_id)
+                        .or_default()
+                        .push((a.app_name, a.name));
+                }
+                self.state().attached = attached;
+            }
+            Err(e) => tracing::warn!(error = %e, "reading add-on attachments for logs failed"),
+        }
     }
 
     async fn save(&self) {

@@ -12,7 +12,7 @@ use bollard::query_parameters::{
     EventsOptionsBuilder, InspectServiceOptions, ListServicesOptionsBuilder, LogsOptionsBuilder,
 };
 use futures::StreamExt;
-use paas_core::runtime::{LogSource, OutputLine};
+use paas_core::runtime::{LogSource, OutputLine, Printer};
 use paas_docker::DockerError;
 use paas_docker::labels::{self, Kind};
 
@@ -29,8 +29,7 @@ fn service_source(id: &str, labels: &HashMap<String, String>) -> Option<LogSourc
     let (app_name, dyno) = labels::decode_printer(labels)?;
     Some(LogSource {
         id: format!("{SERVICE}{id}"),
-        app_name,
-        dyno,
+        printer: Printer::Dyno { app_name, dyno },
     })
 }
 

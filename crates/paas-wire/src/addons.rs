@@ -264,3 +264,61 @@ pub struct PgInfo {
     #[serde(with = "crate::timestamp::option")]
     pub last_verified_backup_at: Option<DateTime<Utc>>,
 }
+
+/// One row of a database's facts on Heroku's data host (`heroku pg:info` prints them
+/// in order, skipping rows without values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DataInfoRow {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// `GET /client/v11/databases/{addon}` on the data host: the parts `heroku pg:info` and
+/// `pg:backups:capture` read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DataDatabase {
+    /// The add-on's URL, as its attachments set it.
+    pub resource_url: String,
+    pub info: Vec<DataInfoRow>,
+}
+
+/// A line of a transfer's log (`?verbose=true`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TransferLog {
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    pub message: String,
+}
+
+/// A transfer on Heroku's data host: a backup (`pg_dump` → `gof3r`), as `heroku
+/// pg:backups` and `pg:backups:capture` read it. `succeeded` is paas's `verified`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Transfer {
+    pub uuid: Uuid,
+    pub num: i32,
+    pub from_type: String,
+    pub to_type: String,
+    /// The attachment the database is known by (`DATABASE`).
+    pub from_name: String,
+    pub to_name: String,
+    /// Where the dump can be fetched (paas's API path; not a public URL).
+    pub to_url: String,
+    pub schedule: Option<String>,
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::timestamp")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "crate::timestamp::option")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::timestamp::option")]
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub succeeded: bool,
+    pub warnings: i64,
+    pub processed_bytes: i64,
+    pub source_bytes: i64,
+    pub logs: Vec<TransferLog>,
+}

@@ -13,7 +13,8 @@ pub use addon_actions::{
 
 pub use addons::{
     Addon, AddonAttachment, AddonBackup, AddonCreate, AddonPlan, AddonResolve, AddonService,
-    AttachmentCreate, AttachmentResolve, BackupRestore, BackupRestored, PgInfo,
+    AttachmentCreate, AttachmentResolve, BackupRestore, BackupRestored, DataDatabase, DataInfoRow,
+    PgInfo, Transfer, TransferLog,
 };
 
 mod apps;

@@ -293,7 +293,13 @@ async fn serve_with(
             paas_logs::LogLine::new(paas_logs::Source::Heroku, "router", log.line),
         );
     });
-    let metrics = RouterMetrics(router.metrics(), cert_table, backup_status);
+    let addon_metrics = Arc::new(paas_addons::metrics::AddonMetrics::default());
+    let metrics = RouterMetrics(
+        router.metrics(),
+        cert_table,
+        backup_status,
+        addon_metrics.clone(),
+    );
     let threads = settings.router.threads;
     let router_shutdown = shutdown.child_token();
     let router = tokio::spawn(async move {
@@ -337,6 +343,12 @@ async fn serve_with(
         nudge.clone(),
     );
     let addon_supervisor = tokio::spawn(addons.clone().run(shutdown.child_token()));
+    // Their size, connections and last verified backup, for `GET /metrics`.
+    let addon_sampler = tokio::spawn(
+        addons
+            .clone()
+            .run_metrics(addon_metrics, shutdown.child_token()),
+    );
     // Scheduled add-on backups (`pg:backups:schedule`): their failures and misses are
     // `app[api]` lines in the attached apps' log streams.
     let schedule_logs = logs.clone();
@@ -400,6 +412,7 @@ async fn serve_with(
     for (name, task) in [
         ("supervisor", supervisor),
         ("add-on supervisor", addon_supervisor),
+        ("add-on metrics", addon_sampler),
         ("scheduled add-on backups", addon_schedules),
         ("router", router),
         ("log collector", collector),
@@ -507,6 +520,7 @@ struct RouterMetrics(
     Arc<paas_router::Metrics>,
     Option<Arc<paas_tls::CertTable>>,
     Option<Arc<backup::BackupStatus>>,
+    Arc<paas_addons::metrics::AddonMetrics>,
 );
 
 impl paas_api::MetricsText for RouterMetrics {
@@ -518,6 +532,7 @@ impl paas_api::MetricsText for RouterMetrics {
         if let Some(backups) = &self.2 {
             out.push_str(&backups.render_metrics());
         }
+        out.push_str(&self.3.render_metrics());
         out
     }
 }
