@@ -120,9 +120,7 @@ async fn info(
     ApiPath(app): ApiPath<String>,
 ) -> Result<Json<wire::App>, ApiError> {
     let app = find(&state, &app).await?;
-    let mut shown = present::app(&app, &token, &state.settings);
-    shown.acm = state.store.acm_enabled(app.app_id).await?;
-    Ok(Json(shown))
+    Ok(Json(present::app(&app, &token, &state.settings)))
 }
 
 /// Maintenance mode on or off. A new name or stack is refused: the app's dynos, network,
