@@ -11,7 +11,9 @@
 #   scripts/swarm-cluster.sh start-node N   # starts it again
 #
 # Addresses: bridge $PAAS_SWARM_BRIDGE (default pswbr0) holds 10.213.0.1/24 on the host;
-# node N is 10.213.0.(10+N) in netns psw-nN (node 1 is the manager). The registry
+# node N is 10.213.0.(10+N) in netns $PAAS_SWARM_NS-nN (default psw-nN; node 1 is the
+# manager), linked by veth $PAAS_SWARM_NS-vN. Two clusters on one machine need their own
+# PAAS_SWARM_BRIDGE, PAAS_SWARM_NET, PAAS_SWARM_RUN, PAAS_SWARM_DATA and PAAS_SWARM_NS. The registry
 # (Debian's docker-registry) runs in the manager's namespace on 10.213.0.11:5601, plain
 # HTTP, which each node's dockerd is told is an insecure registry. Only these node
 # addresses are ever reached from the host; overlay addresses never are (the host has
@@ -25,6 +27,7 @@ BRIDGE="${PAAS_SWARM_BRIDGE:-pswbr0}"
 NET="${PAAS_SWARM_NET:-10.213.0}"
 RUN="${PAAS_SWARM_RUN:-/run/paas-swarm}"
 DATA="${PAAS_SWARM_DATA:-/var/lib/paas-swarm}"
+NS="${PAAS_SWARM_NS:-psw}"
 STACK_IMAGE="${PAAS_STACK_IMAGE:-paas/stack:bookworm}"
 REGISTRY_PORT=5601
 MANAGER_ADDR="$NET.11"
@@ -33,7 +36,7 @@ REGISTRY="$MANAGER_ADDR:$REGISTRY_PORT"
 step() { printf -- '-----> %s\n' "$*" >&2; }
 fail() { printf -- ' !     %s\n' "$*" >&2; exit 1; }
 
-ns() { echo "psw-n$1"; }
+ns() { echo "$NS-n$1"; }
 addr() { echo "$NET.$((10 + $1))"; }
 sock() { echo "$RUN/n$1/docker.sock"; }
 dk() { local n="$1"; shift; docker -H "unix://$(sock "$n")" "$@"; }
@@ -72,7 +75,7 @@ bridge_up() {
 netns_up() {
   local n="$1" name veth
   name="$(ns "$n")"
-  veth="psw-v$n"
+  veth="$NS-v$n"
   if ! ip netns list | grep -qw "$name"; then
     ip netns add "$name"
   fi
@@ -118,7 +121,7 @@ EOF
     -H "unix://$(sock "$n")" \
     --pidfile "$dir/docker.pid" \
     --containerd "$dir/containerd.sock" \
-    --cgroup-parent "/paas-swarm-n$n" \
+    --cgroup-parent "/paas-swarm-$NS-n$n" \
     --userland-proxy=false \
     --insecure-registry "$REGISTRY" \
     --bip 172.31.255.1/24 \
@@ -126,6 +129,11 @@ EOF
     --log-level warn \
     >>"$data/dockerd.log" 2>&1 </dev/null &
   wait_for "dockerd of node $n" dk "$n" info
+}
+
+# Apps apart on published ports, as an operator sets it up on each node (README).
+node_firewall() {
+  ip netns exec "$(ns "$1")" "$(dirname "$0")/swarm-node-firewall.sh" "$NET.0/24"
 }
 
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -200,6 +208,7 @@ cmd_up() {
   for n in $(seq 1 $((workers + 1))); do
     netns_up "$n"
     engine_up "$n"
+    node_firewall "$n"
   done
   registry_up
   swarm_up "$workers"
@@ -246,7 +255,7 @@ cmd_down() {
     grep -E " ($DATA/n$n|$RUN/n$n)/" /proc/mounts | awk '{print $2}' | sort -r |
       xargs -r -n1 umount -l 2>/dev/null || true
     ip netns del "$(ns "$n")" 2>/dev/null || true
-    ip link del "psw-v$n" 2>/dev/null || true
+    ip link del "$NS-v$n" 2>/dev/null || true
   done
   if pid_alive "$RUN/registry/registry.pid"; then
     kill "$(cat "$RUN/registry/registry.pid")" || true
@@ -261,6 +270,6 @@ case "${1:-}" in
   down) cmd_down ;;
   env) cmd_env ;;
   stop-node) stop_engine "$2" ;;
-  start-node) netns_up "$2"; engine_up "$2" ;;
+  start-node) netns_up "$2"; engine_up "$2"; node_firewall "$2" ;;
   *) echo "usage: $0 up [WORKERS] | down | env | stop-node N | start-node N" >&2; exit 2 ;;
 esac

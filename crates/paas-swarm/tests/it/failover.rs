@@ -32,7 +32,7 @@ async fn losing_a_worker_moves_its_dynos_to_live_nodes_and_nothing_is_duplicated
         .filter(|(n, _)| **n != 1)
         .max_by_key(|(_, count)| **count)
         .expect("no dyno on a worker");
-    let lost_host = format!("psw-n{lost}");
+    let lost_host = node_host(lost);
     let _back = NodeBack(lost);
     let stopped = Instant::now();
     let status = Command::new(format!("{ROOT}/scripts/swarm-cluster.sh"))
@@ -55,7 +55,7 @@ async fn losing_a_worker_moves_its_dynos_to_live_nodes_and_nothing_is_duplicated
         )
         .await;
     let move_secs = stopped.elapsed().as_secs_f32();
-    let lost_addr = format!("10.213.0.{}", 10 + lost);
+    let lost_addr = node_addr(lost);
     assert!(
         moved.iter().all(|d| d.ip.unwrap().to_string() != lost_addr),
         "{moved:#?}"

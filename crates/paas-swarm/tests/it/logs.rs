@@ -56,7 +56,7 @@ async fn output_of_dynos_on_workers_reaches_the_apps_stream_and_a_restarted_coll
         .await;
     let on_workers: Vec<(String, String)> = dynos
         .iter()
-        .filter(|d| d.node.as_deref().is_some_and(|n| n != "psw-n1"))
+        .filter(|d| d.node.as_deref().is_some_and(|n| *n != node_host(1)))
         .map(|d| (d.dyno.name.to_string(), d.node.clone().unwrap()))
         .collect();
     assert!(!on_workers.is_empty(), "no dyno on a worker: {dynos:#?}");

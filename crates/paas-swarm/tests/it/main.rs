@@ -14,6 +14,7 @@
 
 mod failover;
 mod images;
+mod isolation;
 mod logs;
 mod one_offs;
 mod rollout;
@@ -117,10 +118,31 @@ fn build_image(cluster: &Cluster, variant: &str) {
     assert!(status.success(), "building {variant} on the manager failed");
 }
 
+/// One of `scripts/swarm-cluster.sh`'s names as its environment sets them: two clusters
+/// on one machine differ by `PAAS_SWARM_RUN`, `PAAS_SWARM_NS` and `PAAS_SWARM_NET`.
+fn cluster_setting(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_owned())
+}
+
+/// Node `n`'s hostname (its Swarm node name): `psw-n<n>` by default.
+fn node_host(n: u32) -> String {
+    format!("{}-n{n}", cluster_setting("PAAS_SWARM_NS", "psw"))
+}
+
+/// Node `n`'s address on the cluster's bridge: `10.213.0.<10 + n>` by default.
+fn node_addr(n: u32) -> String {
+    format!(
+        "{}.{}",
+        cluster_setting("PAAS_SWARM_NET", "10.213.0"),
+        10 + n
+    )
+}
+
 /// `docker` against node `n` of the cluster (1 is the manager).
 fn node_docker(n: u32, args: &[&str]) -> String {
+    let run = cluster_setting("PAAS_SWARM_RUN", "/run/paas-swarm");
     let out = Command::new("docker")
-        .args(["-H", &format!("unix:///run/paas-swarm/n{n}/docker.sock")])
+        .args(["-H", &format!("unix://{run}/n{n}/docker.sock")])
         .args(args)
         .output()
         .unwrap();
@@ -128,7 +150,11 @@ fn node_docker(n: u32, args: &[&str]) -> String {
 }
 
 fn node_number(hostname: &str) -> u32 {
-    hostname.trim_start_matches("psw-n").parse().unwrap()
+    let prefix = format!("{}-n", cluster_setting("PAAS_SWARM_NS", "psw"));
+    hostname
+        .trim_start_matches(prefix.as_str())
+        .parse()
+        .unwrap()
 }
 
 struct Harness {
@@ -158,12 +184,25 @@ impl Drop for Harness {
             args.extend(ids);
             node_docker(1, &args);
         }
-        let network = format!("paas-{}-{}", self.instance, self.app);
-        for _ in 0..20 {
-            if node_docker(1, &["network", "rm", &network]).contains(&network) {
-                break;
+        // Every app network of this instance (a test may add apps beside `self.app`).
+        let networks = node_docker(
+            1,
+            &[
+                "network",
+                "ls",
+                "--format",
+                "{{.Name}}",
+                "--filter",
+                &format!("name=paas-{}-", self.instance),
+            ],
+        );
+        for network in networks.split_whitespace() {
+            for _ in 0..20 {
+                if node_docker(1, &["network", "rm", network]).contains(network) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(500));
             }
-            std::thread::sleep(Duration::from_millis(500));
         }
     }
 }

@@ -82,7 +82,7 @@ async fn a_release_phase_before_any_dyno_and_a_one_off_run_on_the_manager_on_the
         .await;
     let worker = dynos
         .iter()
-        .find(|d| d.node.as_deref().is_some_and(|n| n != "psw-n1"))
+        .find(|d| d.node.as_deref().is_some_and(|n| *n != node_host(1)))
         .unwrap_or_else(|| panic!("no dyno on a worker: {dynos:#?}"));
     let service = node_docker(
         1,
@@ -207,7 +207,7 @@ async fn paasd_on_a_swarm_runs_the_release_phase_shows_workers_output_in_paas_lo
         .await;
     let on_workers: Vec<String> = dynos
         .iter()
-        .filter(|d| d["type"] == "worker" && d["node"].as_str().is_some_and(|n| n != "psw-n1"))
+        .filter(|d| d["type"] == "worker" && d["node"].as_str().is_some_and(|n| *n != node_host(1)))
         .map(|d| d["name"].as_str().unwrap().to_owned())
         .collect();
     assert!(
