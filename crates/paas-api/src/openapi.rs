@@ -130,10 +130,13 @@ pub(crate) mod rules {
     /// `paas_core::buildpacks::Buildpack::parse`: a bundled name, or a git URL or an
     /// absolute path without blanks.
     pub const BUILDPACK: &str = r"^[ \t\r\n]*((heroku/)?(ruby|python|nodejs|java|php|go|static|procfile)|(https?://|git://|ssh://|git@|file://|/)[^\s\x00-\x1f\x7f]*)[ \t\r\n]*$";
+    /// A quantity as text: 0 to 100 (leading zeros too), or a signed change.
+    pub const QUANTITY_TEXT: &str =
+        r"^[ \t\r\n]*(0{0,2}[0-9]|0?[1-9][0-9]|100|[+-][0-9]{1,3})[ \t\r\n]*$";
     /// A log session's `dyno` filter.
     pub const LOG_DYNO: &str = r"^[A-Za-z0-9._-]{0,64}$";
     /// `paas_logs::parse_drain_url`: syslog://host:port, http:// or https://.
-    pub const DRAIN_URL: &str = r"^(syslog://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?)*:[1-9][0-9]{0,3}|https?://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*)$";
+    pub const DRAIN_URL: &str = r"^(syslog://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?)*:[1-9][0-9]{0,3}|https?://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?(/[^\s]*)?)$";
     /// Seconds as a string (`expires_in`): 1 to 99,999,999 (the handler's bound is
     /// 315,360,000, ten years).
     pub const SECONDS_TEXT: &str = r"^[ \t\r\n]*0*[1-9][0-9]{0,7}[ \t\r\n]*$";
@@ -258,7 +261,7 @@ pub(crate) mod rules {
         set(
             doc,
             &format!("{s}/LogSessionCreate/properties/lines"),
-            json!({"type": ["integer", "null"], "minimum": 0, "description": "Lines of history (default 100, at most 1,500)."}),
+            json!({"type": ["integer", "null"], "minimum": 0, "maximum": i64::MAX, "description": "Lines of history (default 100, at most 1,500)."}),
         );
         set(
             doc,
@@ -312,6 +315,29 @@ pub(crate) mod rules {
             &format!("{s}/FormationBatchUpdate/properties/updates/minItems"),
             json!(1),
         );
+        set(
+            doc,
+            &format!("{s}/BuildpackInstallationsUpdate/properties/updates/maxItems"),
+            json!(paas_core::buildpacks::MAX_BUILDPACKS),
+        );
+        set(
+            doc,
+            &format!("{s}/QuantityChange"),
+            json!({
+            "oneOf": [{"type": "integer", "minimum": 0, "maximum": 100},
+                      {"type": "string", "pattern": QUANTITY_TEXT}],
+            "description": "A quantity (0 to 100, a number or a numeric string), or a change of the current one (\"+1\", \"-2\")"}),
+        );
+        for path in [
+            "/paths/~1apps~1{app}~1releases~1{release}/get/parameters",
+            "/paths/~1apps~1{app}~1releases~1{release}~1config-vars/get/parameters",
+        ] {
+            if let Some(params) = doc.pointer_mut(path).and_then(Value::as_array_mut) {
+                for p in params.iter_mut().filter(|p| p["name"] == "release") {
+                    p["schema"] = json!({"type": "string", "pattern": RELEASE_REF});
+                }
+            }
+        }
         set(
             doc,
             &format!("{s}/BuildpackUpdate/properties/buildpack"),
