@@ -505,3 +505,306 @@ async fn backups_are_verified_downloaded_and_restored_and_a_damaged_one_is_faile
         "a destroyed add-on's backups go with it"
     );
 }
+
+/// `paas logs` of `app` until they contain `want` (panics after `secs`).
+async fn wait_for_log(
+    paasd: &Paasd,
+    dir: &std::path::Path,
+    app: &str,
+    want: &str,
+    secs: u64,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let logs = ok(paasd.paas(dir, &["logs", "-n", "500", "-a", app]));
+        if logs.contains(want) {
+            return logs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{app}'s logs never said {want:?}:\n{logs}\n{}",
+            paasd.log()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// `HH:MM` (UTC) of the start of the minute at least 70 s from now: a schedule set for
+/// it is due within 10 to 70 s.
+fn a_minute_ahead() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = (now + 70) / 60 * 60;
+    format!("{:02}:{:02}", (at % 86_400) / 3600, (at % 3600) / 60)
+}
+
+#[tokio::test]
+async fn scheduled_backups_run_at_their_time_a_missed_one_is_announced_and_run_and_old_ones_are_pruned()
+ {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    for app in ["daily", "stalled"] {
+        paasd.create_app(app).await;
+        ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", app]));
+    }
+    let name_of = |app: &str| {
+        let addons = json(paasd.paas(dir, &["addons", "-a", app, "--json"]));
+        addons[0]["name"].as_str().unwrap().to_owned()
+    };
+    let (daily, stalled) = (name_of("daily"), name_of("stalled"));
+    let config = json(paasd.paas(dir, &["config", "-a", "daily", "--json"]));
+    let url = config["DATABASE_URL"].as_str().unwrap().to_owned();
+    sql(
+        &paasd,
+        "daily",
+        &url,
+        "create table items (name text); insert into items values ('a'), ('b');",
+    );
+    // A manual capture: never pruned by the schedule.
+    ok(paasd.paas(dir, &["pg:backups:capture", "-a", "daily"]));
+
+    let bad = fails(paasd.paas(
+        dir,
+        &[
+            "pg:backups:schedule",
+            "--at",
+            "02:00 Mars/Olympus",
+            "-a",
+            "daily",
+        ],
+    ));
+    assert!(bad.contains("unknown time zone"), "{bad}");
+    let bad = fails(paasd.paas(
+        dir,
+        &["pg:backups:schedule", "--at", "25:00", "-a", "daily"],
+    ));
+    assert!(bad.contains("not a time of day"), "{bad}");
+
+    // Both scheduled for the coming minute; the second add-on cannot be backed up then
+    // (its container is paused: the supervisor leaves a paused container alone).
+    let at = a_minute_ahead();
+    for app in ["daily", "stalled"] {
+        let set = ok(paasd.paas(
+            dir,
+            &[
+                "pg:backups:schedule",
+                "--at",
+                &format!("{at} UTC"),
+                "--keep",
+                "1",
+                "-a",
+                app,
+            ],
+        ));
+        assert!(
+            set.contains(&format!("every day at {at} UTC, keeping 1")),
+            "{set}"
+        );
+    }
+    let listed = ok(paasd.paas(dir, &["pg:backups:schedules", "-a", "daily"]));
+    assert!(
+        listed.contains(&daily)
+            && listed.contains(&format!("{at} UTC"))
+            && !listed.contains(&stalled),
+        "{listed}"
+    );
+    let stalled_container = format!("paas-{}-addon-{stalled}", paasd.instance);
+    docker_ok(&["pause", &stalled_container]);
+
+    let logs = wait_for_log(
+        &paasd,
+        dir,
+        "daily",
+        &format!("Scheduled backup a002 of {daily} verified"),
+        180,
+    )
+    .await;
+    assert!(!logs.contains("FAILED"), "{logs}");
+    let list = ok(paasd.paas(dir, &["pg:backups", "-a", "daily"]));
+    assert!(list.contains("a002") && list.contains("b001"), "{list}");
+    let files = paasd.data.path().join("backups/addons").join(&daily);
+    assert!(files.join("a002.dump").is_file());
+    // The failure is loud in the stalled app's stream, and recorded.
+    let logs = wait_for_log(
+        &paasd,
+        dir,
+        "stalled",
+        &format!("app[api]: Error: scheduled backup of {stalled} FAILED"),
+        120,
+    )
+    .await;
+    assert!(!logs.contains("verified"), "{logs}");
+    docker_ok(&["unpause", &stalled_container]);
+
+    // paasd was "down" across the next due time: the schedule (now in another zone)
+    // was set two days ago for an hour ago and never ran since. The next pass says it
+    // was missed, captures at once, and prunes the older scheduled backup (keep 1);
+    // the manual one stays.
+    let store = paasd.store().await;
+    sqlx::query(
+        "update addon_backup_schedule
+            set timezone = 'Asia/Kolkata',
+                at_time = ((now() - interval '1 hour') at time zone 'Asia/Kolkata')::time,
+                created_at = now() - interval '2 days', last_due_at = now() - interval '1 day 1 hour'
+          where addon_id = (select addon_id from addon where name = $1)",
+    )
+    .bind(&daily)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let logs = wait_for_log(
+        &paasd,
+        dir,
+        "daily",
+        &format!("Scheduled backup a003 of {daily} verified"),
+        120,
+    )
+    .await;
+    assert!(
+        logs.contains(&format!(
+            "app[api]: Error: the scheduled backup of {daily} due at"
+        )) && logs.contains("was MISSED"),
+        "{logs}"
+    );
+    let list = ok(paasd.paas(dir, &["pg:backups", "-a", "daily"]));
+    assert!(
+        list.contains("a003") && list.contains("b001") && !list.contains("a002"),
+        "{list}"
+    );
+    assert!(
+        !files.join("a002.dump").exists(),
+        "a pruned backup's file goes too"
+    );
+    let verified = ok(paasd.paas(dir, &["pg:backups:verify", "a003", "-a", "daily"]));
+    assert!(verified.contains("a003: verified"), "{verified}");
+
+    ok(paasd.paas(dir, &["pg:backups:unschedule", "-a", "daily"]));
+    let listed = ok(paasd.paas(dir, &["pg:backups:schedules", "-a", "daily"]));
+    assert!(listed.contains("No backup schedules"), "{listed}");
+}
+
+#[tokio::test]
+async fn pg_psql_reads_stdin_and_a_rotated_password_is_a_release_everywhere_and_the_old_one_is_refused()
+ {
+    support::require_stack_image();
+    let paasd = Paasd::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    paasd.create_app("ledger").await;
+    paasd.create_app("report").await;
+    ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", "ledger"]));
+    let addons = json(paasd.paas(dir, &["addons", "-a", "ledger", "--json"]));
+    let name = addons[0]["name"].as_str().unwrap().to_owned();
+    ok(paasd.paas(
+        dir,
+        &["addons:attach", &name, "--as", "LEDGER_DB", "-a", "report"],
+    ));
+
+    // psql in a one-off dyno of the add-on's image (the stack has no psql), the script
+    // on its stdin; an app with no deployed code still gets one.
+    let out = paasd.paas_with_stdin(
+        dir,
+        &["pg:psql", "-a", "ledger"],
+        "create table t (x int);\ninsert into t values (41);\nselect x + 1 as answer from t;\n",
+    );
+    let printed = ok(out);
+    assert!(
+        printed.contains("answer") && printed.contains("42"),
+        "{printed}"
+    );
+    // The other app reaches it under its own attachment name; psql's status is paas's.
+    let out = paasd.paas_with_stdin(
+        dir,
+        &["pg:psql", "LEDGER_DB", "-a", "report"],
+        "\\set ON_ERROR_STOP on\nselect count(*) as n from t;\nselect * from missing_table;\n",
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1"),
+        "{out:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("missing_table"),
+        "psql's error reaches the terminal: {out:?}"
+    );
+
+    let before = |app: &str, var: &str| {
+        let config = json(paasd.paas(dir, &["config", "-a", app, "--json"]));
+        config[var].as_str().unwrap().to_owned()
+    };
+    let (old_ledger, old_report) = (
+        before("ledger", "DATABASE_URL"),
+        before("report", "LEDGER_DB_URL"),
+    );
+    assert_eq!(old_ledger, old_report);
+    let refused = fails(paasd.paas(dir, &["pg:credentials:rotate", "-a", "ledger"]));
+    assert!(refused.contains("--confirm ledger"), "{refused}");
+    let rotated = ok(paasd.paas(
+        dir,
+        &[
+            "pg:credentials:rotate",
+            "--confirm",
+            "ledger",
+            "-a",
+            "ledger",
+        ],
+    ));
+    assert!(
+        rotated.contains("ledger: v") && rotated.contains("report: v"),
+        "{rotated}"
+    );
+    let (new_ledger, new_report) = (
+        before("ledger", "DATABASE_URL"),
+        before("report", "LEDGER_DB_URL"),
+    );
+    assert_eq!(new_ledger, new_report);
+    assert_ne!(new_ledger, old_ledger);
+    for app in ["ledger", "report"] {
+        let releases = ok(paasd.paas(dir, &["releases", "-a", app]));
+        assert!(releases.contains("credentials"), "{app}: {releases}");
+    }
+    // The new URL works, the old password is refused.
+    assert_eq!(sql(&paasd, "ledger", &new_ledger, "select x from t"), "41");
+    let old = psql_from_network(&paasd, "ledger", &old_ledger, "require");
+    assert!(!old.status.success(), "the old password still works");
+    assert!(
+        String::from_utf8_lossy(&old.stderr).contains("password authentication failed"),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+    // pg:psql follows the rotation (-c: the SQL instead of stdin, Heroku's flag).
+    let printed = ok(paasd.paas(
+        dir,
+        &["pg:psql", "-c", "select 'still here'", "-a", "ledger"],
+    ));
+    assert!(printed.contains("still here"), "{printed}");
+
+    // redis:cli: the password reaches redis-cli by its environment.
+    paasd.create_app("cache").await;
+    ok(paasd.paas(dir, &["addons:create", "redis", "-a", "cache"]));
+    let printed = ok(paasd.paas_with_stdin(
+        dir,
+        &["redis:cli", "-a", "cache"],
+        "set greeting hello\nget greeting\n",
+    ));
+    assert!(
+        printed.contains("OK") && printed.contains("hello"),
+        "{printed}"
+    );
+    let refused = fails(paasd.paas(
+        dir,
+        &[
+            "pg:credentials:rotate",
+            "REDIS",
+            "--confirm",
+            "cache",
+            "-a",
+            "cache",
+        ],
+    ));
+    assert!(refused.contains("only Postgres"), "{refused}");
+}

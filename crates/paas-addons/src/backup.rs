@@ -107,8 +107,21 @@ impl Addons {
     /// Captures a backup and verifies it. The result is `verified` or `failed` (with the
     /// reason); an error means the platform could not even try.
     pub async fn capture(&self, addon: &Addon) -> Result<Backup, AddonError> {
+        self.capture_as(addon, false).await
+    }
+
+    /// [`Addons::capture`], marked as a schedule's (pruned beyond its `keep`) or not.
+    pub(crate) async fn capture_as(
+        &self,
+        addon: &Addon,
+        scheduled: bool,
+    ) -> Result<Backup, AddonError> {
         let container = self.running_container(addon).await?;
-        let backup = self.inner.store.start_backup(addon.addon_id).await?;
+        let backup = self
+            .inner
+            .store
+            .start_backup_of(addon.addon_id, scheduled)
+            .await?;
         let path = self.backup_path(addon, &backup);
         let outcome = self.dump(&container, addon, &path).await;
         let backup = match outcome {

@@ -7,8 +7,11 @@
 //! operations the API calls ([`Addons`]).
 
 pub mod backup;
+pub mod console;
+pub mod credentials;
 pub mod image;
 pub mod info;
+pub mod schedule;
 pub mod service;
 pub mod supervise;
 

@@ -72,9 +72,12 @@ async fn announce_failure(state: &AppState, addon: &Addon, backup: &Backup) {
     }
 }
 
-/// A backup of `addon` by name (`b001`), number or id.
+/// A backup of `addon` by name (`b001`, or `a002` for a scheduled one), number or id.
 async fn find(state: &AppState, addon: &Addon, key: &str) -> Result<Backup, ApiError> {
-    let num = key.trim_start_matches(['b', 'B']).parse::<i32>().ok();
+    let num = key
+        .trim_start_matches(['a', 'A', 'b', 'B'])
+        .parse::<i32>()
+        .ok();
     state
         .store
         .backups(addon.addon_id)

@@ -25,7 +25,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(restart_one))
         .routes(routes!(stop))
         .routes(routes!(stop_type))
-        .routes(routes!(attach))
+        .routes(routes!(attach, attach_with_input))
         .routes(routes!(start_failures))
 }
 
@@ -153,32 +153,80 @@ async fn create(
     for (key, value) in body.env.iter().flatten() {
         extra.push((ConfigKey::parse(key)?, value.clone()));
     }
-    let (target, n) = state.store.one_off_target(app.app_id).await?;
+    let dyno = start_one_off(
+        &state,
+        &app,
+        OneOff {
+            command,
+            image: None,
+            env: extra
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v))
+                .collect(),
+            attach: body.attach.unwrap_or(false),
+            tty: !body.force_no_tty.unwrap_or(false),
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(dyno)))
+}
+
+/// What a one-off dyno runs: by default the app's release image; `pg:psql` and
+/// `redis:cli` run an add-on's service image (on the app's network all the same).
+pub(crate) struct OneOff<'a> {
+    pub command: &'a str,
+    pub image: Option<String>,
+    /// Over the app's config.
+    pub env: Vec<(String, String)>,
+    pub attach: bool,
+    pub tty: bool,
+}
+
+/// Creates a one-off dyno (`run.N`) of `app`'s current release with its config: started
+/// now when detached, else waiting for its client at `attach_url`.
+pub(crate) async fn start_one_off(
+    state: &AppState,
+    app: &paas_store::App,
+    one_off: OneOff<'_>,
+) -> Result<wire::Dyno, ApiError> {
+    let command = one_off.command;
+    // An add-on's client needs no deployed code: its image is the add-on's, its
+    // environment the credentials.
+    let (mut config, release, image, n) = match one_off.image {
+        None => {
+            let (target, n) = state.store.one_off_target(app.app_id).await?;
+            let release = Some((target.release_id, target.version));
+            (target.config, release, target.image, n)
+        }
+        Some(image) => {
+            let n = state.store.next_one_off_index(app.app_id).await?;
+            (Default::default(), None, image, n)
+        }
+    };
     let name = DynoName {
         process_type: ProcessType::run(),
         index: u32::try_from(n).unwrap_or(1),
     };
-    let mut config = target.config.clone();
-    config.extend(extra.into_iter().map(|(k, v)| (k.as_str().to_owned(), v)));
-    let detached = !body.attach.unwrap_or(false);
+    config.extend(one_off.env);
+    let detached = !one_off.attach;
     let spec = paas_docker::OneOffSpec {
         instance: state.settings.instance.clone(),
         dyno: paas_docker::OneOffLabels {
             app_name: AppName::parse(&app.name)?,
             name: name.clone(),
-            release_id: Some(target.release_id),
-            version: ReleaseVersion::new(target.version).ok(),
+            release_id: release.map(|(id, _)| id),
+            version: release.and_then(|(_, v)| ReleaseVersion::new(v).ok()),
             command: command.to_owned(),
             detached,
         },
-        image: target.image.clone(),
+        image,
         env: dyno_env(&config, &name, None),
         limits: state.settings.dyno_limits,
-        tty: !body.force_no_tty.unwrap_or(false),
+        tty: one_off.tty,
     };
     let name = name.to_string();
     state.docker.run_one_off(&spec).await?;
-    tracing::info!(app = %app.name, dyno = %name, release = %format!("v{}", target.version), detached, "one-off dyno created");
+    tracing::info!(app = %app.name, dyno = %name, release = ?release.map(|(_, v)| v), detached, "one-off dyno created");
     let now = chrono::Utc::now();
     // Heroku's shape: a rendezvous URL on the TLS port. Without one, paas's own
     // streaming endpoint (what `paas run` reads) is the best there is.
@@ -190,33 +238,27 @@ async fn create(
             app.name
         ),
     });
-    Ok((
-        StatusCode::CREATED,
-        Json(wire::Dyno {
-            id: uuid::Uuid::now_v7(),
-            name,
-            process_type: "run".into(),
-            state: "starting".into(),
-            command: command.to_owned(),
-            size: "basic".into(),
-            release: Some(wire::ReleaseRefBody {
-                id: target.release_id,
-                version: target.version,
-            }),
-            app: wire::IdName {
-                id: app.app_id,
-                name: app.name.clone(),
-            },
-            attach_url,
-            created_at: now,
-            updated_at: now,
-            node: None,
-        }),
-    ))
+    Ok(wire::Dyno {
+        id: uuid::Uuid::now_v7(),
+        name,
+        process_type: "run".into(),
+        state: "starting".into(),
+        command: command.to_owned(),
+        size: "basic".into(),
+        release: release.map(|(id, version)| wire::ReleaseRefBody { id, version }),
+        app: wire::IdName {
+            id: app.app_id,
+            name: app.name.clone(),
+        },
+        attach_url,
+        created_at: now,
+        updated_at: now,
+        node: None,
+    })
 }
 
 /// Streams a one-off dyno's output from its start, ends with its exit status line, and
-/// removes the container.
+/// removes the container. Its stdin is closed at once.
 #[utoipa::path(get, path = "/apps/{app}/dynos/{name}/attach", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "One-off dyno name (`run.3`)", pattern = r"^[A-Za-z][A-Za-z0-9_-]{0,29}\.[1-9][0-9]{0,8}$")),
     responses((status = 200, description = "The output, then a last line with the exit status", content_type = "text/plain", body = String), crate::openapi::Errors))]
 async fn attach(
@@ -224,14 +266,37 @@ async fn attach(
     _: Authenticated,
     ApiPath((app, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let app = apps::find(&state, &app).await?;
-    let name = DynoName::parse(&name)?;
+    stream_one_off(&state, &app, &name, None).await
+}
+
+/// As the GET, and the request's body is the dyno's stdin, streamed as it comes and
+/// closed when it ends (`echo 'select 1' | paas pg:psql`).
+#[utoipa::path(post, path = "/apps/{app}/dynos/{name}/attach", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "One-off dyno name (`run.3`)", pattern = r"^[A-Za-z][A-Za-z0-9_-]{0,29}\.[1-9][0-9]{0,8}$")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The dyno's stdin"),
+    responses((status = 200, description = "The output, then a last line with the exit status", content_type = "text/plain", body = String), crate::openapi::Errors))]
+async fn attach_with_input(
+    State(state): State<AppState>,
+    _: Authenticated,
+    ApiPath((app, name)): ApiPath<(String, String)>,
+    input: Body,
+) -> Result<Response, ApiError> {
+    stream_one_off(&state, &app, &name, Some(input)).await
+}
+
+async fn stream_one_off(
+    state: &AppState,
+    app: &str,
+    name: &str,
+    input: Option<Body>,
+) -> Result<Response, ApiError> {
+    let app = apps::find(state, app).await?;
+    let name = DynoName::parse(name)?;
     let docker = state.docker.clone();
     let id = docker
         .find_one_off(&state.settings.instance, &app.name, &name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Couldn't find that dyno ({name}).")))?;
-    let rx = follow(docker, id);
+    let rx = follow(docker, id, input);
     let body = futures::stream::unfold(rx, |mut rx| async move {
         let line = match rx.recv().await? {
             Output::Line(line) => line,
@@ -252,14 +317,37 @@ pub(crate) enum Output {
 }
 
 /// Attaches to one-off container `id`, which starts it, in a task of its own: its stdin
-/// is closed at once (`paas run` sends no input), its output comes line by line, and the
-/// container is removed once it has exited; the channel ends after [`Output::Exit`].
-pub(crate) fn follow(docker: paas_docker::Docker, id: String) -> mpsc::UnboundedReceiver<Output> {
+/// is `input` (copied in a task of its own, then closed) or closed at once (`paas run`
+/// sends no input), its output comes line by line, and the container is removed once it
+/// has exited; the channel ends after [`Output::Exit`].
+pub(crate) fn follow(
+    docker: paas_docker::Docker,
+    id: String,
+    input: Option<Body>,
+) -> mpsc::UnboundedReceiver<Output> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let code = match docker.attach_one_off(&id).await {
             Ok(mut attached) => {
-                let _ = attached.input.shutdown().await;
+                match input {
+                    None => {
+                        let _ = attached.input.shutdown().await;
+                    }
+                    Some(body) => {
+                        let mut stdin = attached.input;
+                        attached.input = Box::pin(tokio::io::sink());
+                        tokio::spawn(async move {
+                            let mut chunks = body.into_data_stream();
+                            while let Some(Ok(chunk)) = chunks.next().await {
+                                if stdin.write_all(&chunk).await.is_err() {
+                                    break;
+                                }
+                                let _ = stdin.flush().await;
+                            }
+                            let _ = stdin.shutdown().await;
+                        });
+                    }
+                }
                 let mut pending = String::new();
                 while let Some(chunk) = attached.output.next().await {
                     let bytes = match chunk {

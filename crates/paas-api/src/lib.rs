@@ -9,6 +9,7 @@
 mod absent;
 mod account;
 mod acm;
+mod addon_actions;
 mod addon_attachments;
 mod addon_backups;
 mod addon_info;
@@ -123,6 +124,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(sni_endpoints::router())
         .merge(addons::router())
         .merge(addon_attachments::router())
+        .merge(addon_actions::router())
         .merge(addon_backups::router())
         .merge(addon_info::router())
         .merge(absent::router())

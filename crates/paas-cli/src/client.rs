@@ -135,12 +135,32 @@ impl Client {
 
     /// Streams a plain-text resource at an absolute `url` (a one-off dyno's attach URL)
     /// line by line as it arrives.
-    pub async fn stream_lines(
+    pub async fn stream_lines(&self, url: &str, on_line: impl FnMut(&str)) -> Result<(), ApiError> {
+        self.stream_request(self.http.get(url), on_line).await
+    }
+
+    /// [`Client::stream_lines`] of a POST whose body is `input`, sent as it is read
+    /// while the answer streams back (a one-off dyno's stdin: `paas pg:psql`).
+    pub async fn stream_lines_with_input(
         &self,
         url: &str,
+        input: reqwest::Body,
+        on_line: impl FnMut(&str),
+    ) -> Result<(), ApiError> {
+        let request = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(input);
+        self.stream_request(request, on_line).await
+    }
+
+    async fn stream_request(
+        &self,
+        request: reqwest::RequestBuilder,
         mut on_line: impl FnMut(&str),
     ) -> Result<(), ApiError> {
-        let mut request = self.http.get(url).header(ACCEPT, HEROKU_V3_MEDIA_TYPE);
+        let mut request = request.header(ACCEPT, HEROKU_V3_MEDIA_TYPE);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }

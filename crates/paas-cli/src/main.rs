@@ -30,6 +30,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(paas_cli::run(cli, settings))?;
+    let result = runtime.block_on(paas_cli::run(cli, settings));
+    // Not waiting for a read of stdin that may never end (`paas pg:psql` on a terminal
+    // after the dyno exited: tokio's stdin is a blocking read on a thread of its own).
+    runtime.shutdown_background();
+    result?;
     Ok(())
 }

@@ -1,9 +1,15 @@
 //! `pg:info`, and `pg:backups`, `pg:backups:capture`, `pg:backups:download`, `pg:backups:restore`,
 //! `pg:backups:verify`, `pg:backups:delete`: backups of an app's Postgres add-on, each
-//! verified by a restore into a scratch database on the server.
+//! verified by a restore into a scratch database on the server; `pg:backups:schedule`,
+//! `pg:backups:schedules`, `pg:backups:unschedule` (daily, run by paasd);
+//! `pg:credentials:rotate`; `pg:psql` (and `redis:cli`), a one-off dyno running the
+//! add-on's client, fed this process's stdin.
 
 use clap::{Args, Subcommand};
-use paas_wire::{AddonAttachment, AddonBackup, BackupRestore, BackupRestored, PgInfo};
+use paas_wire::{
+    AddonAttachment, AddonBackup, BackupRestore, BackupRestored, BackupSchedule, BackupScheduleSet,
+    CredentialsRotate, CredentialsRotated, Dyno, PgInfo,
+};
 
 use crate::context::{AppArg, app_path};
 use crate::output::{Action, Table};
@@ -33,6 +39,88 @@ pub enum Command {
     /// Delete a backup and its file
     #[command(name = "pg:backups:delete")]
     Delete(ConfirmArgs),
+    /// Back the database up every day at a time (verified; the newest N kept)
+    #[command(name = "pg:backups:schedule")]
+    Schedule(ScheduleArgs),
+    /// The backup schedules of the app's databases
+    #[command(name = "pg:backups:schedules")]
+    Schedules(AppOnly),
+    /// Stop the database's daily backups (its backups stay)
+    #[command(name = "pg:backups:unschedule")]
+    Unschedule(DbPos),
+    /// A new random password for the database; every attached app's URL changes as a release
+    #[command(name = "pg:credentials:rotate")]
+    Rotate(RotateArgs),
+    /// psql on the database, in a one-off dyno (stdin is psql's: `echo 'select 1' | paas pg:psql`)
+    #[command(name = "pg:psql")]
+    Psql(PsqlArgs),
+    /// redis-cli on a Redis add-on, in a one-off dyno (stdin is redis-cli's)
+    #[command(name = "redis:cli")]
+    RedisCli(RedisPos),
+}
+
+#[derive(Debug, Args)]
+pub struct AppOnly {
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+/// The database as a positional argument, Heroku style (`pg:psql HEROKU_POSTGRESQL_RED`).
+#[derive(Debug, Args)]
+pub struct DbPos {
+    #[command(flatten)]
+    pub app: AppArg,
+    /// The database: an attachment (DATABASE), its config var, or the add-on's name
+    #[arg(value_name = "DATABASE", default_value = "DATABASE")]
+    pub db: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PsqlArgs {
+    #[command(flatten)]
+    pub db: DbPos,
+    /// SQL to run instead of reading stdin
+    #[arg(short, long)]
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RedisPos {
+    #[command(flatten)]
+    pub app: AppArg,
+    /// The Redis add-on: an attachment (REDIS), its config var, or the add-on's name
+    #[arg(value_name = "REDIS", default_value = "REDIS")]
+    pub db: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(flatten)]
+    pub db: DbPos,
+    /// When, every day: 'HH:MM' or 'HH:MM TIMEZONE' ('02:00 Europe/Paris'; default UTC)
+    #[arg(long)]
+    pub at: String,
+    /// How many scheduled backups to keep (1 to 90)
+    #[arg(long, default_value_t = paas_core::backup_schedule::DEFAULT_KEEP)]
+    pub keep: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub db: DbPos,
+    /// The app's name again, to confirm
+    #[arg(long)]
+    pub confirm: Option<String>,
+}
+
+impl DbPos {
+    fn as_db(&self) -> DbArgs {
+        DbArgs {
+            app: self.app.clone(),
+            db: self.db.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -130,8 +218,125 @@ fn check_confirm(app: &str, confirm: Option<&str>, what: &str) -> Result<()> {
     }
 }
 
+fn print_schedule(ctx: &Context, s: &BackupSchedule) -> Result<()> {
+    ctx.print(&format!(
+        "{}: every day at {}, keeping {} (next: {})\n",
+        s.addon.name,
+        s.at,
+        s.keep,
+        s.next_at.format("%Y-%m-%d %H:%M UTC")
+    ))
+}
+
+/// Starts the add-on's console dyno and joins it: `script`, or else this process's
+/// stdin, is its stdin.
+async fn console(ctx: &Context, args: DbArgs, script: Option<String>) -> Result<()> {
+    let (app, id, name) = addon_of(ctx, &args).await?;
+    let action = Action::start(format!("Connecting to {name} on {app}"));
+    let dyno: Dyno = ctx.decode(
+        ctx.client
+            .post(
+                &format!("/apps/{app}/addons/{id}/actions/console"),
+                &serde_json::json!({}),
+            )
+            .await?,
+    )?;
+    action.done_with(format!("up, {}", dyno.name));
+    let input = match script {
+        Some(script) => reqwest::Body::from(script + "\n"),
+        None => reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(tokio::io::stdin())),
+    };
+    crate::run::follow(ctx, &app, &dyno.name, Some(input)).await
+}
+
 pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
     match cmd {
+        Command::Schedule(args) => {
+            let (_, id, _) = addon_of(ctx, &args.db.as_db()).await?;
+            let raw = ctx
+                .client
+                .put(
+                    &format!("/addons/{id}/backup-schedule"),
+                    &BackupScheduleSet {
+                        at: args.at,
+                        keep: Some(i64::from(args.keep)),
+                    },
+                )
+                .await?;
+            if ctx.json {
+                return ctx.print_json(&raw);
+            }
+            let s: BackupSchedule = ctx.decode(raw)?;
+            print_schedule(ctx, &s)
+        }
+        Command::Schedules(args) => {
+            let app = args.app.resolve().await?;
+            let raw = ctx.client.get(&app_path(&app, "/backup-schedules")).await?;
+            if ctx.json {
+                return ctx.print_json(&raw);
+            }
+            let list: Vec<BackupSchedule> = ctx.decode(raw)?;
+            if list.is_empty() {
+                return ctx.print(&format!(
+                    "No backup schedules on {app}. Set one with paas pg:backups:schedule --at '02:00 UTC'\n"
+                ));
+            }
+            for s in &list {
+                print_schedule(ctx, s)?;
+            }
+            Ok(())
+        }
+        Command::Unschedule(args) => {
+            let (_, id, name) = addon_of(ctx, &args.as_db()).await?;
+            let action = Action::start(format!("Stopping the daily backups of {name}"));
+            ctx.client
+                .delete(&format!("/addons/{id}/backup-schedule"))
+                .await?;
+            action.done();
+            Ok(())
+        }
+        Command::Rotate(args) => {
+            let (app, id, name) = addon_of(ctx, &args.db.as_db()).await?;
+            check_confirm(
+                &app,
+                args.confirm.as_deref(),
+                &format!(
+                    "changes the password of {name}: every attached app's URL changes and the old password stops working,"
+                ),
+            )?;
+            let action = Action::start(format!("Rotating the credentials of {name}"));
+            let raw = ctx
+                .client
+                .post(
+                    &format!("/addons/{id}/actions/rotate-credentials"),
+                    &CredentialsRotate { confirm: app },
+                )
+                .await?;
+            action.done();
+            if ctx.json {
+                return ctx.print_json(&raw);
+            }
+            let done: CredentialsRotated = ctx.decode(raw)?;
+            for r in &done.releases {
+                ctx.print(&format!(
+                    "{}: v{} {}\n",
+                    r.app.name, r.version, r.description
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Psql(args) => console(ctx, args.db.as_db(), args.command).await,
+        Command::RedisCli(args) => {
+            console(
+                ctx,
+                DbArgs {
+                    app: args.app,
+                    db: args.db,
+                },
+                None,
+            )
+            .await
+        }
         Command::Info(args) => {
             let (_, id, _) = addon_of(ctx, &args).await?;
             let raw = ctx.client.get(&format!("/addons/{id}/pg-info")).await?;

@@ -65,18 +65,32 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
         return Ok(());
     }
     action.done_with(format!("up, {}", dyno.name));
-    // `attach_url` is Heroku's rendezvous (TLS, no exit status); paas's own endpoint
-    // streams the output and ends with the exit status.
-    let url = ctx
-        .client
-        .url(&app_path(&app, &format!("/dynos/{}/attach", dyno.name)));
+    follow(ctx, &app.to_string(), &dyno.name, None).await
+}
+
+/// Streams an attached one-off dyno's output (feeding it `input` as its stdin, if any)
+/// and ends with its exit status: `attach_url` is Heroku's rendezvous (TLS, no exit
+/// status); paas's own endpoint streams the output and ends with the exit status.
+pub(crate) async fn follow(
+    ctx: &Context,
+    app: &str,
+    dyno: &str,
+    input: Option<reqwest::Body>,
+) -> Result<()> {
+    let url = ctx.client.url(&format!("/apps/{app}/dynos/{dyno}/attach"));
     let mut status = None;
-    ctx.client
-        .stream_lines(&url, |line| match line.strip_prefix(EXIT_STATUS_PREFIX) {
-            Some(code) => status = code.trim().parse::<i32>().ok(),
-            None => println!("{line}"),
-        })
-        .await?;
+    let on_line = |line: &str| match line.strip_prefix(EXIT_STATUS_PREFIX) {
+        Some(code) => status = code.trim().parse::<i32>().ok(),
+        None => println!("{line}"),
+    };
+    match input {
+        None => ctx.client.stream_lines(&url, on_line).await?,
+        Some(input) => {
+            ctx.client
+                .stream_lines_with_input(&url, input, on_line)
+                .await?
+        }
+    }
     match status {
         Some(0) => Ok(()),
         Some(code) => Err(Error::Exit(code)),

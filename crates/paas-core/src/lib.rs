@@ -6,6 +6,7 @@
 //! parses raw input into these types once and passes the typed values inward.
 
 pub mod addons;
+pub mod backup_schedule;
 pub mod buildpacks;
 pub mod config;
 pub mod dyno;

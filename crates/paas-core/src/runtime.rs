@@ -211,6 +211,17 @@ pub trait ContainerRuntime: Clone + Send + Sync + 'static {
     /// Removes a network; `false` when containers still use it.
     fn remove_network(&self, id: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
+    /// Forgets a deleted app's release images where the runtime keeps copies of its own
+    /// (a cluster's registry); returns how many it removed. One engine keeps none: the
+    /// builder removes the app's images with the app (`Builder::forget_app`).
+    fn forget_app_images(
+        &self,
+        app_name: &str,
+    ) -> impl Future<Output = Result<usize, Self::Error>> + Send {
+        let _ = app_name;
+        async { Ok(0) }
+    }
+
     /// Creates and starts a dyno, or adopts the container that already holds its name;
     /// returns the container id.
     fn run_dyno(&self, spec: &DynoSpec)

@@ -39,21 +39,34 @@ pub struct Backup {
     pub row_counts: Option<sqlx::types::Json<BTreeMap<String, i64>>>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Taken by a schedule (`pg:backups:schedule`): pruned beyond the schedule's `keep`.
+    pub scheduled: bool,
 }
 
 impl Backup {
-    /// `b001`, as Heroku names manual backups.
+    /// `b001`, as Heroku names manual backups; `a002` for a scheduled one (Heroku's
+    /// "automatic"). The number is the add-on's sequence either way.
     pub fn name(&self) -> String {
-        format!("b{:03}", self.num)
+        let letter = if self.scheduled { 'a' } else { 'b' };
+        format!("{letter}{:03}", self.num)
     }
 }
 
 const SELECT_BACKUP: &str = "select backup_id, addon_id, num, status, reason, size_bytes,
-    row_counts, started_at, finished_at from addon_backup";
+    row_counts, started_at, finished_at, scheduled from addon_backup";
 
 impl Store {
     /// Records a backup being captured, numbered after the add-on's last one.
     pub async fn start_backup(&self, addon_id: Uuid) -> Result<Backup, StoreError> {
+        self.start_backup_of(addon_id, false).await
+    }
+
+    /// [`Store::start_backup`], marked as taken by a schedule or not.
+    pub async fn start_backup_of(
+        &self,
+        addon_id: Uuid,
+        scheduled: bool,
+    ) -> Result<Backup, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Serializes numbering per add-on.
         sqlx::query("select 1 from addon where addon_id = $1 for update")
@@ -63,11 +76,12 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("add-on"))?;
         let id = Uuid::now_v7();
         sqlx::query(
-            "insert into addon_backup (backup_id, addon_id, num)
-             select $1, $2, coalesce(max(num), 0) + 1 from addon_backup where addon_id = $2",
+            "insert into addon_backup (backup_id, addon_id, num, scheduled)
+             select $1, $2, coalesce(max(num), 0) + 1, $3 from addon_backup where addon_id = $2",
         )
         .bind(id)
         .bind(addon_id)
+        .bind(scheduled)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

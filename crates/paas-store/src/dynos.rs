@@ -184,13 +184,19 @@ impl Store {
         let app = self.desired_app(app_id).await?.ok_or_else(|| {
             StoreError::Conflict("The app has no deployed code to run: git push it first.".into())
         })?;
-        let n: i32 = sqlx::query_scalar(
+        let n = self.next_one_off_index(app_id).await?;
+        Ok((app, n))
+    }
+
+    /// The next one-off dyno number of the app (`run.N`).
+    pub async fn next_one_off_index(&self, app_id: Uuid) -> Result<i32, StoreError> {
+        let n: Option<i32> = sqlx::query_scalar(
             "update app set run_seq = run_seq + 1 where app_id = $1 returning run_seq",
         )
         .bind(app_id)
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok((app, n))
+        n.ok_or_else(|| StoreError::not_found("app"))
     }
 
     /// Makes what is recorded about an app's dynos what was just observed. A dyno keeps

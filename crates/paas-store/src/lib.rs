@@ -11,6 +11,7 @@
 mod addons;
 mod apps;
 mod backup;
+mod backup_schedules;
 mod backups;
 mod buildpacks;
 mod builds;
@@ -30,6 +31,7 @@ mod tokens;
 pub use addons::{Addon, AddonState, Attachment, NewAddon};
 pub use apps::App;
 pub use backup::{BackupApp, BackupSnapshot};
+pub use backup_schedules::BackupSchedule;
 pub use backups::{Backup, BackupStatus};
 pub use builds::{Build, BuildStatus, INTERRUPTED_BY_RESTART, NewBuild};
 pub use certs::{DomainCert, SniEndpoint};

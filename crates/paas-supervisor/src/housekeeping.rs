@@ -53,6 +53,16 @@ impl<R: ContainerRuntime> Supervisor<R> {
                 .map_err(runtime_error)?
             {
                 tracing::info!(app = %network.app_name, "removed the network of a deleted app");
+                // Its releases can no longer be rolled back to: their images can go.
+                match self.runtime.forget_app_images(&network.app_name).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(app = %network.app_name, images = n, "forgot a deleted app's release images");
+                    }
+                    Err(e) => {
+                        tracing::warn!(app = %network.app_name, error = %e, "could not forget a deleted app's release images");
+                    }
+                }
             }
         }
         Ok(())

@@ -20,6 +20,7 @@ mod images;
 mod logs;
 mod network;
 pub mod nodes;
+mod registry;
 mod runtime;
 mod services;
 
@@ -38,6 +39,8 @@ pub enum SwarmError {
     Docker(#[from] paas_docker::DockerError),
     #[error("Docker Swarm: {0}")]
     Unexpected(String),
+    #[error("registry {registry}: {reason}")]
+    Registry { registry: String, reason: String },
 }
 
 /// A Swarm manager's engine, as the supervisor's runtime.

@@ -30,6 +30,13 @@ impl ContainerRuntime for Swarm {
         Ok(self.docker.remove_network(id).await?)
     }
 
+    fn forget_app_images(
+        &self,
+        app_name: &str,
+    ) -> impl Future<Output = Result<usize, SwarmError>> + Send {
+        self.forget_repository(app_name)
+    }
+
     fn run_dyno(&self, spec: &DynoSpec) -> impl Future<Output = Result<String, SwarmError>> + Send {
         Swarm::run_dyno(self, spec)
     }

@@ -227,6 +227,31 @@ impl Paasd {
     }
 }
 
+impl Paasd {
+    /// [`Paasd::paas`] with `input` on its stdin (`echo 'select 1' | paas pg:psql`).
+    pub fn paas_with_stdin(&self, cwd: &Path, args: &[&str], input: &str) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(binary("paas"))
+            .args(args)
+            .current_dir(cwd)
+            .env("PAAS_API_URL", self.url())
+            .env("PAAS_API_TOKEN", &self.token)
+            .env("HOME", cwd)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run paas");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin
+            .write_all(input.as_bytes())
+            .expect("write paas's stdin");
+        drop(stdin);
+        child.wait_with_output().expect("paas's output")
+    }
+}
+
 impl Drop for Paasd {
     fn drop(&mut self) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);

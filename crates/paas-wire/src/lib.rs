@@ -4,7 +4,12 @@
 //! the client (`paas-cli`) read and write exactly the same JSON. Fields the heroku CLI
 //! reads are always sent, with `null` where paas has no such concept.
 
+pub mod addon_actions;
 pub mod addons;
+
+pub use addon_actions::{
+    AppRelease, BackupSchedule, BackupScheduleSet, CredentialsRotate, CredentialsRotated,
+};
 
 pub use addons::{
     Addon, AddonAttachment, AddonBackup, AddonCreate, AddonPlan, AddonResolve, AddonService,

@@ -332,6 +332,15 @@ async fn serve_with(
         nudge.clone(),
     );
     let addon_supervisor = tokio::spawn(addons.clone().run(shutdown.child_token()));
+    // Scheduled add-on backups (`pg:backups:schedule`): their failures and misses are
+    // `app[api]` lines in the attached apps' log streams.
+    let schedule_logs = logs.clone();
+    let addon_schedules = tokio::spawn(addons.clone().run_schedules(
+        Arc::new(move |app: &str, line: String| {
+            schedule_logs.publish(app, paas_logs::LogLine::api(line));
+        }),
+        shutdown.child_token(),
+    ));
     let state = AppState {
         store,
         addons,
@@ -386,6 +395,7 @@ async fn serve_with(
     for (name, task) in [
         ("supervisor", supervisor),
         ("add-on supervisor", addon_supervisor),
+        ("scheduled add-on backups", addon_schedules),
         ("router", router),
         ("log collector", collector),
         ("log drains", drains),

@@ -346,4 +346,45 @@ impl Store {
         }
         Ok(releases)
     }
+
+    /// Stores an add-on's new password (its server already has it: `paas-addons`
+    /// changes it there first) and sets every attachment's URL to carry it, a release on
+    /// every attached app ("Rotate DATABASE credentials (postgresql-…)"). The old URL
+    /// joins the attachment history, so no rollback brings it back.
+    pub async fn rotate_addon_password(
+        &self,
+        addon_id: Uuid,
+        password: &str,
+    ) -> Result<Vec<Release>, StoreError> {
+        let done = sqlx::query(
+            "update addon set password = $2, updated_at = now()
+              where addon_id = $1 and state = 'provisioned'",
+        )
+        .bind(addon_id)
+        .bind(password)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "Only a provisioned add-on's credentials can be rotated.".into(),
+            ));
+        }
+        let addon = self.addon_by_id(addon_id).await?;
+        let mut releases = Vec::new();
+        for attachment in self.attachments(None, Some(addon_id)).await? {
+            let mut tx = ReleaseTx::lock(self, attachment.app_id).await?;
+            let release = tx
+                .attachment_release(
+                    &attachment.config_var(),
+                    Some(&addon.url()),
+                    &format!("Rotate {} credentials ({})", attachment.name, addon.name),
+                )
+                .await?;
+            tx.commit().await?;
+            if let Some(id) = release {
+                releases.push(self.release_by_id(id).await?);
+            }
+        }
+        Ok(releases)
+    }
 }

@@ -7,6 +7,7 @@
 )]
 
 mod addons;
+mod backup_schedules;
 mod dynos;
 mod errors;
 mod interrupted;
