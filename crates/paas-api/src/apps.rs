@@ -32,20 +32,16 @@ pub(crate) async fn find(state: &AppState, id_or_name: &str) -> Result<App, ApiE
 
 /// A new app, named or with a generated name.
 #[utoipa::path(post, path = "/apps", tag = "apps",
-    request_body(content = wire::AppCreate, description = "May be empty: a name is generated"),
+    request_body(content = Option<wire::AppCreate>, description = "May be empty: a name is generated"),
     responses((status = 201, body = wire::App), crate::openapi::Errors))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(token): Authenticated,
     ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<wire::App>), ApiError> {
-    // The heroku CLI may send no body at all for `apps:create` without a name.
-    let request: wire::AppCreate = if body.iter().all(u8::is_ascii_whitespace) {
-        wire::AppCreate::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Invalid(format!("Invalid request body: {e}")))?
-    };
+    // The heroku CLI may send no body at all for `apps:create` without a name (or
+    // `null`, which the description allows too).
+    let request: wire::AppCreate = crate::extract::optional_body(&body)?;
     let app = match request.name.as_deref() {
         Some(name) => state.store.create_app(&AppName::parse(name)?).await?,
         None => create_with_generated_name(&state).await?,
@@ -120,9 +116,7 @@ async fn info(
     ApiPath(app): ApiPath<String>,
 ) -> Result<Json<wire::App>, ApiError> {
     let app = find(&state, &app).await?;
-    let mut shown = present::app(&app, &token, &state.settings);
-    shown.acm = state.store.acm_enabled(app.app_id).await?;
-    Ok(Json(shown))
+    Ok(Json(present::app(&app, &token, &state.settings)))
 }
 
 /// Maintenance mode on or off. A new name or stack is refused: the app's dynos, network,

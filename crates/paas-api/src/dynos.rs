@@ -259,7 +259,7 @@ pub(crate) async fn start_one_off(
 
 /// Streams a one-off dyno's output from its start, ends with its exit status line, and
 /// removes the container. Its stdin is closed at once.
-#[utoipa::path(get, path = "/apps/{app}/dynos/{name}/attach", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "One-off dyno name (`run.3`)")),
+#[utoipa::path(get, path = "/apps/{app}/dynos/{name}/attach", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "One-off dyno name (`run.3`)", pattern = r"^[A-Za-z][A-Za-z0-9_-]{0,29}\.[1-9][0-9]{0,8}$")),
     responses((status = 200, description = "The output, then a last line with the exit status", content_type = "text/plain", body = String), crate::openapi::Errors))]
 async fn attach(
     State(state): State<AppState>,
@@ -271,7 +271,7 @@ async fn attach(
 
 /// As the GET, and the request's body is the dyno's stdin, streamed as it comes and
 /// closed when it ends (`echo 'select 1' | paas pg:psql`).
-#[utoipa::path(post, path = "/apps/{app}/dynos/{name}/attach", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "One-off dyno name (`run.3`)")),
+#[utoipa::path(post, path = "/apps/{app}/dynos/{name}/attach", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "One-off dyno name (`run.3`)", pattern = r"^[A-Za-z][A-Za-z0-9_-]{0,29}\.[1-9][0-9]{0,8}$")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The dyno's stdin"),
     responses((status = 200, description = "The output, then a last line with the exit status", content_type = "text/plain", body = String), crate::openapi::Errors))]
 async fn attach_with_input(
@@ -397,7 +397,7 @@ async fn restart_all(
 
 /// `ps:stop DYNO`: a one-off is stopped and removed; a formation dyno is replaced, as
 /// on Heroku, where the platform restarts a stopped formation dyno.
-#[utoipa::path(post, path = "/apps/{app}/dynos/{name}/actions/stop", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "Dyno name (`web.1`, `run.3`)")),
+#[utoipa::path(post, path = "/apps/{app}/dynos/{name}/actions/stop", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "Dyno name (`web.1`, `run.3`)", pattern = r"^[A-Za-z][A-Za-z0-9_-]{0,29}\.[1-9][0-9]{0,8}$")),
     responses((status = 202, description = "The dyno is stopped (a one-off) or replaced"), crate::openapi::Errors))]
 async fn stop(
     state: State<AppState>,
@@ -411,7 +411,7 @@ async fn stop(
 /// `ps:stop --process-type TYPE`: `run` stops and removes every one-off dyno of the app;
 /// a formation type is replaced, as on Heroku, where the platform restarts stopped
 /// formation dynos.
-#[utoipa::path(post, path = "/apps/{app}/formations/{type}/actions/stop", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("type" = String, Path, description = "Process type, or `run` for every one-off dyno")),
+#[utoipa::path(post, path = "/apps/{app}/formations/{type}/actions/stop", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("type" = String, Path, description = "Process type, or `run` for every one-off dyno", pattern = r"^[A-Za-z][A-Za-z0-9_-]{0,29}$")),
     responses((status = 202, description = "The one-offs are stopped, or the type's dynos replaced"), crate::openapi::Errors))]
 async fn stop_type(
     State(state): State<AppState>,
@@ -436,7 +436,7 @@ async fn stop_type(
 }
 
 /// `ps:restart web` rolls every web dyno; `ps:restart web.2` replaces that one dyno now.
-#[utoipa::path(delete, path = "/apps/{app}/dynos/{name}", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "Dyno name (`web.1`, `run.3`) or process type")),
+#[utoipa::path(delete, path = "/apps/{app}/dynos/{name}", tag = "dynos", params(("app" = String, Path, description = "App name or id"), ("name" = String, Path, description = "Dyno name (`web.1`, `run.3`) or process type", pattern = r"^[A-Za-z][A-Za-z0-9_-]{0,29}(\.[1-9][0-9]{0,8})?$")),
     responses((status = 202, description = "The dyno (or every dyno of the type) will be replaced; a one-off is stopped"), crate::openapi::Errors))]
 async fn restart_one(
     State(state): State<AppState>,

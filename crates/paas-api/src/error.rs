@@ -50,10 +50,11 @@ impl From<StoreError> for ApiError {
             StoreError::AppNameTaken(_) | StoreError::Conflict(_) => {
                 ApiError::Conflict(e.to_string())
             }
+            // A var an add-on's attachment owns: the request is well formed, the app's
+            // state refuses it.
+            StoreError::OwnedConfigVar(message) => ApiError::Conflict(message),
             StoreError::Invalid(p) => p.into(),
-            StoreError::Limit(message) | StoreError::OwnedConfigVar(message) => {
-                ApiError::Invalid(message)
-            }
+            StoreError::Limit(message) => ApiError::Invalid(message),
             StoreError::Unavailable(_) => ApiError::Unavailable(e),
             StoreError::Db(_) | StoreError::Migrate(_) => ApiError::Internal(Box::new(e)),
         }

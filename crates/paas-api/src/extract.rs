@@ -9,9 +9,46 @@ use paas_store::ApiToken;
 
 use crate::{ApiError, AppState};
 
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON request body. Every body of this API is an object: serde would also take a
+/// struct from a JSON array of its fields in order (`[null, null]` as an `AppUpdate`),
+/// which the description does not allow, so anything but an object is refused (422).
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::BadRequest(
+                "Invalid request body: Expected request with `Content-Type: application/json`"
+                    .into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::Invalid(
+                "Invalid request body: expected a JSON object, not an array.".into(),
+            ));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Self(value))
+    }
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
@@ -34,6 +71,24 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         Ok(Self(axum::body::Bytes::from_request(req, state).await?))
     }
+}
+
+/// An optional JSON object body: left out (nothing, blanks or `null`) is `T::default()`;
+/// anything but an object is refused, as [`ApiJson`] refuses it.
+pub(crate) fn optional_body<T: Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() || trimmed == b"null" {
+        return Ok(T::default());
+    }
+    if !trimmed.starts_with(b"{") {
+        return Err(ApiError::Invalid(
+            "Invalid request body: expected a JSON object.".into(),
+        ));
+    }
+    serde_json::from_slice(trimmed)
+        .map_err(|e| ApiError::Invalid(format!("Invalid request body: {e}")))
 }
 
 impl From<BytesRejection> for ApiError {

@@ -18,7 +18,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Dyno sizes paas knows. Sizes do not change limits yet; anything else is refused
 /// rather than silently ignored.
-const SIZES: &[&str] = &["basic", "standard-1x", "free", "eco", "hobby"];
+pub(crate) const SIZES: &[&str] = &["basic", "standard-1x", "free", "eco", "hobby"];
 
 fn parse_update(
     kind: &str,
@@ -130,7 +130,7 @@ async fn batch_update(
     ))
 }
 
-#[utoipa::path(patch, path = "/apps/{app}/formation/{type}", tag = "formation", params(("app" = String, Path, description = "App name or id"), ("type" = String, Path, description = "Process type or formation id")), request_body = wire::FormationTypeUpdate,
+#[utoipa::path(patch, path = "/apps/{app}/formation/{type}", tag = "formation", params(("app" = String, Path, description = "App name or id"), ("type" = String, Path, description = "Process type", pattern = r"^[A-Za-z][A-Za-z0-9_-]{0,29}$")), request_body = wire::FormationTypeUpdate,
     responses((status = 200, body = wire::Formation), crate::openapi::Errors))]
 async fn update_one(
     State(state): State<AppState>,

@@ -136,8 +136,15 @@ fn api_router() -> OpenApiRouter<AppState> {
 }
 
 /// The OpenAPI description of [`router`].
+/// (utoipa's generated document, before `openapi_json` adds the core's rules).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router().split_for_parts().1
+}
+
+/// `/openapi.json` as served: [`openapi`] with the rules of `paas_core`'s parsers
+/// (patterns, enums, bounds) the derived schemas cannot state.
+pub fn openapi_json() -> serde_json::Value {
+    openapi::with_core_rules(&openapi())
 }
 
 /// Every route of the control API, with request ids and tracing.

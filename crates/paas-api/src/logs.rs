@@ -58,7 +58,7 @@ pub(crate) fn release_events(state: &AppState, app: &str, release: &Release, who
 }
 
 #[utoipa::path(post, path = "/apps/{app}/log-sessions", tag = "logs", params(("app" = String, Path, description = "App name or id")),
-    request_body(content = wire::LogSessionCreate, description = "May be empty: the defaults"),
+    request_body(content = Option<wire::LogSessionCreate>, description = "May be empty: the defaults"),
     responses((status = 201, body = wire::LogSession), crate::openapi::Errors))]
 async fn create_session(
     State(state): State<AppState>,
@@ -68,12 +68,7 @@ async fn create_session(
 ) -> Result<(StatusCode, Json<wire::LogSession>), ApiError> {
     let app = apps::find(&state, &app).await?;
     // The heroku CLI may send an empty body for the defaults.
-    let request: wire::LogSessionCreate = if body.iter().all(u8::is_ascii_whitespace) {
-        wire::LogSessionCreate::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Invalid(format!("Invalid request body: {e}")))?
-    };
+    let request: wire::LogSessionCreate = crate::extract::optional_body(&body)?;
     let lines = match request.lines {
         None => DEFAULT_LINES,
         Some(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),

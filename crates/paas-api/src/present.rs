@@ -67,7 +67,7 @@ pub(crate) fn app(app: &App, token: &ApiToken, settings: &ApiSettings) -> wire::
         team: None,
         organization: None,
         internal_routing: None,
-        acm: false,
+        acm: app.acm,
     }
 }
 

@@ -139,10 +139,15 @@ impl DynoName {
         };
         let (kind, index) = raw.rsplit_once('.').ok_or_else(invalid)?;
         let process_type = ProcessType::parse(kind).map_err(|_| invalid())?;
-        let index: u32 = index.parse().map_err(|_| invalid())?;
-        if index == 0 {
+        // 1 to 999999999, digits only (no sign, no leading zero): `web.01` is no dyno.
+        if index.is_empty()
+            || index.len() > 9
+            || index.starts_with('0')
+            || !index.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(invalid());
         }
+        let index: u32 = index.parse().map_err(|_| invalid())?;
         Ok(Self {
             process_type,
             index,
@@ -282,7 +287,17 @@ mod tests {
         assert_eq!(d.process_type.as_str(), "worker");
         assert_eq!(d.index, 12);
         assert_eq!(d.to_string(), "worker.12");
-        for bad in ["web", "web.", "web.0", ".1", "web.x", "web.-1"] {
+        for bad in [
+            "web",
+            "web.",
+            "web.0",
+            ".1",
+            "web.x",
+            "web.-1",
+            "web.+1",
+            "web.01",
+            "web.1000000000",
+        ] {
             assert!(DynoName::parse(bad).is_err(), "{bad}");
         }
     }

@@ -13,10 +13,14 @@ pub struct App {
     pub released_at: Option<DateTime<Utc>>,
     /// Visitors get the router's maintenance page; the dynos keep running.
     pub maintenance: bool,
+    /// Automated certificate management is on (`app_acm`; on unless switched off).
+    pub acm: bool,
 }
 
+// One round trip for everything `GET /apps/{app}` shows (ACM included).
 const SELECT_APP: &str = "select a.app_id, a.name, a.created_at, a.updated_at, a.maintenance,
-    c.created_at as released_at
+    c.created_at as released_at,
+    coalesce((select m.enabled from app_acm m where m.app_id = a.app_id), true) as acm
   from app a left join current_release c using (app_id)";
 
 impl Store {

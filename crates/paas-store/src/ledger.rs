@@ -160,31 +160,28 @@ impl ReleaseTx {
         status: ReleaseStatus,
     ) -> Result<Uuid, StoreError> {
         let app_id = self.app_id();
-        let version: i32 = sqlx::query_scalar(
-            "update app set release_seq = release_seq + 1, updated_at = now()
-              where app_id = $1 returning release_seq",
-        )
-        .bind(app_id)
-        .fetch_one(self.conn())
-        .await?;
         let release_id = Uuid::now_v7();
-        sqlx::query(
-            "insert into release (release_id, app_id, version, build_id, config, description)
-             values ($1, $2, $3, $4, $5, $6)",
+        // One statement, one round trip under the lock: bump the version, insert the
+        // release with it and its status.
+        let done = sqlx::query(
+            "with v as (update app set release_seq = release_seq + 1, updated_at = now()
+                         where app_id = $2 returning release_seq),
+                  r as (insert into release (release_id, app_id, version, build_id, config, description)
+                        select $1, $2, v.release_seq, $3, $4, $5 from v
+                        returning release_id)
+             insert into release_status (release_id, status) select release_id, $6 from r",
         )
         .bind(release_id)
         .bind(app_id)
-        .bind(version)
         .bind(build_id)
         .bind(sqlx::types::Json(config))
         .bind(description)
+        .bind(status)
         .execute(self.conn())
         .await?;
-        sqlx::query("insert into release_status (release_id, status) values ($1, $2)")
-            .bind(release_id)
-            .bind(status)
-            .execute(self.conn())
-            .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::not_found("app"));
+        }
         Ok(release_id)
     }
 

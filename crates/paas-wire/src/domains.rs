@@ -53,5 +53,15 @@ pub struct AcmUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainCreate {
+    /// `paas_core::Hostname`: at least two dot-separated labels of 1 to 63 letters, digits
+    /// and inner dashes, 253 characters at most; surrounding spaces and trailing dots are
+    /// dropped and letters lowercased. Not under the platform's own domain.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^[ \t\r\n]*([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.*[ \t\r\n]*$",
+            max_length = 253
+        )
+    )]
     pub hostname: String,
 }

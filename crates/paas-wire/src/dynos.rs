@@ -101,7 +101,11 @@ pub struct DynoCreate {
     pub size: Option<String>,
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub process_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::common::whole_number"
+    )]
     pub time_to_live: Option<i64>,
     /// An attached dyno gets a terminal unless this is true (`heroku run --no-tty`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

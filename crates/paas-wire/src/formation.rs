@@ -31,10 +31,19 @@ impl<'de> Deserialize<'de> for QuantityChange {
         #[serde(untagged)]
         enum Raw {
             Number(i64),
+            Float(f64),
             Text(String),
         }
         let text = match Raw::deserialize(d)? {
             Raw::Number(n) => return Ok(QuantityChange::To(n)),
+            // JSON Schema's integer 2.0 is 2.
+            Raw::Float(f) => {
+                return crate::common::whole(f)
+                    .map(QuantityChange::To)
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!("quantity {f} is not a whole number"))
+                    });
+            }
             Raw::Text(text) => text,
         };
         let text = text.trim();

@@ -14,7 +14,7 @@ pub struct LogSessionCreate {
     #[serde(default)]
     pub dyno: Option<String>,
     /// Lines of history (default 100, at most 1,500).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::common::whole_number")]
     pub lines: Option<i64>,
     /// `app` or `heroku`.
     #[serde(default)]

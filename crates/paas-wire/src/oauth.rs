@@ -66,10 +66,31 @@ pub struct OAuthAuthorizationCreate {
 }
 
 /// A number of seconds, as a JSON number or a string of digits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Seconds {
     Number(u64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            // JSON Schema's integer 60.0 is 60.
+            Float(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Seconds::Number(n)),
+            Raw::Float(f) => crate::common::whole(f)
+                .and_then(|n| u64::try_from(n).ok())
+                .map(Seconds::Number)
+                .ok_or_else(|| serde::de::Error::custom(format!("{f} is not a number of seconds"))),
+            Raw::Text(text) => Ok(Seconds::Text(text)),
+        }
+    }
 }
