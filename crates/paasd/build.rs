@@ -9,7 +9,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../buildpacks");
+    // Read when the script runs, not baked in when it is compiled: cargo reuses a build
+    // script's binary across checkouts of the workspace at other paths (one target dir
+    // for several clones), and a baked-in path would read another clone's buildpacks.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("../../buildpacks");
     // A directory is scanned whole for changes.
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
