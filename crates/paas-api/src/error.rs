@@ -52,9 +52,12 @@ impl From<StoreError> for ApiError {
             }
             // A var an add-on's attachment owns: the request is well formed, the app's
             // state refuses it.
-            StoreError::OwnedConfigVar(message) => ApiError::Conflict(message),
             StoreError::Invalid(p) => p.into(),
-            StoreError::Limit(message) => ApiError::Invalid(message),
+            // A var an add-on attachment owns is a 422, as issue 16 asks: the request
+            // is well formed but names what only attach/detach may change.
+            StoreError::Limit(message) | StoreError::OwnedConfigVar(message) => {
+                ApiError::Invalid(message)
+            }
             StoreError::Unavailable(_) => ApiError::Unavailable(e),
             StoreError::Db(_) | StoreError::Migrate(_) => ApiError::Internal(Box::new(e)),
         }

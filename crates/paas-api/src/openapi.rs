@@ -136,7 +136,7 @@ pub(crate) mod rules {
     /// A log session's `dyno` filter.
     pub const LOG_DYNO: &str = r"^[A-Za-z0-9._-]{0,64}$";
     /// `paas_logs::parse_drain_url`: syslog://host:port, http:// or https://.
-    pub const DRAIN_URL: &str = r"^(syslog://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?)*:[1-9][0-9]{0,3}|https?://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?)*(:[1-9][0-9]{0,3})?(/[^\s]*)?)$";
+    pub const DRAIN_URL: &str = r"^(syslog://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\]):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])|https?://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[^\s]*)?)$";
     /// Seconds as a string (`expires_in`): 1 to 99,999,999 (the handler's bound is
     /// 315,360,000, ten years).
     pub const SECONDS_TEXT: &str = r"^[ \t\r\n]*0*[1-9][0-9]{0,7}[ \t\r\n]*$";

@@ -53,6 +53,17 @@ pub fn parse_drain_url(raw: &str) -> Result<DrainTarget, DrainUrlError> {
         .host_str()
         .filter(|h| !h.is_empty())
         .ok_or_else(|| invalid("it has no host"))?;
+    // A DNS name or an IP address, nothing the URL parser lets through beside them
+    // (`http://w*`): the same rule as the API description's pattern.
+    let dns_label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !host.starts_with('[') && !host.split('.').all(dns_label) {
+        return Err(invalid("its host is not a DNS name or an IP address"));
+    }
     match url.scheme() {
         "syslog" => {
             let port = url
@@ -276,12 +287,21 @@ mod tests {
             parse_drain_url("https://user:pw@logs.example.com/drain"),
             Ok(DrainTarget::Http(_))
         ));
+        for good in [
+            "http://10.0.0.1:8080/x",
+            "syslog://[::1]:514",
+            "https://a-b.c",
+        ] {
+            assert!(parse_drain_url(good).is_ok(), "{good}");
+        }
         for bad in [
             "syslog://logs.example.com",
             "ftp://x/y",
             "not a url",
             "syslog+tls://h:6514",
             "http://",
+            "http://w*",
+            "syslog://-bad.example.com:514",
         ] {
             assert!(parse_drain_url(bad).is_err(), "{bad}");
         }
