@@ -111,12 +111,15 @@ impl<R: ContainerRuntime> Supervisor<R> {
         let only_app = scope
             .filter(|s| s.len() == 1)
             .and_then(|s| s.first().copied());
+        // Read before listing: a retired dyno is removed before it leaves this set, so
+        // one listed here is in it. Read after, a stop that finished in between would
+        // show the listed dyno as exited and not ours to stop: a crash it never had.
+        let retiring = self.state.retiring();
         let observed = self
             .runtime
             .list_dynos(&self.settings.instance, only_app)
             .await
             .map_err(runtime_error)?;
-        let retiring = self.state.retiring();
         let mut by_app: BTreeMap<Uuid, Vec<ObservedContainer>> = BTreeMap::new();
         for container in observed
             .into_iter()
