@@ -96,9 +96,12 @@ async fn a_release_phase_before_any_dyno_and_a_one_off_run_on_the_manager_on_the
     );
 
     // `paas run` on the manager reaches a dyno on a worker over the app's overlay (from
-    // a container on that overlay, never from the host), by the service's DNS name.
+    // a container on that overlay, never from the host), by the service's DNS name. The
+    // manager's DNS learns a worker's task address by gossip, a moment after the task
+    // runs (CI saw "Temporary failure in name resolution" once): the lookup alone is
+    // tried again, for up to 15 s.
     let fetch = format!(
-        "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://{}:5000/', timeout=10).read().decode().strip())\"",
+        "python3 -c \"import socket, time, urllib.request\nfor i in range(30):\n    try: socket.getaddrinfo('{0}', 5000); break\n    except socket.gaierror: time.sleep(0.5)\nprint(urllib.request.urlopen('http://{0}:5000/', timeout=10).read().decode().strip())\"",
         service.trim()
     );
     let (out, code) = one_off(&h, &docker, "run.1", &fetch).await;
