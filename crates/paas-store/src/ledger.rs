@@ -162,9 +162,12 @@ impl ReleaseTx {
         let app_id = self.app_id();
         let release_id = Uuid::now_v7();
         // One statement, one round trip under the lock: bump the version, insert the
-        // release with it and its status.
+        // release with it and its status, and make it the current release if it
+        // succeeded (it is the newest).
         let done = sqlx::query(
-            "with v as (update app set release_seq = release_seq + 1, updated_at = now()
+            "with v as (update app set release_seq = release_seq + 1, updated_at = now(),
+                                       current_release_id = case when $6 = $7 then $1
+                                                                 else current_release_id end
                          where app_id = $2 returning release_seq),
                   r as (insert into release (release_id, app_id, version, build_id, config, description)
                         select $1, $2, v.release_seq, $3, $4, $5 from v
@@ -177,6 +180,7 @@ impl ReleaseTx {
         .bind(sqlx::types::Json(config))
         .bind(description)
         .bind(status)
+        .bind(ReleaseStatus::Succeeded)
         .execute(self.conn())
         .await?;
         if done.rows_affected() != 1 {
@@ -207,7 +211,24 @@ impl ReleaseTx {
         .bind(reason)
         .execute(self.conn())
         .await?;
-        Ok(done.rows_affected() == 1)
+        let settled = done.rows_affected() == 1;
+        if settled && (from == ReleaseStatus::Succeeded || to == ReleaseStatus::Succeeded) {
+            // The current release is the newest succeeded one: a pending release that
+            // succeeds may be older than one made meanwhile, and a failed rollout hands
+            // the app back to the release before it.
+            sqlx::query(
+                "update app a set current_release_id = (
+                        select r.release_id from release r join release_status s using (release_id)
+                         where r.app_id = a.app_id and s.status = $2
+                         order by r.version desc limit 1)
+                  where a.app_id = $1",
+            )
+            .bind(app_id)
+            .bind(ReleaseStatus::Succeeded)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(settled)
     }
 }
 

@@ -293,8 +293,94 @@ async fn every_read_agrees_on_the_current_release(pool: PgPool) {
     assert_ne!(pending.release_id, v5.release_id);
 }
 
-/// "The newest succeeded release" is written once, as the `current_release` view: no
-/// query of the store spells the rule out again.
+/// The pointer `app.current_release_id` (what the `current_release` view reads) is the
+/// newest succeeded release after every kind of ledger write, asked the long way round.
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn the_stored_current_release_is_the_newest_succeeded_one_after_every_write(pool: PgPool) {
+    use paas_store::ReleaseStatus;
+    let store = Store::from_pool(pool.clone());
+    let app = new_app(&store, "pointer").await;
+    let other = new_app(&store, "bystander").await;
+    let agree = |step: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let (stored, newest): (Option<uuid::Uuid>, Option<uuid::Uuid>) = sqlx::query_as(
+                "select a.current_release_id,
+                        (select r.release_id from release r join release_status s using (release_id)
+                          where r.app_id = a.app_id and s.status = 'succeeded'
+                          order by r.version desc limit 1)
+                   from app a where a.app_id = $1",
+            )
+            .bind(app)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert!(stored.is_some(), "{step}: no current release");
+            assert_eq!(stored, newest, "{step}");
+        }
+    };
+    agree("created").await;
+    let build = crate::succeeded_build(&store, app, "5555555eeee", "web: serve").await;
+    let v2 = store
+        .create_deploy_release(app, build, ReleaseStatus::Succeeded)
+        .await
+        .unwrap();
+    agree("deployed").await;
+    let v3 = store
+        .create_deploy_release(app, build, ReleaseStatus::Pending)
+        .await
+        .unwrap();
+    agree("a pending release").await;
+    let (_, v4) = store.update_config(app, &set("A", "1")).await.unwrap();
+    agree("a config change while one is pending").await;
+    store
+        .finish_release(v3.release_id, ReleaseStatus::Succeeded, None)
+        .await
+        .unwrap();
+    agree("the older pending one succeeded after the newer").await;
+    assert!(
+        store
+            .fail_rollout(v4.unwrap().release_id, "never listened")
+            .await
+            .unwrap()
+    );
+    agree("the newest one's rollout failed").await;
+    store
+        .rollback(
+            app,
+            &ReleaseRef::Version(ReleaseVersion::new(v2.version).unwrap()),
+        )
+        .await
+        .unwrap();
+    agree("rolled back").await;
+    let v7 = store
+        .create_deploy_release(app, build, ReleaseStatus::Pending)
+        .await
+        .unwrap();
+    store
+        .finish_release(v7.release_id, ReleaseStatus::Failed, Some("release phase"))
+        .await
+        .unwrap();
+    agree("a failed release phase").await;
+    assert_eq!(
+        store.current_release(other).await.unwrap().version,
+        1,
+        "another app's writes move only its own"
+    );
+    let bogus = sqlx::query("update app set current_release_id = $2 where app_id = $1")
+        .bind(other)
+        .bind(v2.release_id)
+        .execute(&pool)
+        .await;
+    assert!(
+        bogus.is_err(),
+        "an app's current release must be one of its own"
+    );
+}
+
+/// "The newest succeeded release" is read through the `current_release` view, and only
+/// the ledger writes the pointer it reads: no query of the store spells the rule out
+/// again, and no other file sets `current_release_id`.
 #[test]
 fn the_current_release_is_defined_only_by_the_view() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -316,6 +402,11 @@ fn the_current_release_is_defined_only_by_the_view() {
         assert!(
             !text.contains("status = 'succeeded'"),
             "{} selects succeeded releases itself; use the current_release view",
+            path.display()
+        );
+        assert!(
+            !text.contains("current_release_id") || path.ends_with("ledger.rs"),
+            "{} writes the current release; only the ledger (ReleaseTx) may",
             path.display()
         );
     }
