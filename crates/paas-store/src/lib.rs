@@ -76,6 +76,9 @@ pub async fn create_database_unless_exists(
     Ok(())
 }
 
+/// A pooled connection idle longer than this is pinged before use.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// A cheap-to-clone handle on the database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -91,6 +94,21 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx pings every connection it hands out by default: one more round trip,
+            // on the request's path, for each one-query request (`GET /apps/{app}` made
+            // three: that ping, the query, and sqlx's ping on release, which stays). A
+            // connection back in the pool within the last second was working then; only
+            // ones idle longer are pinged (sqlx's own recipe), so a Postgres restart
+            // still costs no request.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_IDLE_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         Self::from_pool(pool)
     }

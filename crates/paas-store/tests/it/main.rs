@@ -12,6 +12,7 @@ mod dynos;
 mod errors;
 mod interrupted;
 mod ledger;
+mod pool;
 mod rollout;
 mod rules;
 mod tokens;
