@@ -12,6 +12,10 @@ use paas_core::routes::{AppRoutes, Backend, RouteTable};
 use paas_router::{Listeners, Router, RouterSettings};
 use tokio_util::sync::CancellationToken;
 
+/// The allocator paasd uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:19002".into());
