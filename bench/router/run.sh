@@ -9,51 +9,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${DURATION:-10s}" CONNECTIONS="${CONNECTIONS:-64}" THREADS="${THREADS:-2}" ROUNDS="${ROUNDS:-3}"
-# shellcheck source=../../scripts/lib.sh
-. scripts/lib.sh
-ensure_bench_packages
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release --locked -q -p paas-router --examples
-bin="$CARGO_TARGET_DIR/release/examples"
-work=$(mktemp -d /tmp/paas-bench-router.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+# shellcheck source=../proxy.sh
+. bench/proxy.sh router
 
 "$bin/bench_backend" 127.0.0.1:19001 & pids+=($!)
 "$bin/bench_router" 127.0.0.1:19002 bench.localhost 127.0.0.1:19001 & pids+=($!)
-cat > "$work/nginx.conf" <<NGINX
-worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream dyno { server 127.0.0.1:19001; keepalive 128; }
-  server {
-    listen 127.0.0.1:19003;
-    location / {
-      proxy_pass http://dyno;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto http;
-    }
-  }
-}
-NGINX
-/usr/sbin/nginx -c "$work/nginx.conf"
-sleep 1
-
-to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v*=1000 } printf "%.3f", v }' <<<"$1"; }
+start_nginx 127.0.0.1:19001 127.0.0.1:19003 http
 run() {  # name port
-  local out rps p50 p99 errors
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H 'Host: bench.localhost' "http://127.0.0.1:$2/")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
-  p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
-  errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+  local rps p50 p99 errors
+  read -r rps p50 p99 errors <<<"$(wrk_figures "http://127.0.0.1:$2/")"
   printf '  %-8s %10s req/s   p50 %7s ms   p99 %7s ms   %s\n' "$1" "$rps" "$p50" "$p99" "$errors"
   echo "$1 $rps $p50 $p99" >>"$work/results"
 }
@@ -65,8 +29,6 @@ for round in $(seq "$ROUNDS"); do
   run router 19002
 done
 echo "median of $ROUNDS rounds (by req/s):"
-for name in direct nginx router; do
-  awk -v n="$name" '$1==n' "$work/results" | sort -k2 -g | sed -n "$(( (ROUNDS + 1) / 2 ))p"
-done >"$work/median"
+median_rounds direct nginx router
 awk '{ printf "  %-8s %10s req/s   p50 %7s ms   p99 %7s ms\n", $1, $2, $3, $4 }' "$work/median"
 awk '$1=="nginx" {n=$2; np=$4} $1=="router" {r=$2; rp=$4} END { printf "router/nginx: throughput %.2f, p99 %.2f\n", r / n, rp / np }' "$work/median"

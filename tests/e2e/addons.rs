@@ -29,6 +29,25 @@ fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Creates a Postgres add-on for `app` (its first) and returns the add-on's name.
+fn create_postgres(paasd: &Paasd, dir: &std::path::Path, app: &str) -> String {
+    ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", app]));
+    let addons = json(paasd.paas(dir, &["addons", "-a", app, "--json"]));
+    addons[0]["name"].as_str().unwrap().to_owned()
+}
+
+/// Runs `paas ARGS`, which ends in `-a APP`: refused without `--confirm APP` (the refusal
+/// says so), then run with it; its output.
+fn confirmed(paasd: &Paasd, dir: &std::path::Path, args: &[&str]) -> String {
+    let [.., "-a", app] = args else {
+        panic!("{args:?} does not end in -a APP")
+    };
+    let refused = fails(paasd.paas(dir, args));
+    assert!(refused.contains(&format!("--confirm {app}")), "{refused}");
+    let with_confirm: Vec<&str> = args.iter().copied().chain(["--confirm", app]).collect();
+    ok(paasd.paas(dir, &with_confirm))
+}
+
 /// GET `path` of `app` through the router.
 async fn get(paasd: &Paasd, app: &str, path: &str) -> String {
     reqwest::Client::new()
@@ -351,11 +370,9 @@ async fn backups_are_verified_downloaded_and_restored_and_a_damaged_one_is_faile
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     paasd.create_app("vault").await;
-    ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", "vault"]));
+    let name = create_postgres(&paasd, dir, "vault");
     let config = json(paasd.paas(dir, &["config", "-a", "vault", "--json"]));
     let url = config["DATABASE_URL"].as_str().unwrap().to_owned();
-    let addons = json(paasd.paas(dir, &["addons", "-a", "vault", "--json"]));
-    let name = addons[0]["name"].as_str().unwrap().to_owned();
     sql(
         &paasd,
         "vault",
@@ -414,19 +431,7 @@ async fn backups_are_verified_downloaded_and_restored_and_a_damaged_one_is_faile
     assert_eq!(bytes, std::fs::read(&file).unwrap());
 
     // A restore needs the confirmation, captures what it replaces, then restores.
-    let refused = fails(paasd.paas(dir, &["pg:backups:restore", "b001", "-a", "vault"]));
-    assert!(refused.contains("--confirm vault"), "{refused}");
-    let restored = ok(paasd.paas(
-        dir,
-        &[
-            "pg:backups:restore",
-            "b001",
-            "--confirm",
-            "vault",
-            "-a",
-            "vault",
-        ],
-    ));
+    let restored = confirmed(&paasd, dir, &["pg:backups:restore", "b001", "-a", "vault"]);
     assert!(
         restored.contains("Restored b001") && restored.contains("backup b002"),
         "{restored}"
@@ -547,15 +552,10 @@ async fn scheduled_backups_run_at_their_time_a_missed_one_is_announced_and_run_a
     let paasd = Paasd::start().await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    for app in ["daily", "stalled"] {
-        paasd.create_app(app).await;
-        ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", app]));
-    }
-    let name_of = |app: &str| {
-        let addons = json(paasd.paas(dir, &["addons", "-a", app, "--json"]));
-        addons[0]["name"].as_str().unwrap().to_owned()
-    };
-    let (daily, stalled) = (name_of("daily"), name_of("stalled"));
+    paasd.create_app("daily").await;
+    let daily = create_postgres(&paasd, dir, "daily");
+    paasd.create_app("stalled").await;
+    let stalled = create_postgres(&paasd, dir, "stalled");
     let config = json(paasd.paas(dir, &["config", "-a", "daily", "--json"]));
     let url = config["DATABASE_URL"].as_str().unwrap().to_owned();
     sql(
@@ -696,9 +696,7 @@ async fn pg_psql_reads_stdin_and_a_rotated_password_is_a_release_everywhere_and_
     let dir = dir.path();
     paasd.create_app("ledger").await;
     paasd.create_app("report").await;
-    ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", "ledger"]));
-    let addons = json(paasd.paas(dir, &["addons", "-a", "ledger", "--json"]));
-    let name = addons[0]["name"].as_str().unwrap().to_owned();
+    let name = create_postgres(&paasd, dir, "ledger");
     ok(paasd.paas(
         dir,
         &["addons:attach", &name, "--as", "LEDGER_DB", "-a", "report"],
@@ -741,18 +739,7 @@ async fn pg_psql_reads_stdin_and_a_rotated_password_is_a_release_everywhere_and_
         before("report", "LEDGER_DB_URL"),
     );
     assert_eq!(old_ledger, old_report);
-    let refused = fails(paasd.paas(dir, &["pg:credentials:rotate", "-a", "ledger"]));
-    assert!(refused.contains("--confirm ledger"), "{refused}");
-    let rotated = ok(paasd.paas(
-        dir,
-        &[
-            "pg:credentials:rotate",
-            "--confirm",
-            "ledger",
-            "-a",
-            "ledger",
-        ],
-    ));
+    let rotated = confirmed(&paasd, dir, &["pg:credentials:rotate", "-a", "ledger"]);
     assert!(
         rotated.contains("ledger: v") && rotated.contains("report: v"),
         "{rotated}"
@@ -846,9 +833,7 @@ async fn a_postgres_servers_log_reaches_its_attached_apps_and_metrics_show_its_f
     let dir = dir.path();
     paasd.create_app("owner").await;
     paasd.create_app("guest").await;
-    ok(paasd.paas(dir, &["addons:create", "postgresql", "-a", "owner"]));
-    let addons = json(paasd.paas(dir, &["addons", "-a", "owner", "--json"]));
-    let name = addons[0]["name"].as_str().unwrap().to_owned();
+    let name = create_postgres(&paasd, dir, "owner");
     ok(paasd.paas(
         dir,
         &["addons:attach", &name, "--as", "SHOP_DB", "-a", "guest"],

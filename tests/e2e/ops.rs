@@ -66,30 +66,12 @@ async fn paas_login_from_stdin_is_all_that_git_push_needs() {
     let repo = fixture_repo("procfile-shell");
 
     // A wrong token is refused and nothing is written.
-    let mut login = paas_at(
-        home.path(),
-        repo.path(),
-        &["login", "--api-url", &paasd.url()],
-    );
-    let out = login
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child.stdin.take().unwrap().write_all(b"paas_wrong\n")?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    assert!(!out.status.success(), "{}", stderr(&out));
-    assert!(!home.path().join(".netrc").exists());
-
-    let mut login = paas_at(
-        home.path(),
-        repo.path(),
-        &["login", "--api-url", &paasd.url()],
-    );
-    let out = login
+    let login = |token: &str| {
+        paas_at(
+            home.path(),
+            repo.path(),
+            &["login", "--api-url", &paasd.url()],
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -99,10 +81,16 @@ async fn paas_login_from_stdin_is_all_that_git_push_needs() {
                 .stdin
                 .take()
                 .unwrap()
-                .write_all(format!("{}\n", paasd.token).as_bytes())?;
+                .write_all(format!("{token}\n").as_bytes())?;
             child.wait_with_output()
         })
-        .unwrap();
+        .unwrap()
+    };
+    let out = login("paas_wrong");
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(!home.path().join(".netrc").exists());
+
+    let out = login(&paasd.token);
     assert!(out.status.success(), "login: {}", stderr(&out));
     assert!(
         stderr(&out).contains("Logged in as e2e@localhost"),

@@ -127,39 +127,12 @@ impl Addons {
         let backup = match outcome {
             Ok(Ok((size, counts))) => {
                 let verified = self.verify_file(&container, &path, &counts).await?;
-                let (status, reason) = match &verified {
-                    Ok(()) => (BackupStatus::Verified, None),
-                    Err(why) => (BackupStatus::Failed, Some(why.as_str())),
-                };
-                self.inner
-                    .store
-                    .finish_backup(backup.backup_id, status, reason, Some(size), Some(&counts))
+                self.finish(&backup, &verified, Some((size, &counts)))
                     .await?
             }
-            Ok(Err(why)) => {
-                self.inner
-                    .store
-                    .finish_backup(
-                        backup.backup_id,
-                        BackupStatus::Failed,
-                        Some(&why),
-                        None,
-                        None,
-                    )
-                    .await?
-            }
+            Ok(Err(why)) => self.finish(&backup, &Err(why), None).await?,
             Err(e) => {
-                let why = e.to_string();
-                self.inner
-                    .store
-                    .finish_backup(
-                        backup.backup_id,
-                        BackupStatus::Failed,
-                        Some(&why),
-                        None,
-                        None,
-                    )
-                    .await?;
+                self.finish(&backup, &Err(e.to_string()), None).await?;
                 return Err(e);
             }
         };
@@ -293,14 +266,26 @@ impl Addons {
         } else {
             Err(format!("its file {} is missing", path.display()))
         };
-        let (status, reason) = match &outcome {
+        self.finish(backup, &outcome, None).await
+    }
+
+    /// Records how a backup ended: `verified`, or `failed` with the reason `outcome`
+    /// gives; `dumped` is a new file's size and row counts, when one was written.
+    async fn finish(
+        &self,
+        backup: &Backup,
+        outcome: &Result<(), String>,
+        dumped: Option<(i64, &BTreeMap<String, i64>)>,
+    ) -> Result<Backup, AddonError> {
+        let (status, reason) = match outcome {
             Ok(()) => (BackupStatus::Verified, None),
             Err(why) => (BackupStatus::Failed, Some(why.as_str())),
         };
+        let (size, counts) = dumped.unzip();
         Ok(self
             .inner
             .store
-            .finish_backup(backup.backup_id, status, reason, None, None)
+            .finish_backup(backup.backup_id, status, reason, size, counts)
             .await?)
     }
 

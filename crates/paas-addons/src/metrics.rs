@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use paas_core::addons::Service;
-use paas_store::{Addon, AddonState, BackupStatus};
+use paas_store::{Addon, AddonState};
 use tokio_util::sync::CancellationToken;
 
 use crate::{AddonError, Addons};
@@ -162,12 +162,8 @@ impl Addons {
                 let last_verified_backup = self
                     .inner
                     .store
-                    .backups(addon.addon_id)
+                    .last_verified_backup_at(addon.addon_id)
                     .await?
-                    .into_iter()
-                    .filter(|b| b.status == BackupStatus::Verified)
-                    .filter_map(|b| b.finished_at)
-                    .max()
                     .map_or(0, |at| at.timestamp());
                 let last_verified_backup = Some(last_verified_backup);
                 Ok(Sample {

@@ -57,6 +57,17 @@ fn postgres_only(addon: &Addon, what: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The add-on named `addon` and its schedule; a 404 when it has none.
+async fn schedule_of(state: &AppState, addon: &str) -> Result<(Addon, BackupSchedule), ApiError> {
+    let addon = addons::find(state, addon).await?;
+    let schedule = state
+        .store
+        .backup_schedule(addon.addon_id, Utc::now())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("{} has no backup schedule.", addon.name)))?;
+    Ok((addon, schedule))
+}
+
 /// The add-on's daily backup schedule.
 #[utoipa::path(get, path = "/addons/{addon}/backup-schedule", tag = "addons", params(("addon" = String, Path, description = "Add-on name or id")),
     responses((status = 200, body = wire::BackupSchedule), crate::openapi::Errors))]
@@ -65,12 +76,7 @@ async fn schedule_info(
     _: Authenticated,
     ApiPath(addon): ApiPath<String>,
 ) -> Result<Json<wire::BackupSchedule>, ApiError> {
-    let addon = addons::find(&state, &addon).await?;
-    let schedule = state
-        .store
-        .backup_schedule(addon.addon_id, Utc::now())
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("{} has no backup schedule.", addon.name)))?;
+    let (_, schedule) = schedule_of(&state, &addon).await?;
     Ok(Json(present(&schedule)))
 }
 
@@ -109,12 +115,7 @@ async fn schedule_delete(
     _: Authenticated,
     ApiPath(addon): ApiPath<String>,
 ) -> Result<Json<wire::BackupSchedule>, ApiError> {
-    let addon = addons::find(&state, &addon).await?;
-    let schedule = state
-        .store
-        .backup_schedule(addon.addon_id, Utc::now())
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("{} has no backup schedule.", addon.name)))?;
+    let (addon, schedule) = schedule_of(&state, &addon).await?;
     state.store.delete_backup_schedule(addon.addon_id).await?;
     Ok(Json(present(&schedule)))
 }

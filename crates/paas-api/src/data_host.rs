@@ -66,14 +66,7 @@ async fn database(
 ) -> Result<Json<wire::DataDatabase>, ApiError> {
     let addon = postgres(&state, &addon).await?;
     let facts = state.addons.pg_facts(&addon).await?;
-    let last_verified = state
-        .store
-        .backups(addon.addon_id)
-        .await?
-        .into_iter()
-        .filter(|b| b.status == BackupStatus::Verified)
-        .filter_map(|b| b.finished_at)
-        .max();
+    let last_verified = state.store.last_verified_backup_at(addon.addon_id).await?;
     let version = facts
         .version
         .split_whitespace()

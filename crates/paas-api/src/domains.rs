@@ -115,12 +115,7 @@ async fn info(
     ApiPath((app, domain)): ApiPath<(String, String)>,
 ) -> Result<Json<wire::Domain>, ApiError> {
     let app = apps::find(&state, &app).await?;
-    all(&state, &app)
-        .await?
-        .into_iter()
-        .find(|d| d.hostname.eq_ignore_ascii_case(&domain) || d.id.to_string() == domain)
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound("Couldn't find that domain.".into()))
+    Ok(Json(one(&state, &app, &domain).await?))
 }
 
 /// `heroku domains:update HOST --cert NAME` and the end of `certs:add`: an uploaded
@@ -142,11 +137,15 @@ async fn update(
             .await
             .map_err(|_| ApiError::NotFound("Couldn't find that SNI endpoint.".into()))?;
     }
-    all(&state, &app)
+    Ok(Json(one(&state, &app, &domain).await?))
+}
+
+/// The app's hostname `domain` (by name, any case, or by id), the default one included.
+async fn one(state: &AppState, app: &App, domain: &str) -> Result<wire::Domain, ApiError> {
+    all(state, app)
         .await?
         .into_iter()
-        .find(|d| d.hostname.eq_ignore_ascii_case(&domain) || d.id.to_string() == domain)
-        .map(Json)
+        .find(|d| d.hostname.eq_ignore_ascii_case(domain) || d.id.to_string() == domain)
         .ok_or_else(|| ApiError::NotFound("Couldn't find that domain.".into()))
 }
 

@@ -76,6 +76,30 @@ async fn replace(ctx: &Context, path: &str, list: &[String]) -> Result<Vec<Strin
     Ok(list.into_iter().map(|i| i.buildpack.name).collect())
 }
 
+/// Stores `list` as the app's buildpacks (`doing` says so while it runs) and prints what
+/// the next push builds with.
+async fn save(
+    ctx: &Context,
+    path: &str,
+    app: &impl std::fmt::Display,
+    list: &[String],
+    doing: String,
+) -> Result<()> {
+    let action = Action::start(doing);
+    let list = replace(ctx, path, list).await?;
+    action.done();
+    if list.is_empty() {
+        ctx.print(&format!(
+            "{app} has no buildpacks left: the next push detects one.\n"
+        ))
+    } else {
+        ctx.print(&format!(
+            "The next push to {app} builds with:\n{}",
+            numbered(&list)
+        ))
+    }
+}
+
 fn numbered(list: &[String]) -> String {
     list.iter()
         .enumerate()
@@ -129,13 +153,8 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
             }
             let at = args.index.map_or(list.len(), |i| (i - 1).min(list.len()));
             list.insert(at, args.buildpack.clone());
-            let action = Action::start(format!("Adding {} to {app}", args.buildpack));
-            let list = replace(ctx, &path, &list).await?;
-            action.done();
-            ctx.print(&format!(
-                "The next push to {app} builds with:\n{}",
-                numbered(&list)
-            ))
+            let doing = format!("Adding {} to {app}", args.buildpack);
+            save(ctx, &path, &app, &list, doing).await
         }
         Command::Set(args) => {
             let app = args.app.resolve().await?;
@@ -147,13 +166,8 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
             } else {
                 list.push(args.buildpack.clone());
             }
-            let action = Action::start(format!("Setting {} on {app}", args.buildpack));
-            let list = replace(ctx, &path, &list).await?;
-            action.done();
-            ctx.print(&format!(
-                "The next push to {app} builds with:\n{}",
-                numbered(&list)
-            ))
+            let doing = format!("Setting {} on {app}", args.buildpack);
+            save(ctx, &path, &app, &list, doing).await
         }
         Command::Remove(args) => {
             let app = args.app.resolve().await?;
@@ -174,19 +188,14 @@ pub async fn run(ctx: &Context, cmd: Command) -> Result<()> {
                 )));
             };
             let removed = list.remove(at);
-            let action = Action::start(format!("Removing {removed} from {app}"));
-            let list = replace(ctx, &path, &list).await?;
-            action.done();
-            if list.is_empty() {
-                ctx.print(&format!(
-                    "{app} has no buildpacks left: the next push detects one.\n"
-                ))
-            } else {
-                ctx.print(&format!(
-                    "The next push to {app} builds with:\n{}",
-                    numbered(&list)
-                ))
-            }
+            save(
+                ctx,
+                &path,
+                &app,
+                &list,
+                format!("Removing {removed} from {app}"),
+            )
+            .await
         }
         Command::Clear(app) => {
             let app = app.resolve().await?;

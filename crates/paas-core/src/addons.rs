@@ -11,6 +11,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
+use crate::names::{is_label_byte, is_spelled};
 use crate::{ConfigKey, ParseError};
 
 /// A service paas can run as an add-on.
@@ -277,11 +278,7 @@ pub struct AddonName(String);
 
 impl AddonName {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let b = raw.as_bytes();
-        let valid = (3..=63).contains(&b.len())
-            && b[0].is_ascii_lowercase()
-            && b.iter()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        let valid = is_spelled(raw, 3..=63, |b| b.is_ascii_lowercase(), is_label_byte)
             && !raw.ends_with('-');
         if valid {
             Ok(Self(raw.to_owned()))
@@ -349,11 +346,12 @@ impl AttachmentName {
     /// Heroku does.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let name = raw.trim().to_ascii_uppercase().replace('-', "_");
-        let b = name.as_bytes();
-        let valid = (1..=60).contains(&b.len())
-            && b[0].is_ascii_uppercase()
-            && b.iter()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_');
+        let valid = is_spelled(
+            &name,
+            1..=60,
+            |b| b.is_ascii_uppercase(),
+            |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_',
+        );
         if !valid {
             return Err(ParseError::new(
                 "name",

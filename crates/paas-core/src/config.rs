@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::ParseError;
+use crate::names::is_spelled;
 
 /// Largest value of one config var, in bytes.
 pub const MAX_VALUE_BYTES: usize = 32 * 1024;
@@ -19,13 +20,12 @@ pub struct ConfigKey(String);
 
 impl ConfigKey {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let bytes = raw.as_bytes();
-        let valid = !bytes.is_empty()
-            && bytes.len() <= 256
-            && (bytes[0].is_ascii_alphabetic() || bytes[0] == b'_')
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        let valid = is_spelled(
+            raw,
+            1..=256,
+            |b| b.is_ascii_alphabetic() || b == b'_',
+            |b| b.is_ascii_alphanumeric() || b == b'_',
+        );
         if !valid {
             return Err(ParseError::new(
                 "config_vars",

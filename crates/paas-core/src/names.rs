@@ -1,8 +1,26 @@
 //! Names: apps, process types, dynos.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 use crate::ParseError;
+
+/// Whether `raw` is `len` bytes long, starts with a byte `first` accepts and holds only
+/// bytes `rest` accepts: the spelling rule every name paas parses is made of.
+pub(crate) fn is_spelled(
+    raw: &str,
+    len: RangeInclusive<usize>,
+    first: impl Fn(u8) -> bool,
+    rest: impl Fn(u8) -> bool,
+) -> bool {
+    let b = raw.as_bytes();
+    len.contains(&b.len()) && b.first().is_some_and(|&c| first(c)) && b.iter().all(|&c| rest(c))
+}
+
+/// `a-z`, `0-9` and `-`: the bytes of a DNS label.
+pub(crate) fn is_label_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
+}
 
 /// An app's name: `^[a-z][a-z0-9-]{1,29}$`. It becomes a DNS label
 /// (`<app>.<PAAS_DOMAIN>`) and part of container names, hence the strict alphabet.
@@ -11,12 +29,7 @@ pub struct AppName(String);
 
 impl AppName {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let bytes = raw.as_bytes();
-        let valid = (2..=30).contains(&bytes.len())
-            && bytes[0].is_ascii_lowercase()
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        let valid = is_spelled(raw, 2..=30, |b| b.is_ascii_lowercase(), is_label_byte)
             && !raw.ends_with('-');
         if valid {
             Ok(Self(raw.to_owned()))
@@ -69,12 +82,12 @@ pub struct ProcessType(String);
 
 impl ProcessType {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let bytes = raw.as_bytes();
-        let valid = (1..=30).contains(&bytes.len())
-            && bytes[0].is_ascii_alphabetic()
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
+        let valid = is_spelled(
+            raw,
+            1..=30,
+            |b| b.is_ascii_alphabetic(),
+            |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-',
+        );
         if valid {
             Ok(Self(raw.to_ascii_lowercase()))
         } else {
@@ -169,13 +182,8 @@ pub struct Hostname(String);
 impl Hostname {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let host = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-        let label_ok = |l: &str| {
-            (1..=63).contains(&l.len())
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        };
+        let label_ok =
+            |l: &str| is_spelled(l, 1..=63, |b| b != b'-', is_label_byte) && !l.ends_with('-');
         if host.len() <= 253 && host.contains('.') && host.split('.').all(label_ok) {
             Ok(Self(host))
         } else {

@@ -226,49 +226,20 @@ impl Docker {
         // Two removers can meet (the API's destroy and the add-on supervisor's pass):
         // the engine answers the second 409 (removal in progress, volume still in use)
         // until the first is done, so a conflict is waited out a few times.
-        let conflict = |e: &bollard::errors::Error| {
-            matches!(
-                e,
-                bollard::errors::Error::DockerResponseServerError {
-                    status_code: 409,
-                    ..
-                }
+        waiting_out_conflicts(|| {
+            api.remove_container(
+                &container,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
             )
-        };
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match api
-                .remove_container(
-                    &container,
-                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                )
-                .await
-            {
-                Ok(()) => break,
-                Err(e) if is_not_found(&e) => break,
-                Err(e) if conflict(&e) && tries < 20 => {}
-                Err(e) => return Err(e.into()),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match api
-                .remove_volume(
-                    &container,
-                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
-                )
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(e) if is_not_found(&e) => return Ok(()),
-                Err(e) if conflict(&e) && tries < 20 => {}
-                Err(e) => return Err(e.into()),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
+        })
+        .await?;
+        waiting_out_conflicts(|| {
+            api.remove_volume(
+                &container,
+                Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+            )
+        })
+        .await
     }
 
     /// Runs `cmd` in an add-on's container as its service user, with `stdin` as its
@@ -340,5 +311,27 @@ impl Docker {
         }
         let code = api.inspect_exec(&exec.id).await?.exit_code.unwrap_or(-1);
         Ok((code, stderr))
+    }
+}
+
+/// Runs a removal until it is done or finds nothing to remove, waiting out up to 20
+/// conflicts (409: another remover is at it) 250 ms apart.
+async fn waiting_out_conflicts<F, Fut>(mut remove: F) -> Result<(), DockerError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), bollard::errors::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match remove().await {
+            Ok(()) => return Ok(()),
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) if tries < 20 => {}
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }

@@ -8,7 +8,7 @@
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, EventsOptionsBuilder, InspectContainerOptions,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures::{Stream, StreamExt};
 use paas_core::ContainerStatus;
@@ -251,11 +251,7 @@ impl Docker {
     /// The last `lines` lines a container printed (for crash and health-check reports).
     pub async fn tail(&self, id: &str, lines: usize) -> Result<Vec<String>, DockerError> {
         let api = self.api().await?;
-        let options = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .tail(&lines.to_string())
-            .build();
+        let options = crate::logs::tail_options(lines);
         let mut stream = api.logs(id, Some(options));
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {

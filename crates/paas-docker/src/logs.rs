@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::{EventsOptionsBuilder, LogsOptionsBuilder};
+use bollard::query_parameters::{EventsOptionsBuilder, LogsOptions, LogsOptionsBuilder};
 use futures::{Stream, StreamExt};
 
 use paas_core::runtime::{LogSource, OutputLine, Printer};
@@ -72,15 +72,31 @@ impl Docker {
     ) -> Result<impl Stream<Item = Result<OutputLine, DockerError>> + Send + 'static, DockerError>
     {
         let api = self.api().await?;
-        let options = LogsOptionsBuilder::default()
-            .follow(true)
-            .stdout(true)
-            .stderr(true)
-            .timestamps(true)
-            .since(i32::try_from(since_secs).unwrap_or(0))
-            .build();
+        let options = follow_options(since_secs);
         Ok(output_lines(api.logs(id, Some(options))))
     }
+}
+
+/// Both streams from `since_secs` (Unix seconds; 0 for all Docker holds) on, followed and
+/// with timestamps, as [`output_lines`] reads them: for a container's logs and a Swarm
+/// service's alike.
+pub fn follow_options(since_secs: i64) -> LogsOptions {
+    LogsOptionsBuilder::default()
+        .follow(true)
+        .stdout(true)
+        .stderr(true)
+        .timestamps(true)
+        .since(i32::try_from(since_secs).unwrap_or(0))
+        .build()
+}
+
+/// Both streams' last `lines` lines, for a container's logs and a Swarm service's alike.
+pub fn tail_options(lines: usize) -> LogsOptions {
+    LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&lines.to_string())
+        .build()
 }
 
 /// Docker's log frames (`--timestamps`) as lines with their times: each line comes as a

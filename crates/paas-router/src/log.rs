@@ -49,42 +49,21 @@ pub struct RouterError {
     pub desc: &'static str,
 }
 
-pub const H12: RouterError = RouterError {
-    code: "H12",
-    desc: "Request timeout",
-};
-pub const H13: RouterError = RouterError {
-    code: "H13",
-    desc: "Connection closed without response",
-};
-pub const H14: RouterError = RouterError {
-    code: "H14",
-    desc: "No web processes running",
-};
-pub const H18: RouterError = RouterError {
-    code: "H18",
-    desc: "Server Request Interrupted",
-};
-pub const H19: RouterError = RouterError {
-    code: "H19",
-    desc: "Backend connection timeout",
-};
-pub const H21: RouterError = RouterError {
-    code: "H21",
-    desc: "Backend connection refused",
-};
-pub const H27: RouterError = RouterError {
-    code: "H27",
-    desc: "Client Request Interrupted",
-};
-pub const H80: RouterError = RouterError {
-    code: "H80",
-    desc: "Maintenance mode",
-};
-pub const H99: RouterError = RouterError {
-    code: "H99",
-    desc: "Platform error",
-};
+impl RouterError {
+    const fn new(code: &'static str, desc: &'static str) -> Self {
+        Self { code, desc }
+    }
+}
+
+pub const H12: RouterError = RouterError::new("H12", "Request timeout");
+pub const H13: RouterError = RouterError::new("H13", "Connection closed without response");
+pub const H14: RouterError = RouterError::new("H14", "No web processes running");
+pub const H18: RouterError = RouterError::new("H18", "Server Request Interrupted");
+pub const H19: RouterError = RouterError::new("H19", "Backend connection timeout");
+pub const H21: RouterError = RouterError::new("H21", "Backend connection refused");
+pub const H27: RouterError = RouterError::new("H27", "Client Request Interrupted");
+pub const H80: RouterError = RouterError::new("H80", "Maintenance mode");
+pub const H99: RouterError = RouterError::new("H99", "Platform error");
 
 /// How the request arrived: `protocol=http`, `https` (HTTP/1.1 over TLS) or `http2`
 /// (over TLS) in the log line, the way Heroku's router says it.
@@ -151,14 +130,7 @@ struct Quoted<'a>(&'a str);
 
 impl std::fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("%22")?,
-                c if c.is_control() => write!(f, "%{:02X}", u32::from(c))?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
+        escaped(f, self.0, |c| c == '"')
     }
 }
 
@@ -167,15 +139,25 @@ struct Bare<'a>(&'a str);
 
 impl std::fmt::Display for Bare<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '"' | ' ' | '=' => write!(f, "%{:02X}", u32::from(c))?,
-                c if c.is_control() => write!(f, "%{:02X}", u32::from(c))?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
+        escaped(f, self.0, |c| matches!(c, '"' | ' ' | '='))
     }
+}
+
+/// Writes `s` with control characters and the ones `special` picks as `%XX`, the one
+/// escape both kinds of field use.
+fn escaped(
+    f: &mut std::fmt::Formatter<'_>,
+    s: &str,
+    special: impl Fn(char) -> bool,
+) -> std::fmt::Result {
+    for c in s.chars() {
+        if c.is_control() || special(c) {
+            write!(f, "%{:02X}", u32::from(c))?;
+        } else {
+            f.write_char(c)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -122,6 +122,21 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("backup"))
     }
 
+    /// When the add-on's newest verified backup finished, if it has one (its metrics and
+    /// `pg:info` both say it).
+    pub async fn last_verified_backup_at(
+        &self,
+        addon_id: Uuid,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .backups(addon_id)
+            .await?
+            .into_iter()
+            .filter(|b| b.status == BackupStatus::Verified)
+            .filter_map(|b| b.finished_at)
+            .max())
+    }
+
     /// An add-on's backups, newest first.
     pub async fn backups(&self, addon_id: Uuid) -> Result<Vec<Backup>, StoreError> {
         let sql = format!("{SELECT_BACKUP} where addon_id = $1 order by num desc");

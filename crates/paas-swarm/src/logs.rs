@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    EventsOptionsBuilder, InspectServiceOptions, ListServicesOptionsBuilder, LogsOptionsBuilder,
+    EventsOptionsBuilder, InspectServiceOptions, ListServicesOptionsBuilder,
 };
 use futures::StreamExt;
 use paas_core::runtime::{LogSource, OutputLine, Printer};
@@ -131,13 +131,7 @@ impl Swarm {
             return Ok(());
         };
         let api = self.api().await?;
-        let options = LogsOptionsBuilder::default()
-            .follow(true)
-            .stdout(true)
-            .stderr(true)
-            .timestamps(true)
-            .since(i32::try_from(since_secs).unwrap_or(0))
-            .build();
+        let options = paas_docker::logs::follow_options(since_secs);
         let mut lines = std::pin::pin!(paas_docker::logs::output_lines(
             api.service_logs(service, Some(options))
         ));

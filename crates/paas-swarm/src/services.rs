@@ -17,9 +17,7 @@ use bollard::models::{
     TaskSpec, TaskSpecContainerSpec, TaskSpecLogDriver, TaskSpecResources, TaskSpecRestartPolicy,
     TaskSpecRestartPolicyConditionEnum, TaskState,
 };
-use bollard::query_parameters::{
-    ListServicesOptionsBuilder, ListTasksOptionsBuilder, LogsOptionsBuilder,
-};
+use bollard::query_parameters::{ListServicesOptionsBuilder, ListTasksOptionsBuilder};
 use futures::StreamExt;
 use paas_core::ContainerStatus;
 use paas_core::runtime::{DynoSpec, ObservedContainer};
@@ -306,11 +304,7 @@ impl Swarm {
 
     /// The last `lines` lines a dyno's service printed (from whichever node ran it).
     pub async fn tail(&self, id: &str, lines: usize) -> Result<Vec<String>, SwarmError> {
-        let options = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .tail(&lines.to_string())
-            .build();
+        let options = paas_docker::logs::tail_options(lines);
         let api = self.api().await?;
         let mut stream = std::pin::pin!(api.service_logs(id, Some(options)));
         let mut out = Vec::new();

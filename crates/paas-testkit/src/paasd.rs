@@ -212,15 +212,23 @@ impl Paasd {
         paas_store::Store::connect_lazy(options, 2)
     }
 
-    /// Runs `paas ARGS` in `cwd` against this paasd.
-    pub fn paas(&self, cwd: &Path, args: &[&str]) -> Output {
-        Command::new(binary("paas"))
+    /// `paas ARGS` in `cwd` against this paasd, with `cwd` as its home (no one's own
+    /// settings) and no colours, not yet run.
+    pub fn paas_command(&self, cwd: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(binary("paas"));
+        command
             .args(args)
             .current_dir(cwd)
             .env("PAAS_API_URL", self.url())
             .env("PAAS_API_TOKEN", &self.token)
             .env("HOME", cwd)
-            .env("NO_COLOR", "1")
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    /// Runs `paas ARGS` in `cwd` against this paasd.
+    pub fn paas(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.paas_command(cwd, args)
             .stdin(Stdio::null())
             .output()
             .expect("run paas")
@@ -231,13 +239,8 @@ impl Paasd {
     /// [`Paasd::paas`] with `input` on its stdin (`echo 'select 1' | paas pg:psql`).
     pub fn paas_with_stdin(&self, cwd: &Path, args: &[&str], input: &str) -> Output {
         use std::io::Write as _;
-        let mut child = Command::new(binary("paas"))
-            .args(args)
-            .current_dir(cwd)
-            .env("PAAS_API_URL", self.url())
-            .env("PAAS_API_TOKEN", &self.token)
-            .env("HOME", cwd)
-            .env("NO_COLOR", "1")
+        let mut child = self
+            .paas_command(cwd, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -189,90 +189,62 @@ async fn log_session_input_is_checked(pool: PgPool) {
     }
 }
 
+/// Adds a drain to `drained`.
+async fn add_drain(api: &TestApi, url: &str) -> crate::Reply {
+    api.call(
+        Method::POST,
+        "/apps/drained/log-drains",
+        Some(json!({ "url": url })),
+    )
+    .await
+}
+
+/// Removes `drained`'s syslog drain.
+async fn remove_syslog_drain(api: &TestApi) -> crate::Reply {
+    api.call(
+        Method::DELETE,
+        "/apps/drained/log-drains/syslog:%2F%2Flogs.example.com:514",
+        None,
+    )
+    .await
+}
+
+/// How many drains `drained` has.
+async fn drain_count(api: &TestApi) -> usize {
+    api.get("/apps/drained/log-drains")
+        .await
+        .json
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 #[sqlx::test(migrator = "paas_store::MIGRATOR")]
 async fn drains_are_added_listed_and_removed_and_bad_ones_refused(pool: PgPool) {
     let api = TestApi::new(pool).await;
     api.call(Method::POST, "/apps", Some(json!({"name": "drained"})))
         .await;
-    let reply = api
-        .call(
-            Method::POST,
-            "/apps/drained/log-drains",
-            Some(json!({"url": "syslog://logs.example.com:514"})),
-        )
-        .await;
+    let reply = add_drain(&api, "syslog://logs.example.com:514").await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
     assert!(reply.json["token"].as_str().unwrap().starts_with("d."));
     assert_eq!(reply.json["app"]["name"], "drained");
-    let again = api
-        .call(
-            Method::POST,
-            "/apps/drained/log-drains",
-            Some(json!({"url": "syslog://logs.example.com:514"})),
-        )
-        .await;
+    let again = add_drain(&api, "syslog://logs.example.com:514").await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     for bad in ["ftp://x/y", "syslog://no-port.example.com", "nonsense", ""] {
-        let reply = api
-            .call(
-                Method::POST,
-                "/apps/drained/log-drains",
-                Some(json!({"url": bad})),
-            )
-            .await;
+        let reply = add_drain(&api, bad).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     }
     for i in 0..4 {
-        let reply = api
-            .call(
-                Method::POST,
-                "/apps/drained/log-drains",
-                Some(json!({"url": format!("https://logs.example.com/{i}")})),
-            )
-            .await;
+        let reply = add_drain(&api, &format!("https://logs.example.com/{i}")).await;
         assert_eq!(reply.status, StatusCode::CREATED);
     }
-    let sixth = api
-        .call(
-            Method::POST,
-            "/apps/drained/log-drains",
-            Some(json!({"url": "https://logs.example.com/5"})),
-        )
-        .await;
+    let sixth = add_drain(&api, "https://logs.example.com/5").await;
     assert_eq!(sixth.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        api.get("/apps/drained/log-drains")
-            .await
-            .json
-            .as_array()
-            .unwrap()
-            .len(),
-        5
-    );
-    let removed = api
-        .call(
-            Method::DELETE,
-            "/apps/drained/log-drains/syslog:%2F%2Flogs.example.com:514",
-            None,
-        )
-        .await;
+    assert_eq!(drain_count(&api).await, 5);
+    let removed = remove_syslog_drain(&api).await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.json);
     assert_eq!(removed.json["url"], "syslog://logs.example.com:514");
-    let missing = api
-        .call(
-            Method::DELETE,
-            "/apps/drained/log-drains/syslog:%2F%2Flogs.example.com:514",
-            None,
-        )
-        .await;
+    let missing = remove_syslog_drain(&api).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        api.get("/apps/drained/log-drains")
-            .await
-            .json
-            .as_array()
-            .unwrap()
-            .len(),
-        4
-    );
+    assert_eq!(drain_count(&api).await, 4);
 }

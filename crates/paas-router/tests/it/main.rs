@@ -34,6 +34,26 @@ use tokio_util::sync::CancellationToken;
 
 type TestBody = BoxBody<Bytes, hyper::Error>;
 
+/// Opens a WebSocket to `url` over `stream` (plain or TLS) and checks that `rounds`
+/// messages (`hello <i> <label>`) come back as they were sent, then closes it.
+async fn ws_echoes<S>(stream: S, url: &str, rounds: usize, label: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut socket, response) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    assert_eq!(response.status(), 101);
+    for i in 0..rounds {
+        let text = format!("hello {i} {label}");
+        socket
+            .send(tokio_tungstenite::tungstenite::Message::text(text.clone()))
+            .await
+            .unwrap();
+        let echoed = socket.next().await.unwrap().unwrap();
+        assert_eq!(echoed.into_text().unwrap().as_str(), text);
+    }
+    socket.close(None).await.unwrap();
+}
+
 /// A dyno stand-in on a loopback port. Paths:
 /// - `/` answers `{"dyno": name, "headers": {…}}`
 /// - `/echo` streams the request body back as it arrives

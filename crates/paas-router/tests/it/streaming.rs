@@ -97,20 +97,7 @@ async fn websockets_echo_through_the_router() {
     )
     .await;
     let stream = TcpStream::connect(h.addr).await.unwrap();
-    let (mut socket, response) = tokio_tungstenite::client_async("ws://ws.localhost/chat", stream)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 101);
-    for i in 0..10 {
-        let text = format!("hello {i} through the router");
-        socket
-            .send(tokio_tungstenite::tungstenite::Message::text(text.clone()))
-            .await
-            .unwrap();
-        let echoed = socket.next().await.unwrap().unwrap();
-        assert_eq!(echoed.into_text().unwrap().as_str(), text);
-    }
-    socket.close(None).await.unwrap();
+    ws_echoes(stream, "ws://ws.localhost/chat", 10, "through the router").await;
 
     // A raw upgrade too (not WebSocket): the router splices whatever protocol follows.
     let a = dyno("raw").await;

@@ -296,20 +296,7 @@ async fn websockets_work_over_tls() {
         )
         .await
         .unwrap();
-    let (mut socket, response) = tokio_tungstenite::client_async("wss://ws.localhost/chat", stream)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 101);
-    for i in 0..5 {
-        let text = format!("hello {i} over TLS");
-        socket
-            .send(tokio_tungstenite::tungstenite::Message::text(text.clone()))
-            .await
-            .unwrap();
-        let echoed = socket.next().await.unwrap().unwrap();
-        assert_eq!(echoed.into_text().unwrap().as_str(), text);
-    }
-    socket.close(None).await.unwrap();
+    ws_echoes(stream, "wss://ws.localhost/chat", 5, "over TLS").await;
 }
 
 /// A dyno like Django's `SECURE_SSL_REDIRECT` or Rails' `force_ssl`: anything not

@@ -75,13 +75,13 @@ async fn a_dyno_keeps_its_id_across_passes_and_a_removed_one_disappears(pool: Pg
     assert!(store.dynos(app).await.unwrap().is_empty());
 }
 
-#[sqlx::test(migrator = "paas_store::MIGRATOR")]
-async fn one_apps_desired_state_is_what_the_whole_read_says_of_it(pool: PgPool) {
-    let store = Store::from_pool(pool);
+/// Apps named `names`, each with a succeeded release (`web` and `worker`) and a domain
+/// `<name>.example.com`.
+async fn deployed_apps(store: &Store, names: &[&str]) -> Vec<uuid::Uuid> {
     let mut deployed = Vec::new();
-    for name in ["first", "second"] {
-        let app = new_app(&store, name).await;
-        let build = crate::succeeded_build(&store, app, "9999999cccc", "web: a\nworker: b").await;
+    for name in names {
+        let app = new_app(store, name).await;
+        let build = crate::succeeded_build(store, app, "9999999cccc", "web: a\nworker: b").await;
         store
             .create_deploy_release(app, build, paas_store::ReleaseStatus::Succeeded)
             .await
@@ -92,6 +92,13 @@ async fn one_apps_desired_state_is_what_the_whole_read_says_of_it(pool: PgPool) 
             .unwrap();
         deployed.push(app);
     }
+    deployed
+}
+
+#[sqlx::test(migrator = "paas_store::MIGRATOR")]
+async fn one_apps_desired_state_is_what_the_whole_read_says_of_it(pool: PgPool) {
+    let store = Store::from_pool(pool);
+    let deployed = deployed_apps(&store, &["first", "second"]).await;
     let undeployed = new_app(&store, "empty").await;
     let all = store.desired_apps().await.unwrap();
     assert_eq!(all.len(), 2);
@@ -108,20 +115,7 @@ async fn one_apps_desired_state_is_what_the_whole_read_says_of_it(pool: PgPool) 
 #[sqlx::test(migrator = "paas_store::MIGRATOR")]
 async fn some_apps_desired_state_is_what_the_whole_read_says_of_them(pool: PgPool) {
     let store = Store::from_pool(pool);
-    let mut deployed = Vec::new();
-    for name in ["first", "second", "third"] {
-        let app = new_app(&store, name).await;
-        let build = crate::succeeded_build(&store, app, "9999999cccc", "web: a\nworker: b").await;
-        store
-            .create_deploy_release(app, build, paas_store::ReleaseStatus::Succeeded)
-            .await
-            .unwrap();
-        store
-            .add_domain(app, &format!("{name}.example.com"))
-            .await
-            .unwrap();
-        deployed.push(app);
-    }
+    let deployed = deployed_apps(&store, &["first", "second", "third"]).await;
     let undeployed = new_app(&store, "empty").await;
     let all = store.desired_apps().await.unwrap();
     let asked = [deployed[0], deployed[2], undeployed, uuid::Uuid::now_v7()];

@@ -45,17 +45,35 @@ async fn tokens_are_revoked_by_id_or_unique_name(pool: PgPool) {
     assert_eq!(store.tokens().await.unwrap().len(), 1);
 }
 
+/// `watch_tokens` running in a task of its own until [`Watch::stop`].
+struct Watch {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watch {
+    fn start(store: &Store) -> Self {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn({
+            let store = store.clone();
+            let stop = stop.clone();
+            async move { store.watch_tokens(stop.cancelled_owned()).await }
+        });
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap();
+    }
+}
+
 /// While `watch_tokens` runs, tokens are answered from memory, and a revocation made by
 /// another process (here: another pool, plain SQL) is heard at once.
 #[sqlx::test(migrator = "paas_store::MIGRATOR")]
 async fn a_revocation_from_another_process_evicts_the_cached_token(pool: PgPool) {
     let store = Store::from_pool(pool.clone());
-    let stop = CancellationToken::new();
-    let watch = tokio::spawn({
-        let store = store.clone();
-        let stop = stop.clone();
-        async move { store.watch_tokens(stop.cancelled_owned()).await }
-    });
+    let watch = Watch::start(&store);
     let token = store.create_token("cached").await.unwrap();
     // Wait until the cache is live and holds the token: its last use is then batched,
     // not written by the request.
@@ -99,24 +117,17 @@ async fn a_revocation_from_another_process_evicts_the_cached_token(pool: PgPool)
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(revocations.has_changed().unwrap(), "streams are told");
-    stop.cancel();
-    watch.await.unwrap();
+    watch.stop().await;
 }
 
 /// Batched last-used times reach the database.
 #[sqlx::test(migrator = "paas_store::MIGRATOR")]
 async fn batched_last_used_times_are_written(pool: PgPool) {
     let store = Store::from_pool(pool.clone());
-    let stop = CancellationToken::new();
-    let watch = tokio::spawn({
-        let store = store.clone();
-        let stop = stop.clone();
-        async move { store.watch_tokens(stop.cancelled_owned()).await }
-    });
+    let watch = Watch::start(&store);
     let token = store.create_token("used").await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(store.authenticate(&token.secret).await.unwrap().is_some());
-    stop.cancel();
-    watch.await.unwrap();
+    watch.stop().await;
     assert!(store.tokens().await.unwrap()[0].last_used_at.is_some());
 }
