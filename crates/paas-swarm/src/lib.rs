@@ -7,7 +7,8 @@
 //! as on one engine. Services carry the same typed dyno record in their labels
 //! (`paas_docker::labels`), so a restarted paasd adopts them. Images are pushed once
 //! to the registry (`PAAS_REGISTRY`) and services name them by digest (`images`), so
-//! any node pulls exactly the release's image, rollbacks included. Each app has an
+//! any node pulls exactly the release's image, rollbacks included; a deleted app's
+//! images leave the registry (`registry`) and every node (`collect`). Each app has an
 //! attachable overlay network (`network`). Swarm's virtual IPs and routing mesh are
 //! not used (they need IPVS): a web dyno publishes `$PORT` on its node in host mode,
 //! and the router reaches it at the node's address and that port (`ObservedContainer`
