@@ -6,7 +6,7 @@
 #
 #   scripts/swarm-cluster.sh up [WORKERS]   # default 2 workers; idempotent
 #   scripts/swarm-cluster.sh down           # stops every process it started, removes all
-#   scripts/swarm-cluster.sh env            # prints the variables a test needs
+#   scripts/swarm-cluster.sh env            # prints the variables a test needs (and paasd)
 #   scripts/swarm-cluster.sh stop-node N    # stops node N's dockerd (a lost worker)
 #   scripts/swarm-cluster.sh start-node N   # starts it again
 #
@@ -20,7 +20,10 @@
 # no route to them).
 #
 # Node engines load the stack image from the host engine (`docker save | docker load`),
-# into the manager only: workers get app images from the registry, by digest.
+# into the manager only: workers get app images from the registry, by digest. The
+# engines share the host's file system: $PAAS_SWARM_RUN/nodes/<node hostname> links node
+# N's socket directory, for tasks that mount their own node's socket (`env` prints the
+# PAAS_SWARM_NODE_SOCKET template).
 set -euo pipefail
 
 BRIDGE="${PAAS_SWARM_BRIDGE:-pswbr0}"
@@ -131,6 +134,14 @@ EOF
   wait_for "dockerd of node $n" dk "$n" info
 }
 
+# $RUN/nodes/<node hostname> → $RUN/nN: every engine here shares the host's file system,
+# so a task that mounts $RUN/nodes/{{.Node.Hostname}}/docker.sock (a Swarm template,
+# expanded on the node) gets its own node's socket (PAAS_SWARM_NODE_SOCKET, in `env`).
+node_link() {
+  mkdir -p "$RUN/nodes"
+  ln -sfn "$RUN/n$1" "$RUN/nodes/$(ns "$1")"
+}
+
 # Apps apart on published ports, as an operator sets it up on each node (README).
 node_firewall() {
   ip netns exec "$(ns "$1")" "$(dirname "$0")/swarm-node-firewall.sh" "$NET.0/24"
@@ -198,7 +209,7 @@ stack_up() {
 }
 
 nodes_count() {
-  ls -d "$RUN"/n* 2>/dev/null | wc -l
+  ls -d "$RUN"/n[0-9]* 2>/dev/null | wc -l
 }
 
 cmd_up() {
@@ -208,6 +219,7 @@ cmd_up() {
   for n in $(seq 1 $((workers + 1))); do
     netns_up "$n"
     engine_up "$n"
+    node_link "$n"
     node_firewall "$n"
   done
   registry_up
@@ -220,6 +232,7 @@ cmd_env() {
   echo "PAAS_SWARM_MANAGER=unix://$(sock 1)"
   echo "PAAS_REGISTRY=$REGISTRY"
   echo "PAAS_SWARM_NODES=$(nodes_count)"
+  echo "PAAS_SWARM_NODE_SOCKET=$RUN/nodes/{{.Node.Hostname}}/docker.sock"
 }
 
 stop_engine() {
@@ -236,7 +249,7 @@ stop_engine() {
 cmd_down() {
   local dir n pid
   # Leave the swarm first so no engine keeps state about the others.
-  for dir in "$RUN"/n*; do
+  for dir in "$RUN"/n[0-9]*; do
     [ -d "$dir" ] || continue
     n="${dir##*/n}"
     if dk "$n" info >/dev/null 2>&1; then
@@ -270,6 +283,6 @@ case "${1:-}" in
   down) cmd_down ;;
   env) cmd_env ;;
   stop-node) stop_engine "$2" ;;
-  start-node) netns_up "$2"; engine_up "$2"; node_firewall "$2" ;;
+  start-node) netns_up "$2"; engine_up "$2"; node_link "$2"; node_firewall "$2" ;;
   *) echo "usage: $0 up [WORKERS] | down | env | stop-node N | start-node N" >&2; exit 2 ;;
 esac

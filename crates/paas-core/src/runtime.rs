@@ -227,13 +227,24 @@ pub trait ContainerRuntime: Clone + Send + Sync + 'static {
     fn remove_network(&self, id: &str) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Forgets a deleted app's release images where the runtime keeps copies of its own
-    /// (a cluster's registry); returns how many it removed. One engine keeps none: the
-    /// builder removes the app's images with the app (`Builder::forget_app`).
+    /// (a cluster's registry and nodes); returns how many registry manifests it removed.
+    /// Work it leaves running on the nodes (a Swarm job) is `instance`'s, removed by
+    /// [`ContainerRuntime::reap_jobs`] once done. One engine keeps none: the builder
+    /// removes the app's images with the app (`Builder::forget_app`).
     fn forget_app_images(
         &self,
-        app_name: &str,
+        instance: &str,
+        app_name: &AppName,
     ) -> impl Future<Output = Result<usize, Self::Error>> + Send {
-        let _ = app_name;
+        let _ = (instance, app_name);
+        async { Ok(0) }
+    }
+
+    /// Removes `instance`'s housekeeping jobs (those [`ContainerRuntime::forget_app_images`]
+    /// started) that have finished on every node, or that ran too long; returns how many
+    /// it removed. One engine starts none.
+    fn reap_jobs(&self, instance: &str) -> impl Future<Output = Result<usize, Self::Error>> + Send {
+        let _ = instance;
         async { Ok(0) }
     }
 

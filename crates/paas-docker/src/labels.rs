@@ -51,6 +51,8 @@ pub enum Kind {
     /// An add-on's service (Postgres, Redis), run by the add-on supervisor; its volume
     /// carries the same labels.
     Addon,
+    /// A Swarm job that removes a deleted app's images from every node.
+    ImageCollector,
 }
 
 impl Kind {
@@ -60,6 +62,7 @@ impl Kind {
             Kind::OneOff => "one_off",
             Kind::Build => "build",
             Kind::Addon => "addon",
+            Kind::ImageCollector => "image_collector",
         }
     }
 }
@@ -186,6 +189,13 @@ pub fn build(instance: &str, app: &str, build_id: &str) -> Labels {
         (APP_NAME.to_owned(), app.to_owned()),
         (BUILD.to_owned(), build_id.to_owned()),
     ]);
+    labels
+}
+
+/// The labels of the Swarm job that removes deleted app `app`'s images from every node.
+pub fn image_collector(instance: &str, app: &AppName) -> Labels {
+    let mut labels = base(instance, Some(Kind::ImageCollector));
+    labels.insert(APP_NAME.to_owned(), app.to_string());
     labels
 }
 

@@ -1,10 +1,11 @@
-//! Housekeeping: one-off dynos nobody collected (on the controller's own short timer,
-//! since a full pass is rare), and networks of deleted apps (on full passes, which know
-//! every app).
+//! Housekeeping: one-off dynos nobody collected and the runtime's finished jobs (on the
+//! controller's own short timer, since a full pass is rare), and networks and images of
+//! deleted apps (on full passes, which know every app).
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
+use paas_core::AppName;
 use paas_core::runtime::ContainerRuntime;
 use uuid::Uuid;
 
@@ -15,10 +16,16 @@ use crate::{Supervisor, SupervisorError, runtime_error};
 const DETACHED_ONE_OFF_TTL: Duration = Duration::from_secs(10);
 
 impl<R: ContainerRuntime> Supervisor<R> {
-    /// Removes exited one-off dynos whose time is up.
+    /// Removes exited one-off dynos whose time is up, and the runtime's finished
+    /// housekeeping jobs (a Swarm's image collectors).
     pub(crate) async fn reap(&self) {
         if let Err(e) = self.reap_one_offs().await {
             tracing::warn!(error = %e, "reaping exited one-off dynos failed");
+        }
+        match self.runtime.reap_jobs(&self.settings.instance).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "removed finished housekeeping jobs"),
+            Err(e) => tracing::warn!(error = %e, "removing finished housekeeping jobs failed"),
         }
     }
 
@@ -61,7 +68,14 @@ impl<R: ContainerRuntime> Supervisor<R> {
             {
                 tracing::info!(app = %network.app_name, "removed the network of a deleted app");
                 // Its releases can no longer be rolled back to: their images can go.
-                match self.runtime.forget_app_images(&network.app_name).await {
+                let Ok(app) = AppName::parse(&network.app_name) else {
+                    continue;
+                };
+                match self
+                    .runtime
+                    .forget_app_images(&self.settings.instance, &app)
+                    .await
+                {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(app = %network.app_name, images = n, "forgot a deleted app's release images");

@@ -11,11 +11,20 @@ impl Swarm {
     /// `image` (a local image of the manager) as a registry reference by digest,
     /// pushing it first unless it was pushed before.
     pub(crate) async fn by_digest(&self, app: &str, image: &str) -> Result<String, SwarmError> {
+        self.pushed_to(&format!("paas/{app}"), image).await
+    }
+
+    /// `image` as a reference by digest in the registry's repository `name`
+    /// (`paas/<app>` for release images, `paas-platform/stack` for the platform's own
+    /// jobs), pushing it first unless it was pushed there before.
+    pub(crate) async fn pushed_to(&self, name: &str, image: &str) -> Result<String, SwarmError> {
         if image.contains("@sha256:") {
             return Ok(image.to_owned());
         }
+        let repo = format!("{}/{name}", self.registry);
+        let key = (repo.clone(), image.to_owned());
         let mut pushed = self.pushed.lock().await;
-        if let Some(reference) = pushed.get(image) {
+        if let Some(reference) = pushed.get(&key) {
             return Ok(reference.clone());
         }
         let api = self.api().await?;
@@ -24,7 +33,6 @@ impl Swarm {
             .await?
             .id
             .ok_or_else(|| SwarmError::Unexpected(format!("{image}: the engine gave no id")))?;
-        let repo = format!("{}/paas/{app}", self.registry);
         // The image id is the tag: a second push of the same image is a no-op.
         let tag = id
             .trim_start_matches("sha256:")
@@ -72,8 +80,15 @@ impl Swarm {
             .ok_or_else(|| {
                 SwarmError::Unexpected(format!("{repo}:{tag} was pushed but has no digest"))
             })?;
-        tracing::info!(image = %image, reference = %digest, secs = started.elapsed().as_secs_f32(), "release image pushed to the registry");
-        pushed.insert(image.to_owned(), digest.clone());
+        tracing::info!(image = %image, reference = %digest, secs = started.elapsed().as_secs_f32(), "image pushed to the registry");
+        pushed.insert(key, digest.clone());
         Ok(digest)
+    }
+
+    /// Forgets the pushes to the registry's repository `name`, once its manifests are
+    /// deleted: a later push (an app of the same name made again) pushes anew.
+    pub(crate) async fn forget_pushes(&self, name: &str) {
+        let repo = format!("{}/{name}", self.registry);
+        self.pushed.lock().await.retain(|(to, _), _| *to != repo);
     }
 }

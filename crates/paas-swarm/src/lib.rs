@@ -7,7 +7,8 @@
 //! as on one engine. Services carry the same typed dyno record in their labels
 //! (`paas_docker::labels`), so a restarted paasd adopts them. Images are pushed once
 //! to the registry (`PAAS_REGISTRY`) and services name them by digest (`images`), so
-//! any node pulls exactly the release's image, rollbacks included. Each app has an
+//! any node pulls exactly the release's image, rollbacks included; a deleted app's
+//! images leave the registry (`registry`) and every node (`collect`). Each app has an
 //! attachable overlay network (`network`). Swarm's virtual IPs and routing mesh are
 //! not used (they need IPVS): a web dyno publishes `$PORT` on its node in host mode,
 //! and the router reaches it at the node's address and that port (`ObservedContainer`
@@ -16,6 +17,7 @@
 //! formation dyno's service logs, which the manager gathers from the node that runs
 //! it (`logs`).
 
+mod collect;
 mod images;
 mod logs;
 mod network;
@@ -52,8 +54,10 @@ pub struct Swarm {
     docker: paas_docker::Docker,
     /// `host:port` of the registry every node pulls from.
     registry: String,
-    /// Local image → `registry/repo@sha256:…`, once pushed.
-    pushed: Arc<Mutex<HashMap<String, String>>>,
+    /// (`registry/repo`, local image) → `registry/repo@sha256:…`, once pushed.
+    pushed: Arc<Mutex<HashMap<(String, String), String>>>,
+    /// What the image collector job runs on each node; `None`: it is not started.
+    collector: Option<collect::Collector>,
 }
 
 impl Swarm {
@@ -77,7 +81,20 @@ impl Swarm {
             docker: docker.with_overlay_networks(),
             registry: registry.trim_end_matches('/').to_owned(),
             pushed: Arc::default(),
+            collector: None,
         })
+    }
+
+    /// Removes a deleted app's images from every node too, with a Swarm job of
+    /// `stack_image` (a local image of the manager, pushed to the registry) that mounts
+    /// each node's Docker socket from `node_socket` (a path; Swarm's templates such as
+    /// `{{.Node.Hostname}}` allowed). Without it only the registry's manifests go.
+    pub fn with_image_collector(mut self, stack_image: &str, node_socket: &str) -> Self {
+        self.collector = Some(collect::Collector {
+            stack_image: stack_image.to_owned(),
+            node_socket: node_socket.to_owned(),
+        });
+        self
     }
 
     async fn api(&self) -> Result<&bollard::Docker, SwarmError> {

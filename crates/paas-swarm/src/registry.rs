@@ -1,8 +1,8 @@
 //! The registry's side of image collection: once an app is deleted, no release of it can
 //! be rolled back to, so its manifests are deleted by digest (Registry HTTP API v2) and
 //! nothing names its images any more. The registry frees their blobs in its own offline
-//! `garbage-collect`; each node's engine keeps the layers it pulled until the operator
-//! prunes them (the manager's API reaches no other node's images).
+//! `garbage-collect`. Each node's engine removes the images it pulled in the image
+//! collector job (`collect`).
 
 use crate::{Swarm, SwarmError};
 

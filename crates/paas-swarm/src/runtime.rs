@@ -3,6 +3,7 @@
 //! `paas_docker`.
 
 use futures::StreamExt;
+use paas_core::AppName;
 use paas_core::runtime::{
     AppNetwork, ContainerRuntime, DynoEvent, DynoSpec, ExitedOneOff, LogSource, NodeSummary,
     ObservedContainer, OutputLine,
@@ -32,9 +33,14 @@ impl ContainerRuntime for Swarm {
 
     fn forget_app_images(
         &self,
-        app_name: &str,
+        instance: &str,
+        app_name: &AppName,
     ) -> impl Future<Output = Result<usize, SwarmError>> + Send {
-        self.forget_repository(app_name)
+        self.forget_app(instance, app_name)
+    }
+
+    fn reap_jobs(&self, instance: &str) -> impl Future<Output = Result<usize, SwarmError>> + Send {
+        self.reap_collectors(instance)
     }
 
     fn run_dyno(&self, spec: &DynoSpec) -> impl Future<Output = Result<String, SwarmError>> + Send {

@@ -333,7 +333,7 @@ impl Swarm {
     }
 }
 
-fn has_ended(state: TaskState) -> bool {
+pub(crate) fn has_ended(state: TaskState) -> bool {
     matches!(
         state,
         TaskState::COMPLETE

@@ -220,9 +220,13 @@ async fn serve_with(
             );
             (supervisor, routes, nodes, collector)
         }
-        settings::Runtime::Swarm { registry } => {
+        settings::Runtime::Swarm {
+            registry,
+            node_socket,
+        } => {
             let swarm = paas_swarm::Swarm::connect(docker.clone(), None, registry)
-                .context("DOCKER_HOST does not name a usable Swarm manager")?;
+                .context("DOCKER_HOST does not name a usable Swarm manager")?
+                .with_image_collector(&settings.stack_image, node_socket);
             tracing::info!(registry = %registry, "dynos run as services of the Swarm at DOCKER_HOST (PAAS_RUNTIME=swarm)");
             let collector = spawn_collector(&store, swarm.clone(), settings, &logs, &shutdown);
             // Swarm reports no task events: exited tasks are seen by the resync alone.
@@ -474,7 +478,7 @@ pub async fn nodes_table(settings: &Settings) -> anyhow::Result<String> {
     let instance = &settings.dynos.instance;
     let nodes = match &settings.dynos.runtime {
         settings::Runtime::Docker => docker.nodes(instance).await?,
-        settings::Runtime::Swarm { registry } => {
+        settings::Runtime::Swarm { registry, .. } => {
             paas_swarm::Swarm::connect(docker, None, registry)?
                 .nodes(instance)
                 .await?

@@ -112,6 +112,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "with PAAS_RUNTIME=swarm: host:port of the registry every node pulls release images from",
     ),
     (
+        "PAAS_SWARM_NODE_SOCKET",
+        "/var/run/docker.sock",
+        "with PAAS_RUNTIME=swarm: each node's Docker socket, mounted into the job that removes a deleted app's images there ({{.Node.Hostname}} allowed)",
+    ),
+    (
         "PAAS_TLS_ADDR",
         "127.0.0.1:5443",
         "the TLS port (heroku run, https git remotes); off for none",
@@ -344,8 +349,13 @@ pub enum Runtime {
     /// `docker` (the default): containers on the engine at `DOCKER_HOST`.
     Docker,
     /// `swarm`: services on the Swarm whose manager is at `DOCKER_HOST`, pulling release
-    /// images from `PAAS_REGISTRY` (`host:port`).
-    Swarm { registry: String },
+    /// images from `PAAS_REGISTRY` (`host:port`); a deleted app's images are removed
+    /// from each node through its socket at `PAAS_SWARM_NODE_SOCKET` (a path, Swarm
+    /// templates allowed).
+    Swarm {
+        registry: String,
+        node_socket: String,
+    },
 }
 
 impl DynoConfig {
@@ -651,7 +661,19 @@ impl Settings {
             None | Some("" | "docker") => Runtime::Docker,
             Some("swarm") => match get("PAAS_REGISTRY").map(|r| r.trim().to_owned()) {
                 Some(registry) if !registry.is_empty() && !registry.contains('/') => {
-                    Runtime::Swarm { registry }
+                    let node_socket = get("PAAS_SWARM_NODE_SOCKET")
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "/var/run/docker.sock".into());
+                    if !node_socket.starts_with('/') {
+                        bail!(
+                            "PAAS_SWARM_NODE_SOCKET={node_socket:?} must be an absolute path (Swarm templates such as {{{{.Node.Hostname}}}} allowed)"
+                        );
+                    }
+                    Runtime::Swarm {
+                        registry,
+                        node_socket,
+                    }
                 }
                 _ => bail!(
                     "PAAS_RUNTIME=swarm needs PAAS_REGISTRY=host:port, the registry every node pulls release images from"
@@ -831,6 +853,34 @@ mod tests {
             (tuned.router.first_byte_timeout_secs, tuned.router.threads),
             (55, 3)
         );
+    }
+
+    #[test]
+    fn the_swarm_runtime_mounts_each_nodes_socket_from_its_setting() {
+        let swarm = |extra: &[(&str, &str)]| {
+            let mut vars = vec![
+                ("PAAS_RUNTIME", "swarm"),
+                ("PAAS_REGISTRY", "10.0.0.1:5601"),
+            ];
+            vars.extend_from_slice(extra);
+            settings(&vars).map(|s| s.dynos.runtime)
+        };
+        assert_eq!(
+            swarm(&[]).unwrap(),
+            Runtime::Swarm {
+                registry: "10.0.0.1:5601".into(),
+                node_socket: "/var/run/docker.sock".into()
+            }
+        );
+        let template = "/run/nodes/{{.Node.Hostname}}/docker.sock";
+        assert_eq!(
+            swarm(&[("PAAS_SWARM_NODE_SOCKET", template)]).unwrap(),
+            Runtime::Swarm {
+                registry: "10.0.0.1:5601".into(),
+                node_socket: template.into()
+            }
+        );
+        assert!(swarm(&[("PAAS_SWARM_NODE_SOCKET", "docker.sock")]).is_err());
     }
 
     #[test]

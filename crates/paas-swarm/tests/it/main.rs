@@ -43,6 +43,8 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 struct Cluster {
     manager: String,
     registry: String,
+    /// Each node's socket as its tasks mount it (`PAAS_SWARM_NODE_SOCKET`).
+    node_socket: String,
 }
 
 /// Brings the cluster up (idempotent; the host engine makes the stack image first) and
@@ -71,6 +73,7 @@ fn cluster() -> &'static Cluster {
         let cluster = Cluster {
             manager: env["PAAS_SWARM_MANAGER"].clone(),
             registry: env["PAAS_REGISTRY"].clone(),
+            node_socket: env["PAAS_SWARM_NODE_SOCKET"].clone(),
         };
         for variant in ["v1", "v2"] {
             build_image(&cluster, variant);
@@ -222,7 +225,9 @@ impl Harness {
             ..SupervisorSettings::default()
         };
         let docker = paas_docker::Docker::connect_to(&cluster.manager).unwrap();
-        let swarm = Swarm::connect(docker, Some(&cluster.manager), &cluster.registry).unwrap();
+        let swarm = Swarm::connect(docker, Some(&cluster.manager), &cluster.registry)
+            .unwrap()
+            .with_image_collector("paas/stack:bookworm", &cluster.node_socket);
         Self {
             store,
             swarm,

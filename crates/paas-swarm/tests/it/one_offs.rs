@@ -172,6 +172,9 @@ async fn paasd_on_a_swarm_runs_the_release_phase_shows_workers_output_in_paas_lo
             ("DOCKER_HOST", cluster.manager.as_str()),
             ("PAAS_RUNTIME", "swarm"),
             ("PAAS_REGISTRY", cluster.registry.as_str()),
+            // The nodes share the host's file system: /var/run/docker.sock would be
+            // the host engine's, not the node's.
+            ("PAAS_SWARM_NODE_SOCKET", cluster.node_socket.as_str()),
         ])
         .await,
     ));
