@@ -24,7 +24,6 @@ use bollard::models::{
     TaskSpecLogDriver, TaskSpecResources, TaskSpecRestartPolicy,
     TaskSpecRestartPolicyConditionEnum, TaskState,
 };
-use bollard::query_parameters::ListServicesOptionsBuilder;
 use paas_core::AppName;
 use paas_docker::labels::{self, Kind};
 
@@ -168,15 +167,8 @@ impl Swarm {
     /// active node, or that are older than [`MOST_RUNNING`]; logs what their tasks
     /// printed and warns of tasks that did not complete. Returns how many it removed.
     pub(crate) async fn reap_collectors(&self, instance: &str) -> Result<usize, SwarmError> {
-        let filters = labels::filters(instance, Some(Kind::ImageCollector), &[]);
         let services = self
-            .api()
-            .await?
-            .list_services(Some(
-                ListServicesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
+            .services_of(instance, Kind::ImageCollector, &[])
             .await?;
         if services.is_empty() {
             return Ok(0);

@@ -8,9 +8,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::query_parameters::{
-    EventsOptionsBuilder, InspectServiceOptions, ListServicesOptionsBuilder,
-};
+use bollard::query_parameters::{EventsOptionsBuilder, InspectServiceOptions};
 use futures::StreamExt;
 use paas_core::runtime::{LogSource, OutputLine, Printer};
 use paas_docker::DockerError;
@@ -46,16 +44,7 @@ impl Swarm {
     /// Every formation service of `instance`, and the one-off containers of the
     /// manager's engine.
     pub async fn log_sources(&self, instance: &str) -> Result<Vec<LogSource>, SwarmError> {
-        let filters = labels::filters(instance, Some(Kind::Formation), &[]);
-        let services = self
-            .api()
-            .await?
-            .list_services(Some(
-                ListServicesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
+        let services = self.services_of(instance, Kind::Formation, &[]).await?;
         let mut sources: Vec<LogSource> = services
             .into_iter()
             .filter_map(|s| service_source(s.id.as_deref()?, s.spec?.labels.as_ref()?))

@@ -13,9 +13,9 @@ use std::net::IpAddr;
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
     EndpointSpec, EndpointSpecModeEnum, Limit, Mount, MountTmpfsOptions, MountType,
-    NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, Task,
-    TaskSpec, TaskSpecContainerSpec, TaskSpecLogDriver, TaskSpecResources, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum, TaskState,
+    NetworkAttachmentConfig, Service, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    Task, TaskSpec, TaskSpecContainerSpec, TaskSpecLogDriver, TaskSpecResources,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 use bollard::query_parameters::{ListServicesOptionsBuilder, ListTasksOptionsBuilder};
 use futures::StreamExt;
@@ -185,17 +185,9 @@ impl Swarm {
         instance: &str,
         app_id: Option<Uuid>,
     ) -> Result<Vec<ObservedContainer>, SwarmError> {
-        let api = self.api().await?;
         let app = app_id.map(|a| a.to_string());
         let extra: Vec<(&str, &str)> = app.iter().map(|a| (labels::APP, a.as_str())).collect();
-        let filters = labels::filters(instance, Some(Kind::Formation), &extra);
-        let services = api
-            .list_services(Some(
-                ListServicesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
+        let services = self.services_of(instance, Kind::Formation, &extra).await?;
         if services.is_empty() {
             return Ok(Vec::new());
         }
@@ -238,6 +230,25 @@ impl Swarm {
             });
         }
         Ok(out)
+    }
+
+    /// `instance`'s services of `kind` that carry every `extra` label value.
+    pub(crate) async fn services_of(
+        &self,
+        instance: &str,
+        kind: Kind,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<Service>, SwarmError> {
+        let filters = labels::filters(instance, Some(kind), extra);
+        Ok(self
+            .api()
+            .await?
+            .list_services(Some(
+                ListServicesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?)
     }
 
     /// The tasks of these services (every state). A service removed meanwhile makes
