@@ -272,13 +272,18 @@ async fn a_deleted_apps_images_leave_every_node_that_pulled_them_and_nothing_els
         !holders.is_empty(),
         "no worker pulled the app's images: {dynos:#?} {before:#?}"
     );
-    // An unrelated name for the deleted app's own v2 image, on a worker that pulled it:
-    // removing the app's names must leave the image (no forced removal by id).
-    let worker = holders[0];
-    let v2_ref = of_repository(&before[&worker], &gone_repo)
-        .into_iter()
-        .find(|r| dynos.iter().any(|d| service_image(d) == *r))
-        .unwrap_or_else(|| panic!("node {worker} lacks the v2 image: {before:#?}"));
+    // An unrelated name for the deleted app's own v2 image, on a worker that pulled it
+    // (a worker may hold only v1, when v2's dynos were placed elsewhere): removing the
+    // app's names must leave the image (no forced removal by id).
+    let (worker, v2_ref) = holders
+        .iter()
+        .find_map(|n| {
+            of_repository(&before[n], &gone_repo)
+                .into_iter()
+                .find(|r| dynos.iter().any(|d| service_image(d) == *r))
+                .map(|r| (*n, r))
+        })
+        .unwrap_or_else(|| panic!("no worker holds the v2 image: {dynos:#?} {before:#?}"));
     let unrelated = format!("unrelated-{}/kept:1", h.instance);
     node_docker(worker, &["tag", &v2_ref, &unrelated]);
     assert!(references_on(worker).contains(&unrelated));
