@@ -58,6 +58,32 @@ elapsed() { awk "BEGIN{printf \"%.2f\", $2 - $1}"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 up_at_version() { api GET "/apps/$1/dynos" | python3 -c "import json,sys; print(sum(1 for d in json.load(sys.stdin) if d['type']=='web' and d['state']=='up' and (d['release'] or {}).get('version')==$2))"; }
 wait_for() { local deadline=$(( $(date +%s) + ${WAIT_SECS:-120} )); until [ "$("$@")" = "${WANT}" ]; do [ "$(date +%s)" -lt $deadline ] || { echo "timed out: $*" >&2; exit 1; }; sleep 0.05; done; }
+# Waits until app $1 has exactly $2 web dynos `up` (of release version $3 when given), in
+# one Python process polling the API every 20 ms: a curl and a python3 started per poll
+# would cost the two cores more than paasd does while it is being measured.
+wait_web_up() {
+  python3 - "$port" "$token" "$1" "$2" "${3:-}" "${WAIT_SECS:-120}" <<'PY'
+import http.client, json, sys, time
+port, token, app, want, version, secs = sys.argv[1:7]
+deadline = time.time() + float(secs)
+conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+while True:
+    try:
+        conn.request("GET", f"/apps/{app}/dynos", headers={"Authorization": f"Bearer {token}"})
+        dynos = json.loads(conn.getresponse().read())
+    except (OSError, http.client.HTTPException, ValueError):
+        conn.close()
+        dynos = None
+    if dynos is not None:
+        up = sum(1 for d in dynos if d["type"] == "web" and d["state"] == "up"
+                 and (not version or (d["release"] or {}).get("version") == int(version)))
+        if up == int(want):
+            break
+    if time.time() > deadline:
+        sys.exit(f"timed out waiting for {want} web dynos of {app} up")
+    time.sleep(0.02)
+PY
+}
 latest_version() { api GET "/apps/$1/releases" | python3 -c 'import json,sys; print(max(r["version"] for r in json.load(sys.stdin)))'; }
 
 # A git repository of the procfile-shell fixture at $1, pushed to app $2.

@@ -19,7 +19,6 @@ cleanup() {
   bench_cleanup
 }
 trap cleanup EXIT
-up_count() { api GET "/apps/$1/dynos" | python3 -c 'import json,sys; print(sum(1 for d in json.load(sys.stdin) if d["type"]=="web" and d["state"]=="up"))'; }
 
 app="${prefix}app"
 push_fixture "$work/repo" "$app"
@@ -29,19 +28,20 @@ image=$(docker ps --filter "label=paas.instance=$instance" --format '{{.Image}}'
 scales=() rollouts=() dockers=()
 for i in $(seq 1 "$RUNS"); do
   api PATCH "/apps/$app/formation" '{"updates":[{"type":"web","quantity":0}]}' >/dev/null
-  WANT=0 wait_for up_count "$app"
+  wait_web_up "$app" 0
   sleep 3  # let the retired dynos finish stopping
   t0=$(now)
   api PATCH "/apps/$app/formation" '{"updates":[{"type":"web","quantity":10}]}' >/dev/null
-  WANT=10 wait_for up_count "$app"
+  wait_web_up "$app" 10
   scale=$(elapsed "$t0" "$(now)")
 
   api PATCH "/apps/$app/formation" '{"updates":[{"type":"web","quantity":3}]}' >/dev/null
-  WANT=3 wait_for up_count "$app"
+  wait_web_up "$app" 3
   sleep 3
+  version=$(( $(latest_version "$app") + 1 ))  # the release the config change makes
   t0=$(now)
-  version=$(api PATCH "/apps/$app/config-vars" "{\"RUN\":\"$i\"}" >/dev/null; latest_version "$app")
-  WANT=3 wait_for up_at_version "$app" "$version"
+  api PATCH "/apps/$app/config-vars" "{\"RUN\":\"$i\"}" >/dev/null
+  wait_web_up "$app" 3 "$version"
   rollout=$(elapsed "$t0" "$(now)")
 
   t0=$(now)

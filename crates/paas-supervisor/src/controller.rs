@@ -2,8 +2,9 @@
 //!
 //! A nudge names the app whose desired state changed (a release, a scale, a restart),
 //! and the next pass reconciles just that app; apps with something in flight (a dyno
-//! starting, a back-off running) are looked at again every 100 ms (a dyno starting) or 250 ms; the periodic resync
-//! reconciles every app, so whatever a nudge missed (or a paasd restart interrupted) is
+//! starting, a back-off running) are looked at again every 100 ms (a dyno starting) or
+//! 250 ms, and at once when a booting web dyno starts to answer its probe (probed every
+//! 20 ms between passes); the periodic resync reconciles every app, so whatever a nudge missed (or a paasd restart interrupted) is
 //! caught within one resync. The runtime's own events (a crash, a container removed
 //! behind paasd's back) nudge the app they concern, so on an engine that reports them
 //! the resync is only the safety net and can be rare (a minute by default): an idle
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use paas_core::reconcile;
-use paas_core::runtime::ContainerRuntime;
+use paas_core::runtime::{ContainerRuntime, ObservedContainer};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -26,9 +27,14 @@ use crate::Supervisor;
 /// How soon apps with something in flight (a crash back-off running) are looked at
 /// again.
 const BUSY_TICK: Duration = Duration::from_millis(250);
-/// How soon apps with a dyno starting are looked at again: its readiness probe's
-/// cadence, which bounds how late a rollout's next step and `up` are seen.
+/// How soon apps with a dyno starting are looked at again (a container created but not
+/// yet running, a stop under way).
 const STARTING_TICK: Duration = Duration::from_millis(100);
+/// How often a web dyno that runs but is not ready yet is probed between passes: this
+/// bounds how late its `up` (and a rollout's next step) comes after it starts to answer.
+/// A probe is a TCP connect on the host's own bridge (and the health path's `GET`, when
+/// the release names one), so a boot of a second costs about fifty of them.
+const BOOTING_PROBE_EVERY: Duration = Duration::from_millis(20);
 /// The longest pause between retries of a failing pass (Postgres or Docker away),
 /// however rare the resync.
 const MOST_BETWEEN_RETRIES: Duration = Duration::from_secs(5);
@@ -109,6 +115,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
                 last_full = Instant::now();
             }
             let pass_started = Instant::now();
+            let mut booting = Vec::new();
             let wait = match self.reconcile(scope.as_ref()).await {
                 Ok(in_flight) => {
                     failures = 0;
@@ -128,6 +135,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
                         self.settings.resync
                     };
                     scope = Some(in_flight.apps);
+                    booting = in_flight.booting;
                     wait
                 }
                 // Postgres or Docker away: retry everything, less often the longer it lasts.
@@ -155,6 +163,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
                 _ = shutdown.cancelled() => break,
                 _ = nudges.notify.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
+                _ = self.first_ready(&booting) => {}
             }
             let nudged = nudges.take();
             scope = match (scope, nudged) {
@@ -165,6 +174,29 @@ impl<R: ContainerRuntime> Supervisor<R> {
         }
         let _ = events.await;
         tracing::info!("supervisor stopped (dynos keep running)");
+    }
+}
+
+impl<R: ContainerRuntime> Supervisor<R> {
+    /// Returns once one of `booting` answers its readiness probe (never when there are
+    /// none): the next pass then marks it `up` without waiting for the next tick.
+    async fn first_ready(&self, booting: &[ObservedContainer]) {
+        if booting.is_empty() {
+            return std::future::pending().await;
+        }
+        let mut every = tokio::time::interval(BOOTING_PROBE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let probes = booting.iter().map(|c| self.ready(c));
+            if futures::future::join_all(probes)
+                .await
+                .into_iter()
+                .any(|ready| ready)
+            {
+                return;
+            }
+        }
     }
 }
 

@@ -59,6 +59,8 @@ pub(crate) struct AppPass {
     pub busy: bool,
     /// A dyno of it is starting (or was just started): its readiness is due soon.
     pub starting: bool,
+    /// Its web dynos that run but did not answer their readiness probe yet.
+    pub booting: Vec<ObservedContainer>,
 }
 
 /// The apps a pass left with something in flight.
@@ -67,6 +69,10 @@ pub(crate) struct InFlight {
     pub apps: BTreeSet<Uuid>,
     /// Whether one of them has a dyno starting (looked at sooner than a back-off).
     pub starting: bool,
+    /// Web dynos that run but are not ready yet: the loop probes them while it waits,
+    /// so the pass that publishes one (and takes a rollout's next step) comes as soon
+    /// as it answers.
+    pub booting: Vec<ObservedContainer>,
 }
 
 impl<R: ContainerRuntime> Supervisor<R> {
@@ -170,14 +176,17 @@ impl<R: ContainerRuntime> Supervisor<R> {
         if scope.is_none() {
             self.sweep_networks_if_due(&desired).await;
         }
-        Ok(InFlight {
+        let mut in_flight = InFlight {
             starting: passes.iter().any(|p| p.starting),
-            apps: passes
-                .into_iter()
-                .filter(|p| p.busy)
-                .map(|p| p.app_id)
-                .collect(),
-        })
+            ..InFlight::default()
+        };
+        for pass in passes {
+            if pass.busy {
+                in_flight.apps.insert(pass.app_id);
+            }
+            in_flight.booting.extend(pass.booting);
+        }
+        Ok(in_flight)
     }
 
     /// Observes, plans and acts for one app. Errors are logged and make the app `busy`
@@ -223,6 +232,16 @@ impl<R: ContainerRuntime> Supervisor<R> {
         });
         self.state.set_routes(app_id, routes);
         let leaving: HashSet<String> = leaving.into_iter().map(str::to_owned).collect();
+        let booting = containers
+            .iter()
+            .zip(&observed)
+            .filter(|(c, o)| {
+                c.dyno.is_web()
+                    && !leaving.contains(&c.id)
+                    && matches!(o.state, DynoState::Running { ready: false, .. })
+            })
+            .map(|(c, _)| c.clone())
+            .collect();
         self.act(app_id, want, &containers, actions).await;
         if let Some(want) = want {
             self.record(want, &containers, &observed, &leaving).await;
@@ -231,6 +250,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
             app_id,
             busy,
             starting,
+            booting,
         }
     }
 
