@@ -13,6 +13,8 @@
 #   CARGO_TARGET_DIR     where the built paasd is (default ./target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 examples="${PAAS_FUZZ_EXAMPLES:-30}"
 schemathesis="$(scripts/schemathesis.sh)"
@@ -136,8 +138,11 @@ fi
 pid=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  ids="$(docker ps -aq --filter "label=paas.instance=$instance" 2>/dev/null || true)"
-  [ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+  # A stopped paasd leaves its networks: a live app's on purpose, a deleted app's until
+  # the supervisor's sweep, which takes only networks over a minute old (the fuzzer
+  # deletes the app `fuzz` after its add-ons put it on a network, well within the
+  # minute). The instance's containers, networks and volumes all go here.
+  remove_instance "$instance"
   if [ -n "$database" ]; then
     psql -q "$server/postgres" -c "drop database if exists $database" >/dev/null 2>&1 || true
   fi

@@ -6,6 +6,7 @@
 #   ensure_bench_packages  # the same for the benchmarks' tools (wrk, nginx, openssl)
 #   ensure_dockerd         # start dockerd in the background unless an engine answers
 #   ensure_stack_image     # make paas/stack:bookworm (or $1) unless it exists
+#   remove_instance NAME   # remove installation NAME's containers, networks and volumes
 #
 # Every step is idempotent: it does nothing when its work is already done. The functions
 # work under `set -euo pipefail` and return non-zero (with a message on stderr) on failure.
@@ -111,4 +112,17 @@ ensure_stack_image() {
   if docker image inspect "$image" >/dev/null 2>&1; then return 0; fi
   paas_step "Stack image $image is missing: building it"
   "$PAAS_LIB_DIR/stack-build.sh" "$image"
+}
+
+# Removes every container, network and volume labelled `paas.instance=$1`: what a
+# throwaway paasd (scripts/fuzz-api.sh) leaves behind when it stops (dynos and app
+# networks outlive paasd on purpose; a deleted app's network goes at the supervisor's
+# sweep once over a minute old, which a short run ends before). Containers first: a
+# network or volume in use cannot be removed. paas-testkit's `docker::remove_instance`
+# does the same for the Rust tests.
+remove_instance() {
+  local label="label=paas.instance=$1"
+  docker ps -aq --filter "$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker network ls -q --filter "$label" | xargs -r docker network rm >/dev/null 2>&1 || true
+  docker volume ls -q --filter "$label" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
 }

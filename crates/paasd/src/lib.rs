@@ -6,11 +6,22 @@
 //! (SIGTERM or SIGINT). Shutdown order is the reverse: stop accepting, let in-flight
 //! requests finish, then close the pool and stop the embedded cluster. Dynos are never
 //! stopped by a paasd shutdown (the next paasd adopts them).
+//!
+//! This file is that order: `serve` and the wiring of every part (`serve_with`). The
+//! parts it wires are made in their own modules: `database` (`Database`), `builder`,
+//! `metrics` (`GET /metrics`), `addresses`; `signals` turns SIGTERM/SIGINT into the
+//! cancellation; `nodes` is `paasd nodes`.
 
+mod addresses;
 pub mod backup;
+mod builder;
 pub mod buildpacks;
+mod database;
 pub mod embedded_pg;
+mod metrics;
+mod nodes;
 pub mod settings;
+mod signals;
 pub mod telemetry;
 pub mod tls;
 pub mod tokens;
@@ -20,60 +31,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use paas_api::{ApiSettings, AppState};
 use paas_store::Store;
-use sqlx::postgres::PgConnectOptions;
 use tokio_util::sync::CancellationToken;
 
+pub use builder::builder;
+pub use database::Database;
+pub use nodes::nodes_table;
 pub use settings::Settings;
+pub use signals::cancel_on_signals;
 
-use embedded_pg::EmbeddedPostgres;
-
-/// The database paasd talks to, and the embedded cluster behind it if it runs one.
-#[derive(Debug)]
-pub struct Database {
-    pub store: Store,
-    embedded: Option<EmbeddedPostgres>,
-}
-
-impl Database {
-    /// Connects (starting the embedded cluster when `DATABASE_URL` is unset) and runs
-    /// the migrations.
-    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let (options, embedded) = match &settings.database_url {
-            Some(url) => (
-                url.parse::<PgConnectOptions>()
-                    .context("DATABASE_URL is not a valid Postgres URL")?,
-                None,
-            ),
-            None => {
-                let pg = EmbeddedPostgres::start(&settings.data_dir).await?;
-                (pg.connect_options(), Some(pg))
-            }
-        };
-        let store = Store::connect_lazy(options, settings.db_max_connections);
-        store
-            .migrate()
-            .await
-            .context("running database migrations")?;
-        Ok(Self { store, embedded })
-    }
-
-    /// libpq arguments by which `pg_dump` and `pg_restore` reach this database.
-    pub fn pg_args(&self, settings: &Settings) -> anyhow::Result<Vec<String>> {
-        match (&settings.database_url, &self.embedded) {
-            (Some(url), _) => Ok(vec![format!("--dbname={url}")]),
-            (None, Some(pg)) => Ok(pg.client_args()),
-            (None, None) => anyhow::bail!("no database settings"),
-        }
-    }
-
-    pub async fn close(self) -> anyhow::Result<()> {
-        self.store.pool().close().await;
-        if let Some(pg) = self.embedded {
-            pg.stop().await?;
-        }
-        Ok(())
-    }
-}
+use addresses::{local_url, public_host};
+use metrics::RouterMetrics;
 
 /// Runs the daemon until `shutdown` is cancelled.
 pub async fn serve(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -470,176 +437,7 @@ fn spawn_collector<R: paas_core::runtime::ContainerRuntime + std::fmt::Debug>(
     )
 }
 
-/// `paasd nodes`: the machines dynos run on, with state and dyno counts.
-pub async fn nodes_table(settings: &Settings) -> anyhow::Result<String> {
-    use paas_core::runtime::ContainerRuntime;
-    let docker = paas_docker::Docker::connect()
-        .context("DOCKER_HOST does not name a usable Docker Engine")?;
-    let instance = &settings.dynos.instance;
-    let nodes = match &settings.dynos.runtime {
-        settings::Runtime::Docker => docker.nodes(instance).await?,
-        settings::Runtime::Swarm { registry, .. } => {
-            paas_swarm::Swarm::connect(docker, None, registry)?
-                .nodes(instance)
-                .await?
-        }
-    };
-    let mut out = format!(
-        "{:<24} {:<16} {:<12} {:<12} {:<8} {}\n",
-        "NAME", "ADDRESS", "STATE", "AVAILABILITY", "ROLE", "DYNOS"
-    );
-    for n in nodes {
-        out.push_str(&format!(
-            "{:<24} {:<16} {:<12} {:<12} {:<8} {}\n",
-            n.name,
-            n.addr.map_or_else(|| "-".to_owned(), |a| a.to_string()),
-            n.state,
-            n.availability,
-            if n.manager { "manager" } else { "worker" },
-            n.dynos
-        ));
-    }
-    Ok(out)
-}
-
-/// The host part of `PAAS_PUBLIC_URL` (`http://host:port/` → `host`): clients reach the
-/// TLS port there too.
-fn public_host(public_url: &str) -> String {
-    let rest = public_url
-        .split_once("://")
-        .map_or(public_url, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    if let Some(v6) = authority.strip_prefix('[') {
-        return format!("[{}]", v6.split(']').next().unwrap_or(v6));
-    }
-    authority.split(':').next().unwrap_or(authority).to_owned()
-}
-
-/// The router's counters, as `GET /metrics` shows them.
-#[derive(Debug)]
-struct RouterMetrics(
-    Arc<paas_router::Metrics>,
-    Option<Arc<paas_tls::CertTable>>,
-    Option<Arc<backup::BackupStatus>>,
-    Arc<paas_addons::metrics::AddonMetrics>,
-);
-
-impl paas_api::MetricsText for RouterMetrics {
-    fn render(&self) -> String {
-        let mut out = self.0.render();
-        if let Some(certs) = &self.1 {
-            out.push_str(&certs.render_metrics());
-        }
-        if let Some(backups) = &self.2 {
-            out.push_str(&backups.render_metrics());
-        }
-        out.push_str(&self.3.render_metrics());
-        out
-    }
-}
-
-/// The builder, from the build settings; Docker is reached lazily, so paasd starts
-/// (and its API answers) while Docker is still coming up.
-/// The builder; `web_url` (apps' URLs, printed at the end of a push) is over HTTPS when
-/// the router has a TLS listener.
-pub fn builder(
-    settings: &Settings,
-    store: Store,
-    web_url: paas_core::routes::WebUrl,
-) -> anyhow::Result<paas_builder::Builder> {
-    let mut docker = paas_builder::Docker::connect()
-        .context("DOCKER_HOST does not name a usable Docker Engine")?
-        .with_network_pool(settings.dynos.network_pool);
-    if matches!(settings.dynos.runtime, settings::Runtime::Swarm { .. }) {
-        // One-offs and the release phase run on the manager, on the app's overlay.
-        docker = docker.with_overlay_networks();
-    }
-    let data_dir = settings.data_dir.clone();
-    let buildpacks_dir = match &settings.build.buildpacks_dir {
-        Some(dir) => dir.clone(),
-        None => buildpacks::unpack(&data_dir).context("unpacking the built-in buildpacks")?,
-    };
-    tracing::info!(
-        data_dir = %data_dir.display(),
-        buildpacks_dir = %buildpacks_dir.display(),
-        buildpacks = if settings.build.buildpacks_dir.is_some() { "PAAS_BUILDPACKS_DIR" } else { "built in" },
-        ca_bundle = ?settings.build.ca_bundle,
-        "paths"
-    );
-    Ok(paas_builder::Builder::new(
-        store,
-        docker,
-        paas_builder::BuildSettings {
-            data_dir,
-            buildpacks_dir,
-            buildpack_order: [
-                "ruby", "python", "nodejs", "java", "php", "go", "static", "procfile",
-            ]
-            .map(String::from)
-            .to_vec(),
-            stack_image: settings.stack_image.clone(),
-            ca_bundle: settings.build.ca_bundle.clone(),
-            proxy_env: settings.build.proxy_env.clone(),
-            limits: paas_builder::Limits {
-                memory_bytes: settings.build.memory_bytes,
-                nano_cpus: settings.build.nano_cpus,
-                pids: paas_builder::Limits::BUILD_DEFAULT.pids,
-            },
-            web_url,
-            instance: settings.dynos.instance.clone(),
-            dyno_limits: settings.dynos.limits(),
-        },
-    ))
-}
-
-/// The API as processes on this host reach it.
-fn local_url(addr: std::net::SocketAddr) -> String {
-    let host = if addr.ip().is_unspecified() {
-        "127.0.0.1".to_owned()
-    } else {
-        addr.ip().to_string()
-    };
-    format!("http://{host}:{}", addr.port())
-}
-
 /// `paasd tokens create`: prints a new token once; only its hash is stored.
 pub async fn create_token(settings: &Settings, name: &str) -> anyhow::Result<String> {
     tokens::create(settings, name, None).await
-}
-
-/// Cancels `token` on the first SIGTERM or SIGINT; a second signal exits at once.
-pub fn cancel_on_signals(token: CancellationToken) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-        }
-        token.cancel();
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-        }
-        tracing::warn!("second signal: exiting now");
-        std::process::exit(130);
-    });
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::public_host;
-
-    #[test]
-    fn the_public_host_is_the_host_of_the_public_url() {
-        assert_eq!(public_host("http://127.0.0.1:5000"), "127.0.0.1");
-        assert_eq!(public_host("https://paas.example.com/"), "paas.example.com");
-        assert_eq!(public_host("http://user@host:1/x"), "host");
-        assert_eq!(public_host("http://[::1]:5000"), "[::1]");
-    }
 }
