@@ -56,8 +56,6 @@ api() { curl -fsS -X "$1" -H "Authorization: Bearer $token" -H 'content-type: ap
 now() { date +%s.%N; }
 elapsed() { awk "BEGIN{printf \"%.2f\", $2 - $1}"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-up_at_version() { api GET "/apps/$1/dynos" | python3 -c "import json,sys; print(sum(1 for d in json.load(sys.stdin) if d['type']=='web' and d['state']=='up' and (d['release'] or {}).get('version')==$2))"; }
-wait_for() { local deadline=$(( $(date +%s) + ${WAIT_SECS:-120} )); until [ "$("$@")" = "${WANT}" ]; do [ "$(date +%s)" -lt $deadline ] || { echo "timed out: $*" >&2; exit 1; }; sleep 0.05; done; }
 # Waits until app $1 has exactly $2 web dynos `up` (of release version $3 when given), in
 # one Python process polling the API every 20 ms: a curl and a python3 started per poll
 # would cost the two cores more than paasd does while it is being measured.

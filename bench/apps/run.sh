@@ -18,13 +18,12 @@ PUSH_PARALLEL="${PUSH_PARALLEL:-1}"
 source bench/lib.sh
 repo="$work/repo"
 have=0
-up_total() { api GET "/apps/$1/dynos" | python3 -c 'import json,sys; print(sum(1 for d in json.load(sys.stdin) if d["type"]=="web" and d["state"]=="up"))'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 # The fixture's repository, made once (push_fixture makes it when missing).
 measure() {
   local n=$1 label=$2
-  for a in $(seq 1 "$n"); do WANT=1 WAIT_SECS=300 wait_for up_total "${prefix}a$a"; done
+  for a in $(seq 1 "$n"); do WAIT_SECS=300 wait_web_up "${prefix}a$a" 1; done
   sleep 10
   local load c0 c1 cpu rss lat roll
   load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -35,10 +34,10 @@ measure() {
   local rollouts=()
   for r in 1 2 3; do
     local t0 v
+    v=$(( $(latest_version "${prefix}a1") + 1 ))  # the release the config change makes
     t0=$(now)
     api PATCH "/apps/${prefix}a1/config-vars" "{\"RUN\":\"$n-$label-$r\"}" >/dev/null
-    v=$(latest_version "${prefix}a1")
-    WANT=1 wait_for up_at_version "${prefix}a1" "$v"
+    wait_web_up "${prefix}a1" 1 "$v"
     rollouts+=("$(elapsed "$t0" "$(now)")")
   done
   roll=$(printf '%s\n' "${rollouts[@]}" | median)

@@ -10,7 +10,7 @@ source bench/lib.sh
 app="${prefix}served"
 repo="$work/repo"
 push_fixture "$repo" "$app"
-WANT=1 wait_for up_at_version "$app" "$(latest_version "$app")"
+wait_web_up "$app" 1 "$(latest_version "$app")"
 times=()
 for i in $(seq 1 "$RUNS"); do
   line="served run $i $$"
