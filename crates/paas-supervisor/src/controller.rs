@@ -3,8 +3,8 @@
 //! A nudge names the app whose desired state changed (a release, a scale, a restart),
 //! and the next pass reconciles just that app; apps with something in flight (a dyno
 //! starting, a back-off running) are looked at again every 100 ms (a dyno starting) or
-//! 250 ms, and at once when a booting web dyno starts to answer its probe (probed every
-//! 20 ms between passes); the periodic resync reconciles every app, so whatever a nudge missed (or a paasd restart interrupted) is
+//! 250 ms, and at once when a booting web dyno starts to listen (one without a health
+//! path is probed every 20 ms between passes); the periodic resync reconciles every app, so whatever a nudge missed (or a paasd restart interrupted) is
 //! caught within one resync. The runtime's own events (a crash, a container removed
 //! behind paasd's back) nudge the app they concern, so on an engine that reports them
 //! the resync is only the safety net and can be rare (a minute by default): an idle
@@ -31,9 +31,10 @@ const BUSY_TICK: Duration = Duration::from_millis(250);
 /// yet running, a stop under way).
 const STARTING_TICK: Duration = Duration::from_millis(100);
 /// How often a web dyno that runs but is not ready yet is probed between passes: this
-/// bounds how late its `up` (and a rollout's next step) comes after it starts to answer.
-/// A probe is a TCP connect on the host's own bridge (and the health path's `GET`, when
-/// the release names one), so a boot of a second costs about fifty of them.
+/// bounds how late its `up` (and a rollout's next step) comes after it starts to listen.
+/// A probe is one TCP connect, so a boot of a second costs about fifty of them. Dynos
+/// with a health path are left to the passes' own probes (every [`STARTING_TICK`]), so
+/// the app's log does not get fifty health checks a second.
 const BOOTING_PROBE_EVERY: Duration = Duration::from_millis(20);
 /// The longest pause between retries of a failing pass (Postgres or Docker away),
 /// however rare the resync.
@@ -181,6 +182,8 @@ impl<R: ContainerRuntime> Supervisor<R> {
     /// Returns once one of `booting` answers its readiness probe (never when there are
     /// none): the next pass then marks it `up` without waiting for the next tick.
     async fn first_ready(&self, booting: &[ObservedContainer]) {
+        let booting: Vec<&ObservedContainer> =
+            booting.iter().filter(|c| c.health_path.is_none()).collect();
         if booting.is_empty() {
             return std::future::pending().await;
         }
