@@ -13,10 +13,10 @@ use hyper_util::rt::TokioIo;
 
 use crate::balance::{self, Outstanding};
 use crate::body::{BodySource, Finish, ResponseBody};
-use crate::connect::ConnectTiming;
 use crate::headers;
 use crate::log::{self, Ctx, H12, H13, H14, H19, H21, H80, H99, Protocol, RouterError};
 use crate::metrics::AppMetrics;
+use crate::pool::UpstreamError;
 use crate::snapshot::App;
 use crate::{Body, Conn, Metrics, RequestLog, RequestLogSink, Router};
 
@@ -159,15 +159,12 @@ impl Router {
             let sent = Instant::now();
             let result = tokio::time::timeout(
                 self.shared.settings.first_byte_timeout,
-                self.client.request(request),
+                self.pool.send(backend.addr(), request),
             )
             .await;
             let error = match result {
-                Ok(Ok(mut response)) => {
-                    ctx.connect = response
-                        .extensions()
-                        .get::<ConnectTiming>()
-                        .map_or(Duration::ZERO, ConnectTiming::take);
+                Ok(Ok((mut response, connect))) => {
+                    ctx.connect = connect;
                     if response.status() == StatusCode::SWITCHING_PROTOCOLS
                         && let Some(client) = client_upgrade.take()
                     {
@@ -183,7 +180,7 @@ impl Router {
             };
             // on_error
             ctx.connect = sent.elapsed();
-            let (code, retry) = if error.is_connect() {
+            let (code, retry) = if let UpstreamError::Connect(_) = error {
                 backend.mark_down();
                 let code = if sent.elapsed() >= self.shared.settings.connect_timeout {
                     H19

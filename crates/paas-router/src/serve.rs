@@ -77,6 +77,11 @@ impl Router {
     ) {
         self.tasks
             .spawn(follow_routes(self.shared.clone(), shutdown.clone()));
+        self.tasks.spawn(
+            self.pool
+                .clone()
+                .maintain(self.shared.routes.clone(), shutdown.clone()),
+        );
         let slots = self.shared.settings.max_connections;
         self.accept_and_drain(listeners.into(), slots, shutdown)
             .await;
@@ -110,6 +115,12 @@ impl Router {
                 .name(format!("router-{i}"))
                 .spawn(move || {
                     runtime.block_on(async move {
+                        router.tasks.spawn(
+                            router
+                                .pool
+                                .clone()
+                                .maintain(router.shared.routes.clone(), shutdown.clone()),
+                        );
                         while let Some((stream, peer, permit, tls)) = rx.recv().await {
                             let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
                                 continue;
