@@ -20,7 +20,7 @@
 //!   ready again (after the body), from a small task; an upgraded (`101`) connection
 //!   never does.
 //! - Idle connections are taken most recently used first and closed after
-//!   `pool_idle_timeout`.
+//!   `pool_idle_timeout` (give or take the second of [`Pool::maintain`]'s tick).
 //!
 //! And what it adds: at most `pool_max_idle_per_dyno` idle connections per dyno (the
 //! legacy pool had no bound), and idle lists only for the dynos of the current route
@@ -146,10 +146,6 @@ impl Pool {
         let mut idle = self.lock();
         let list = idle.get_mut(&addr)?;
         while let Some(entry) = list.pop() {
-            if entry.since.elapsed() >= self.idle_timeout {
-                list.clear(); // the rest have been idle longer
-                return None;
-            }
             if entry.sender.is_ready() {
                 return Some(entry.sender);
             }
@@ -225,30 +221,44 @@ impl Pool {
             }
         }
         *idle = live;
-        for list in idle.values_mut() {
+        drop(idle);
+        self.expire();
+    }
+
+    /// Closes connections idle for longer than the idle timeout, and drops closed ones.
+    fn expire(&self) {
+        for list in self.lock().values_mut() {
             list.retain(|e| e.since.elapsed() < self.idle_timeout && e.sender.is_ready());
         }
     }
 
-    /// Follows the route table and the idle timeout until `shutdown` (one task per
-    /// pool, on the pool's thread).
+    /// Follows the route table and closes idle connections past the idle timeout (checked
+    /// every second, so at most a second late) until `shutdown`; one task per pool, on
+    /// the pool's thread.
+    ///
+    /// The one-second tick also keeps the thread's timer wheel from ever being empty:
+    /// tokio wakes its driver (an eventfd write) whenever a new timer is due before the
+    /// earliest one it is parked for, which without a timer due within the second was
+    /// most requests' head-read and first-byte timers.
     pub async fn maintain(
         self: Arc<Self>,
         mut routes: watch::Receiver<Arc<RouteTable>>,
         shutdown: CancellationToken,
     ) {
-        let mut expiry = tokio::time::interval(self.idle_timeout.max(Duration::from_secs(1)));
+        let mut expiry = tokio::time::interval(Duration::from_secs(1));
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut following = true;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 // The table's sender gone: the last table stands; expiry goes on.
-                changed = routes.changed(), if following => following = changed.is_ok(),
-                _ = expiry.tick() => {}
+                changed = routes.changed(), if following => {
+                    following = changed.is_ok();
+                    let table = routes.borrow_and_update().clone();
+                    self.retain_table(&table);
+                }
+                _ = expiry.tick() => self.expire(),
             }
-            let table = routes.borrow_and_update().clone();
-            self.retain_table(&table);
         }
     }
 
