@@ -109,7 +109,9 @@ impl Router {
             let (tx, mut rx) = mpsc::unbounded_channel::<Handoff>();
             let open = Arc::new(AtomicUsize::new(0));
             workers.push((tx, open.clone()));
-            let shutdown = shutdown.clone();
+            // A token of the thread's own: every poll of a connection checks it, and a
+            // token shared by all threads is one lock all of them take on every poll.
+            let shutdown = shutdown.child_token();
             let (finished, finished_rx) = tokio::sync::oneshot::channel::<()>();
             std::thread::Builder::new()
                 .name(format!("router-{i}"))
