@@ -13,12 +13,11 @@ use hyper_util::rt::TokioIo;
 
 use crate::balance::{self, Outstanding};
 use crate::body::{BodySource, Finish, ResponseBody};
-use crate::connect::ConnectTiming;
 use crate::headers;
 use crate::log::{self, Ctx, H12, H13, H14, H19, H21, H80, H99, Protocol, RouterError};
-use crate::metrics::AppMetrics;
+use crate::pool::UpstreamError;
 use crate::snapshot::App;
-use crate::{Body, Conn, Metrics, RequestLog, RequestLogSink, Router};
+use crate::{Body, Conn, RequestLog, Router, Shared};
 
 /// At most this many dynos are tried for one request.
 const MAX_ATTEMPTS: usize = 3;
@@ -159,15 +158,12 @@ impl Router {
             let sent = Instant::now();
             let result = tokio::time::timeout(
                 self.shared.settings.first_byte_timeout,
-                self.client.request(request),
+                self.pool.send(backend.addr(), request),
             )
             .await;
             let error = match result {
-                Ok(Ok(mut response)) => {
-                    ctx.connect = response
-                        .extensions()
-                        .get::<ConnectTiming>()
-                        .map_or(Duration::ZERO, ConnectTiming::take);
+                Ok(Ok((mut response, connect))) => {
+                    ctx.connect = connect;
                     if response.status() == StatusCode::SWITCHING_PROTOCOLS
                         && let Some(client) = client_upgrade.take()
                     {
@@ -183,7 +179,7 @@ impl Router {
             };
             // on_error
             ctx.connect = sent.elapsed();
-            let (code, retry) = if error.is_connect() {
+            let (code, retry) = if let UpstreamError::Connect(_) = error {
                 backend.mark_down();
                 let code = if sent.elapsed() >= self.shared.settings.connect_timeout {
                     H19
@@ -241,10 +237,9 @@ impl Router {
             ctx,
             started,
             status,
-            app: app.map(|a| (a.name.clone(), a.metrics.clone())),
+            app,
             outstanding,
-            sink: self.shared.sink.clone(),
-            metrics: self.shared.metrics.clone(),
+            shared: self.shared.clone(),
         })
     }
 }
@@ -252,15 +247,15 @@ impl Router {
 /// Where ACME HTTP-01 challenges are fetched (RFC 8555 §8.3).
 const ACME_CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
 
-/// The last phase's state: everything the request line needs.
+/// The last phase's state: everything the request line needs. (References, not
+/// copies: every `Arc` count changed per request is a cache line both threads write.)
 struct LogRequest {
     ctx: Ctx,
     started: Instant,
     status: u16,
-    app: Option<(String, Arc<AppMetrics>)>,
+    app: Option<Arc<App>>,
     outstanding: Option<Outstanding>,
-    sink: Arc<dyn RequestLogSink>,
-    metrics: Arc<Metrics>,
+    shared: Arc<Shared>,
 }
 
 impl Finish for LogRequest {
@@ -272,16 +267,16 @@ impl Finish for LogRequest {
             status,
             app,
             outstanding,
-            sink,
-            metrics,
+            shared,
         } = *self;
+        let (sink, metrics) = (&shared.sink, &shared.metrics);
         drop(outstanding);
         let took = started.elapsed();
         if ctx.error.is_none() {
             ctx.error = interrupted;
         }
         match &app {
-            Some((_, app_metrics)) => app_metrics.record(status, took),
+            Some(app) => app.metrics.record(status, took),
             None => metrics.record_unmatched(),
         }
         let to_sink = app.is_some() && sink.enabled();
@@ -291,14 +286,18 @@ impl Finish for LogRequest {
             return; // nobody reads the line: don't format it
         }
         let line = log::line(&ctx, took.saturating_sub(ctx.connect), status, bytes);
-        let app_name = app.as_ref().map_or("", |(name, _)| name.as_str());
+        let app_name = app.as_ref().map_or("", |app| app.name.as_str());
         if ctx.error.is_some() {
             tracing::warn!(target: "router", app = app_name, "{line}");
         } else {
             tracing::info!(target: "router", app = app_name, "{line}");
         }
-        if let Some((app, _)) = app.filter(|_| to_sink) {
-            sink.send(RequestLog { app, status, line });
+        if let Some(app) = app.filter(|_| to_sink) {
+            sink.send(RequestLog {
+                app: app.name.clone(),
+                status,
+                line,
+            });
         }
     }
 }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::http::uri::{PathAndQuery, Scheme};
+use hyper::http::uri::PathAndQuery;
 use hyper::{Method, Request, Uri};
 
 use crate::balance::BackendState;
@@ -27,6 +27,10 @@ const HOP_BY_HOP: &[&str] = &[
 /// Removes hop-by-hop headers, and those the `Connection` header names. An upgrade keeps
 /// `Connection: upgrade` and `Upgrade`, which must reach the dyno.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none: one pass over the names instead of a lookup for each.
+    if !keep_upgrade && !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -48,6 +52,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     if keep_upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(&name.as_str())
 }
 
 pub fn wants_upgrade(headers: &HeaderMap) -> bool {
@@ -104,17 +112,20 @@ pub(crate) fn upstream_request(
     ctx: &Ctx,
     public_port: u16,
 ) -> Result<Request<RequestBody>, hyper::http::Error> {
-    let mut uri = hyper::http::uri::Parts::default();
-    uri.scheme = Some(Scheme::HTTP);
-    uri.authority = Some(backend.authority.clone());
-    uri.path_and_query = Some(
-        parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/")),
-    );
-    let uri = Uri::from_parts(uri)?;
+    // Origin-form (`/path?query`), what a dyno expects; authority-form for CONNECT.
+    let uri = if parts.method == Method::CONNECT {
+        Uri::from(backend.authority.clone())
+    } else if parts.uri.scheme().is_none() && parts.uri.authority().is_none() {
+        parts.uri.clone()
+    } else {
+        Uri::from(
+            parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        )
+    };
     let mut headers = parts.headers.clone();
     let upgrade = wants_upgrade(&headers);
     strip_hop_by_hop(&mut headers, upgrade);
@@ -130,6 +141,17 @@ pub(crate) fn upstream_request(
         && let Ok(host) = HeaderValue::from_str(authority.as_str())
     {
         headers.insert(header::HOST, host);
+    }
+    // Neither (an HTTP/1.0 client): the dyno's address, as hyper-util's client did.
+    if !headers.contains_key(header::HOST) {
+        let authority = &backend.authority;
+        let host = match authority.port_u16() {
+            Some(80) | None => HeaderValue::from_str(authority.host()),
+            Some(_) => HeaderValue::from_str(authority.as_str()),
+        };
+        if let Ok(host) = host {
+            headers.insert(header::HOST, host);
+        }
     }
     if parts.version == hyper::Version::HTTP_2 && headers.get_all(header::COOKIE).iter().count() > 1
     {

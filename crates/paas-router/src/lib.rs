@@ -1,6 +1,7 @@
 //! The router: every visitor of every app goes through here.
 //!
-//! A hyper HTTP/1 server in front of a pooled hyper-util client. Per request, in order
+//! A hyper HTTP/1 (and, over TLS, HTTP/2) server in front of a per-thread pool of
+//! HTTP/1.1 keep-alive connections to dynos ([`pool`]). Per request, in order
 //! (pingora's phases, named in [`Router::handle`]):
 //!
 //! 1. `match_route`: Host header (port, case ignored) → app, from the latest
@@ -32,7 +33,7 @@
 //! certificate and the connection ends after the handshake.
 //!
 //! Files: `serve.rs` (listeners, accept loops, connections, drain), `handle.rs` (the
-//! phases of one request and its log line).
+//! phases of one request and its log line), `pool.rs` (connections to dynos).
 //!
 //! Shutdown: the accept loop stops, every connection finishes its in-flight request and
 //! closes (idle keep-alive connections at once), bounded by `drain_timeout`, after which
@@ -40,11 +41,11 @@
 
 mod balance;
 mod body;
-mod connect;
 mod handle;
 mod headers;
 mod log;
 mod metrics;
+mod pool;
 mod serve;
 mod snapshot;
 
@@ -53,8 +54,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use paas_core::routes::RouteTable;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -66,8 +65,7 @@ pub use metrics::Metrics;
 pub use rustls::server::ResolvesServerCert;
 pub use serve::Listeners;
 
-use crate::body::RequestBody;
-use crate::connect::TimedConnector;
+use crate::pool::Pool;
 use crate::snapshot::Snapshot;
 
 #[derive(Debug, Clone)]
@@ -89,6 +87,9 @@ pub struct RouterSettings {
     pub max_connections: usize,
     /// Idle pooled connections to dynos are closed after this long.
     pub pool_idle_timeout: Duration,
+    /// Idle connections kept per dyno by each router thread; more are closed when their
+    /// request ends (the bench's nginx keeps 128 per worker).
+    pub pool_max_idle_per_dyno: usize,
     /// On shutdown, how long in-flight requests get to finish.
     pub drain_timeout: Duration,
 }
@@ -104,6 +105,7 @@ impl Default for RouterSettings {
             max_head_bytes: 64 * 1024,
             max_connections: 10_000,
             pool_idle_timeout: Duration::from_secs(30),
+            pool_max_idle_per_dyno: 128,
             drain_timeout: Duration::from_secs(25),
         }
     }
@@ -116,7 +118,8 @@ impl Default for RouterSettings {
 /// sink and the metrics.
 pub struct Router {
     shared: Arc<Shared>,
-    client: Client<TimedConnector, RequestBody>,
+    /// This router's (this thread's) connections to dynos.
+    pool: Arc<Pool>,
     /// Connections and spliced upgrades, waited for on shutdown.
     tasks: TaskTracker,
 }
@@ -172,13 +175,16 @@ impl Router {
 
     /// Another router with its own connection pool and tasks, sharing `shared`.
     fn sharing(shared: Arc<Shared>) -> Self {
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(shared.settings.pool_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(TimedConnector::new(shared.settings.connect_timeout));
+        let settings = &shared.settings;
+        let pool = Pool::new(
+            &shared.routes.borrow(),
+            settings.connect_timeout,
+            settings.pool_idle_timeout,
+            settings.pool_max_idle_per_dyno,
+        );
         Self {
+            pool: Arc::new(pool),
             shared,
-            client,
             tasks: TaskTracker::new(),
         }
     }

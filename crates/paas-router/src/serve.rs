@@ -77,6 +77,11 @@ impl Router {
     ) {
         self.tasks
             .spawn(follow_routes(self.shared.clone(), shutdown.clone()));
+        self.tasks.spawn(
+            self.pool
+                .clone()
+                .maintain(self.shared.routes.clone(), shutdown.clone()),
+        );
         let slots = self.shared.settings.max_connections;
         self.accept_and_drain(listeners.into(), slots, shutdown)
             .await;
@@ -104,12 +109,20 @@ impl Router {
             let (tx, mut rx) = mpsc::unbounded_channel::<Handoff>();
             let open = Arc::new(AtomicUsize::new(0));
             workers.push((tx, open.clone()));
-            let shutdown = shutdown.clone();
+            // A token of the thread's own: every poll of a connection checks it, and a
+            // token shared by all threads is one lock all of them take on every poll.
+            let shutdown = shutdown.child_token();
             let (finished, finished_rx) = tokio::sync::oneshot::channel::<()>();
             std::thread::Builder::new()
                 .name(format!("router-{i}"))
                 .spawn(move || {
                     runtime.block_on(async move {
+                        router.tasks.spawn(
+                            router
+                                .pool
+                                .clone()
+                                .maintain(router.shared.routes.clone(), shutdown.clone()),
+                        );
                         while let Some((stream, peer, permit, tls)) = rx.recv().await {
                             let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
                                 continue;
