@@ -261,7 +261,7 @@ impl LogHub {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeDelta, Utc};
+    use chrono::TimeDelta;
 
     use paas_core::logline::Source;
 
@@ -293,8 +293,12 @@ mod tests {
         for i in 0..HISTORY_LINES + 10 {
             hub.publish("demo", line("web.1", &i.to_string()));
         }
+        // Stamped between two kept lines, so it has a place among them however fast the
+        // lines above were published (`now - 1 ms` was older than all of them when they
+        // took less than a millisecond).
+        let (kept, _) = hub.open("demo", &LogFilter::default(), usize::MAX);
         let mut late = line("web.2", "late");
-        late.at = Utc::now() - TimeDelta::milliseconds(1);
+        late.at = kept[HISTORY_LINES / 2].at - TimeDelta::nanoseconds(1);
         hub.publish("demo", late);
         let (history, _) = hub.open("demo", &LogFilter::default(), usize::MAX);
         assert_eq!(history.len(), HISTORY_LINES);
