@@ -29,6 +29,9 @@ async fn a_postgres_servers_log_reaches_its_attached_apps_and_metrics_show_its_f
     let (name, url) = app_with_postgres(&paasd, dir, "owner").await;
     paasd.create_app("guest").await;
     attach(&paasd, dir, &name, "SHOP_DB", "guest");
+    // The collector reads who is attached every second (`SAVE_EVERY`): lines the server
+    // writes before then go to the owner only.
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
     // A failing query is the server's error line, in both attached apps' streams under
     // each one's attachment name.
