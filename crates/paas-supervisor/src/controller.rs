@@ -4,8 +4,9 @@
 //! and the next pass reconciles just that app; apps with something in flight (a dyno
 //! starting, a back-off running) are looked at again every 100 ms (a dyno starting) or
 //! 250 ms, and at once when a booting web dyno starts to listen (one without a health
-//! path is probed every 20 ms between passes); the periodic resync reconciles every app, so whatever a nudge missed (or a paasd restart interrupted) is
-//! caught within one resync. The runtime's own events (a crash, a container removed
+//! path is probed every 20 ms between passes); the periodic resync reconciles every
+//! app, so whatever a nudge missed (or a paasd restart interrupted) is caught within
+//! one resync. The runtime's own events (a crash, a container removed
 //! behind paasd's back) nudge the app they concern, so on an engine that reports them
 //! the resync is only the safety net and can be rare (a minute by default): an idle
 //! platform of many apps then costs one pass a minute, not one every few seconds.
@@ -182,8 +183,6 @@ impl<R: ContainerRuntime> Supervisor<R> {
     /// Returns once one of `booting` answers its readiness probe (never when there are
     /// none): the next pass then marks it `up` without waiting for the next tick.
     async fn first_ready(&self, booting: &[ObservedContainer]) {
-        let booting: Vec<&ObservedContainer> =
-            booting.iter().filter(|c| c.health_path.is_none()).collect();
         if booting.is_empty() {
             return std::future::pending().await;
         }

@@ -59,7 +59,7 @@ pub(crate) struct AppPass {
     pub busy: bool,
     /// A dyno of it is starting (or was just started): its readiness is due soon.
     pub starting: bool,
-    /// Its web dynos that run but did not answer their readiness probe yet.
+    /// Its web dynos that run, name no health path and did not answer their probe yet.
     pub booting: Vec<ObservedContainer>,
 }
 
@@ -69,9 +69,10 @@ pub(crate) struct InFlight {
     pub apps: BTreeSet<Uuid>,
     /// Whether one of them has a dyno starting (looked at sooner than a back-off).
     pub starting: bool,
-    /// Web dynos that run but are not ready yet: the loop probes them while it waits,
-    /// so the pass that publishes one (and takes a rollout's next step) comes as soon
-    /// as it answers.
+    /// Web dynos that run but are not ready yet and name no health path: the loop probes
+    /// them while it waits, so the pass that publishes one (and takes a rollout's next
+    /// step) comes as soon as it answers. Those with a health path are left to the
+    /// passes' own probes (`controller.rs`, `BOOTING_PROBE_EVERY`).
     pub booting: Vec<ObservedContainer>,
 }
 
@@ -237,6 +238,7 @@ impl<R: ContainerRuntime> Supervisor<R> {
             .zip(&observed)
             .filter(|(c, o)| {
                 c.dyno.is_web()
+                    && c.health_path.is_none()
                     && !leaving.contains(&c.id)
                     && matches!(o.state, DynoState::Running { ready: false, .. })
             })
