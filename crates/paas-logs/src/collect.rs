@@ -212,7 +212,11 @@ impl<R: ContainerRuntime> Collector<R> {
         }
         let cursor = self.state().cursors.get(&source.id).copied();
         let since = cursor.map_or(0, |ns| ns.div_euclid(1_000_000_000));
-        let mut last = cursor.unwrap_or(i64::MIN);
+        // Only lines up to the saved cursor were read before. Within this stream lines
+        // may come out of time order (the engine copies stdout and stderr from separate
+        // pipes): an earlier-stamped stderr line after a stdout one is new, not a repeat.
+        let read_before = cursor.unwrap_or(i64::MIN);
+        let mut newest = read_before;
         let dyno = match &source.printer {
             Printer::Dyno { dyno, .. } => dyno.to_string(),
             Printer::Addon { service, .. } => service.log_dyno().to_owned(),
@@ -220,11 +224,11 @@ impl<R: ContainerRuntime> Collector<R> {
         self.runtime
             .follow_output(&source.id, since, |line| {
                 let ns = line.at.timestamp_nanos_opt().unwrap_or(i64::MAX);
-                if ns <= last {
+                if ns <= read_before {
                     // Read before the restart (the engine's `since` has whole seconds).
                     return;
                 }
-                last = ns;
+                newest = newest.max(ns);
                 let mut state = self.state();
                 match &source.printer {
                     Printer::Dyno { app_name, .. } => self.hub.publish(
@@ -251,7 +255,7 @@ impl<R: ContainerRuntime> Collector<R> {
                         }
                     }
                 }
-                state.cursors.insert(source.id.clone(), ns);
+                state.cursors.insert(source.id.clone(), newest);
                 state.dirty.insert(source.id.clone());
             })
             .await
